@@ -1,0 +1,1 @@
+"""tracetune front ends: the optimize() loop, executors, run store, jobs, CLI, report, chat."""

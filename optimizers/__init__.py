@@ -1,0 +1,1 @@
+"""tracetune optimizers: OptoPrime, OPRO, Search (Optuna) and Evolution."""

@@ -1,0 +1,351 @@
+"""bundle: make a Python function one traced op.
+
+Called with Nodes or plain values, a bundled function returns a Node whose
+parents are the Node inputs plus every Parameter the function read without
+receiving it (a method reading ``self.prompt``, a closure), plus its own code when
+trainable. Inside, the function runs untraced unless ``traceable=True``.
+"""
+
+from __future__ import annotations
+
+import ast
+import concurrent.futures
+import functools
+import inspect
+import logging
+import multiprocessing
+import textwrap
+from collections.abc import Callable
+from typing import Any
+
+from trace_core.errors import InvalidProposal
+from trace_core.node import Node, Parameter, _reads, _tracing
+from trace_core.ops import fail
+from trace_core.spaces import Code
+
+__all__ = ["bundle", "BundledFunction"]
+
+log = logging.getLogger(__name__)
+_COMPILED_MAX = 64
+
+
+def _read_source(fn: Callable[..., Any]) -> str | None:
+    """The function's source without decorators, or None where unreadable."""
+    try:
+        text = textwrap.dedent(inspect.getsource(fn))
+    except (OSError, TypeError):
+        return None
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:  # e.g. a lambda inside an expression
+        return text.strip()
+    for item in tree.body:
+        if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and item.name == fn.__name__:
+            lines = text.splitlines()
+            return "\n".join(lines[item.lineno - 1 : item.end_lineno]) + "\n"
+    return text.strip()
+
+
+def _signature_args(fn: Callable[..., Any]) -> list[str]:
+    out = []
+    for p in inspect.signature(fn).parameters.values():
+        prefix = {p.VAR_POSITIONAL: "*", p.VAR_KEYWORD: "**"}.get(p.kind, "")
+        out.append(prefix + p.name)
+    return out
+
+
+def _unwrap(value: Any) -> Any:
+    if isinstance(value, Node):
+        return value.value
+    if type(value) in (list, tuple) and any(isinstance(v, Node) for v in value):
+        return type(value)(_unwrap(v) for v in value)
+    if type(value) is dict and any(isinstance(v, Node) for v in value.values()):
+        return {k: _unwrap(v) for k, v in value.items()}
+    return value
+
+
+def _input_nodes(args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Node]:
+    nodes: list[Node] = []
+    for a in (*args, *kwargs.values()):
+        if isinstance(a, Node):
+            nodes.append(a)
+        elif type(a) in (list, tuple):
+            nodes.extend(v for v in a if isinstance(v, Node))
+        elif type(a) is dict:
+            nodes.extend(v for v in a.values() if isinstance(v, Node))
+    return nodes
+
+
+def _sandbox_child(conn: Any, fn: Callable[..., Any], args: tuple, kwargs: dict) -> None:
+    try:
+        conn.send(("ok", fn(*args, **kwargs)))
+    except BaseException as e:  # noqa: BLE001 - report everything to the parent
+        import traceback
+
+        conn.send(("err", f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=-3)}"))
+    finally:
+        conn.close()
+
+
+def _run_sandboxed(fn: Callable[..., Any], args: tuple, kwargs: dict, timeout: float | None) -> Any:
+    """Run ``fn`` in a forked subprocess, killed after ``timeout`` seconds."""
+    methods = multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    parent, child = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_sandbox_child, args=(child, fn, args, kwargs), daemon=True)
+    proc.start()
+    child.close()
+    try:
+        if not parent.poll(timeout):
+            raise TimeoutError(f"{fn.__name__} ran past its time limit of {timeout} s in the sandbox and was killed")
+        try:
+            status, payload = parent.recv()
+        except EOFError:
+            raise RuntimeError(f"{fn.__name__} crashed in the sandbox (exit code {proc.exitcode})") from None
+    finally:
+        if proc.is_alive():
+            proc.kill()
+        proc.join(1)
+        parent.close()
+    if status == "err":
+        raise RuntimeError(f"in the sandbox: {payload}")
+    return payload
+
+
+class BundledFunction:
+    """A function made into a traced op. Created by :func:`bundle`.
+
+    Implements the op interface (``name``, ``description``, ``source``).
+    """
+
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        description: str | None = None,
+        trainable: bool = False,
+        catch: bool = False,
+        traceable: bool = False,
+        sandbox: bool = False,
+        timeout: float | None = None,
+    ):
+        functools.update_wrapper(self, fn)
+        self.fn = fn
+        self.name = fn.__name__
+        self.description = description or inspect.getdoc(fn) or f"[{self.name}]"
+        self.trainable, self.catch, self.traceable = trainable, catch, traceable
+        self.sandbox, self.timeout = sandbox, timeout
+        self.is_async = inspect.iscoroutinefunction(fn)
+        self._source = _read_source(fn)
+        self._compiled: dict[str, Callable[..., Any]] = {}
+        self._space: Code | None = None
+        self._parameter: Parameter | None = None
+        self._is_method = False
+        if trainable:
+            if self._source is None or self.name == "<lambda>":
+                raise ValueError(
+                    f"bundle(trainable=True) needs a def with readable source; {fn.__qualname__} has none "
+                    "(defined in a REPL, exec or as a lambda) — define it in a file"
+                )
+            self._space = Code(name=self.name, args=_signature_args(fn))
+            self._compiled[self._source] = fn
+            self._is_method = bool(self._space.args) and self._space.args[0] == "self"
+
+    # -- op interface -------------------------------------------------------------
+    @property
+    def source(self) -> str:
+        if self._parameter is not None:
+            return self._parameter._value
+        return self._source or f"<source of {self.name} unavailable>"
+
+    @property
+    def parameter(self) -> Parameter:
+        """The Code parameter of a trainable function (for a method: use ``obj.method.parameter``)."""
+        if not self.trainable:
+            raise AttributeError(f"{self.name} is not trainable; use @bundle(trainable=True)")
+        if self._parameter is None:
+            self._parameter = Parameter(self._source, name=self.fn.__qualname__, space=self._space,
+                                        description=f"the code of {self.name}")
+        return self._parameter
+
+    def parameter_for(self, instance: Any) -> Parameter:
+        """The Code parameter of this trainable method for one instance."""
+        key = f"_tracetune_code_{self.name}"
+        param = instance.__dict__.get(key)
+        if param is None:
+            param = Parameter(self._source, name=f"{type(instance).__name__}.{self.name}", space=self._space,
+                              description=f"the code of {type(instance).__name__}.{self.name}")
+            instance.__dict__[key] = param
+        return param
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        if instance is None:
+            return self
+        return _Bound(self, instance)
+
+    def __repr__(self) -> str:
+        return f"<bundle {self.fn.__qualname__}>"
+
+    # -- calling ------------------------------------------------------------------
+    def _function(self, code: Parameter | None) -> Callable[..., Any]:
+        if code is None:
+            return self.fn
+        source = code.value
+        fn = self._compiled.get(source)
+        if fn is None:
+            fn = self._compile(source)
+        return fn
+
+    def _compile(self, source: str) -> Callable[..., Any]:
+        self._space.validate(source)
+        namespace = dict(self.fn.__globals__)
+        for name, cell in zip(self.fn.__code__.co_freevars, self.fn.__closure__ or ()):
+            try:
+                namespace[name] = cell.cell_contents
+            except ValueError:  # an empty cell
+                pass
+        try:
+            exec(compile(source, f"<tracetune:{self.name}>", "exec"), namespace)  # noqa: S102 - trainable code
+        except Exception as e:
+            raise InvalidProposal(f"the code of {self.name} fails when defined: {type(e).__name__}: {e}") from None
+        fn = namespace[self.name]
+        fn = getattr(fn, "fn", fn)
+        if len(self._compiled) >= _COMPILED_MAX:
+            self._compiled.pop(next(iter(self._compiled)))
+        self._compiled[source] = fn
+        return fn
+
+    def _run(self, fn: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
+        if self.sandbox:
+            return _run_sandboxed(fn, args, kwargs, self.timeout)
+        if self.timeout is not None and not self.is_async:
+            with concurrent.futures.ThreadPoolExecutor(1) as pool:
+                fut = pool.submit(fn, *args, **kwargs)
+                try:
+                    return fut.result(timeout=self.timeout)
+                except concurrent.futures.TimeoutError:
+                    raise TimeoutError(f"{self.name} ran past its time limit of {self.timeout} s") from None
+        return fn(*args, **kwargs)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._invoke(None, args, kwargs)
+
+    def _invoke(self, instance: Any, args: tuple, kwargs: dict) -> Any:
+        code = None
+        if self.trainable:
+            code = self.parameter_for(instance) if instance is not None else self.parameter
+        if instance is not None:
+            args = (instance, *args)
+        if self.is_async:
+            return self._ainvoke(code, args, kwargs)
+        if not _tracing.get():
+            return self._run(self._function(code), tuple(_unwrap(a) for a in args), _unwrap(kwargs))
+        inputs = _input_nodes(args, kwargs)
+        if self.traceable:
+            try:
+                out = self._run(self._function(code), args, kwargs)
+            except Exception as exc:
+                return fail(self, self._parents(inputs, [], code), exc, self.catch)
+            return out if isinstance(out, Node) else Node(out, parents=self._parents(inputs, [], code), op=self)
+        reads: list[Parameter] = []
+        t_trace, t_reads = _tracing.set(False), _reads.set(reads)
+        try:
+            fn = self._function(code)
+            out = self._run(fn, tuple(_unwrap(a) for a in args), _unwrap(kwargs))
+        except Exception as exc:
+            _tracing.reset(t_trace)
+            _reads.reset(t_reads)
+            return fail(self, self._parents(inputs, reads, code), exc, self.catch)
+        _tracing.reset(t_trace)
+        _reads.reset(t_reads)
+        return Node(out, parents=self._parents(inputs, reads, code), op=self)
+
+    async def _ainvoke(self, code: Parameter | None, args: tuple, kwargs: dict) -> Any:
+        if not _tracing.get():
+            return await self._function(code)(*(_unwrap(a) for a in args), **_unwrap(kwargs))
+        inputs = _input_nodes(args, kwargs)
+        reads: list[Parameter] = []
+        t_trace, t_reads = _tracing.set(self.traceable), _reads.set(None if self.traceable else reads)
+        try:
+            fn = self._function(code)
+            if self.traceable:
+                out = await fn(*args, **kwargs)
+            else:
+                out = await fn(*(_unwrap(a) for a in args), **_unwrap(kwargs))
+        except Exception as exc:
+            return fail(self, self._parents(inputs, reads, code), exc, self.catch)
+        finally:
+            _tracing.reset(t_trace)
+            _reads.reset(t_reads)
+        if isinstance(out, Node):
+            return out
+        return Node(out, parents=self._parents(inputs, reads, code), op=self)
+
+    @staticmethod
+    def _parents(inputs: list[Node], reads: list[Parameter], code: Parameter | None) -> tuple[Node, ...]:
+        if not reads and code is None:
+            return tuple(inputs)
+        seen = {id(n) for n in inputs}
+        extra: list[Node] = []
+        for p in (*reads, *(() if code is None else (code,))):
+            if id(p) not in seen:
+                seen.add(id(p))
+                extra.append(p)
+        return (*inputs, *extra)
+
+
+class _Bound:
+    """A bundled method bound to an instance."""
+
+    __slots__ = ("bundle", "instance")
+
+    def __init__(self, bundle: BundledFunction, instance: Any):
+        self.bundle, self.instance = bundle, instance
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.bundle._invoke(self.instance, args, kwargs)
+
+    @property
+    def parameter(self) -> Parameter:
+        if not self.bundle.trainable:
+            raise AttributeError(f"{self.bundle.name} is not trainable; use @bundle(trainable=True)")
+        return self.bundle.parameter_for(self.instance)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.bundle, name)
+
+
+def bundle(
+    fn: Callable[..., Any] | None = None,
+    *,
+    description: str | None = None,
+    trainable: bool = False,
+    catch: bool = False,
+    traceable: bool = False,
+    sandbox: bool = False,
+    timeout: float | None = None,
+) -> Any:
+    """Make a function a traced op: ``@bundle`` or ``@bundle(...)``.
+
+    Args:
+        description: what the op does (default: the docstring).
+        trainable: the function's source becomes a ``Code`` parameter (``fn.parameter``;
+            per instance for methods) that an optimizer may rewrite.
+        catch: return the ExceptionNode instead of raising ``TracedError``.
+        traceable: trace the calls inside the function instead of one op.
+        sandbox: run in a subprocess (killed after ``timeout`` seconds).
+        timeout: time limit in seconds.
+
+    Example:
+        >>> @bundle
+        ... def double(x):
+        ...     "Doubles x."
+        ...     return 2 * x
+        >>> from trace_core.node import node
+        >>> double(node(4)).value
+        8
+    """
+    options = dict(description=description, trainable=trainable, catch=catch, traceable=traceable,
+                   sandbox=sandbox, timeout=timeout)
+    if fn is None:
+        return lambda f: BundledFunction(f, **options)
+    return BundledFunction(fn, **options)

@@ -1,0 +1,183 @@
+"""Nodes and parameters: values that remember how they were made.
+
+A :class:`Node` holds a value, its parents and the op that made it. Nodes are
+hashed by identity and held only by their children: there is no global registry,
+so a graph lives exactly as long as its outputs are referenced.
+
+Tracing state (on/off, catching, value overrides) lives in ``contextvars``, so
+threads and asyncio tasks each trace their own graphs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from trace_core.spaces import Any_, Space
+
+__all__ = [
+    "Node",
+    "Parameter",
+    "ExceptionNode",
+    "node",
+    "no_trace",
+    "catching",
+    "using",
+    "is_tracing",
+]
+
+_tracing: contextvars.ContextVar[bool] = contextvars.ContextVar("tracetune_tracing", default=True)
+_catching: contextvars.ContextVar[bool] = contextvars.ContextVar("tracetune_catching", default=False)
+_overrides: contextvars.ContextVar[Mapping[str, Any] | None] = contextvars.ContextVar(
+    "tracetune_overrides", default=None
+)
+# Parameters read while a bundled function runs (hidden parents); None when nobody listens.
+_reads: contextvars.ContextVar[list | None] = contextvars.ContextVar("tracetune_reads", default=None)
+
+
+def is_tracing() -> bool:
+    """True unless inside :func:`no_trace` (or inside a non-traceable bundle)."""
+    return _tracing.get()
+
+
+class Node:
+    """A value plus how it was made.
+
+    Operators on nodes (``+ - * / // % ** == < [] .attr call``) record new nodes;
+    ``bool(node)`` is ``bool(node.value)`` and is not traced.
+
+    Example:
+        >>> x = node(3, name="x")
+        >>> y = x * x + 1
+        >>> y.value, [p.value for p in y.parents]
+        (10, [9, 1])
+    """
+
+    __slots__ = ("_value", "name", "description", "parents", "op", "__weakref__")
+    trainable = False
+
+    def __init__(
+        self,
+        value: Any,
+        name: str | None = None,
+        description: str = "",
+        parents: tuple[Node, ...] = (),
+        op: Any = None,
+    ):
+        self._value = value
+        self.name = name if name is not None else (op.name if op is not None else "node")
+        self.description = description
+        self.parents = parents
+        self.op = op
+
+    @property
+    def value(self) -> Any:
+        return self._value
+
+    __hash__ = object.__hash__
+
+    def __bool__(self) -> bool:
+        return bool(self.value)
+
+    def __repr__(self) -> str:
+        text = repr(self.value)
+        if len(text) > 60:
+            text = text[:57] + "..."
+        return f"{type(self).__name__}({self.name}={text})"
+
+    def __iter__(self):
+        raise TypeError(
+            "a traced Node is not iterable; index it (node[i]) or use node.value for the plain value"
+        )
+
+
+class Parameter(Node):
+    """A trainable node with a space that checks every new value.
+
+    Inside :func:`using`, ``.value`` returns the value mapped to this parameter's
+    name, so candidates are evaluated without touching the live value.
+
+    Example:
+        >>> from trace_core.spaces import Float
+        >>> lr = Parameter(0.1, name="lr", space=Float(1e-4, 1.0, log=True))
+        >>> lr.set("0.01"); lr.value
+        0.01
+    """
+
+    __slots__ = ("space",)
+    trainable = True
+
+    def __init__(self, value: Any, name: str | None = None, space: Space | None = None, description: str = ""):
+        self.space = space if space is not None else Any_()
+        super().__init__(self.space.validate(value), name=name or "param", description=description)
+
+    @property
+    def value(self) -> Any:
+        reads = _reads.get()
+        if reads is not None:
+            reads.append(self)
+        overrides = _overrides.get()
+        if overrides is not None and self.name in overrides:
+            return overrides[self.name]
+        return self._value
+
+    def set(self, value: Any) -> None:
+        """Validate ``value`` through the space and assign it (raises ``InvalidProposal``)."""
+        self._value = self.space.validate(value)
+
+
+class ExceptionNode(Node):
+    """The output of an op that raised: ``.value`` is the exception; ``.description``
+    holds the type, message and traceback of the user code."""
+
+    __slots__ = ()
+
+    def __bool__(self) -> bool:
+        return False
+
+
+def node(value: Any, name: str | None = None, description: str = "") -> Node:
+    """Wrap a constant as a Node (a Node is returned unchanged)."""
+    if isinstance(value, Node):
+        return value
+    return Node(value, name=name or "const", description=description)
+
+
+@contextlib.contextmanager
+def _set(var: contextvars.ContextVar, value: Any) -> Iterator[None]:
+    token = var.set(value)
+    try:
+        yield
+    finally:
+        var.reset(token)
+
+
+def no_trace() -> contextlib.AbstractContextManager[None]:
+    """Inside this context ops run plain and return plain values."""
+    return _set(_tracing, False)
+
+
+def catching() -> contextlib.AbstractContextManager[None]:
+    """Inside this context a failing op returns its ExceptionNode instead of raising."""
+    return _set(_catching, True)
+
+
+def using(values: Mapping[str, Any]) -> contextlib.AbstractContextManager[None]:
+    """Evaluate with these parameter values (name -> value) without assigning them.
+
+    Nested contexts merge, inner values winning.
+
+    Example:
+        >>> p = Parameter(1, name="p")
+        >>> with using({"p": 2}):
+        ...     p.value
+        2
+        >>> p.value
+        1
+    """
+    outer = _overrides.get()
+    merged = dict(outer) if outer else {}
+    merged.update(values)
+    return _set(_overrides, merged)

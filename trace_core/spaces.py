@@ -1,0 +1,305 @@
+"""Spaces: what may be proposed for a parameter and how a proposal is checked.
+
+``space.validate(value)`` returns the clean, coerced value or raises
+:class:`~trace_core.errors.InvalidProposal` with a message fit to show an LLM:
+what was wrong and what is allowed. No ``type(old)(new)`` casts.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from trace_core.errors import InvalidProposal
+
+__all__ = ["Space", "Text", "Code", "Float", "Int", "Choice", "Json", "Any_"]
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class Space:
+    """Base of all spaces. Subclasses implement ``validate`` and ``describe``."""
+
+    kind = "any"
+
+    def validate(self, value: Any) -> Any:
+        return value
+
+    def describe(self) -> str:
+        """A short text for an LLM: what values are allowed."""
+        return "any value"
+
+    def schema(self) -> dict[str, Any]:
+        """A JSON schema for a proposed value (used for structured replies)."""
+        return {}
+
+    def to_json(self, value: Any) -> Any:
+        """The value as plain JSON data (for state dicts and stores)."""
+        return value
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.describe()})"
+
+
+class Any_(Space):
+    """No constraint (the default space of a Parameter without one)."""
+
+
+class Text(Space):
+    """Free text, optionally at most ``max_chars`` long.
+
+    Example:
+        >>> Text(max_chars=5).validate("hello")
+        'hello'
+    """
+
+    kind = "text"
+
+    def __init__(self, max_chars: int | None = None):
+        self.max_chars = max_chars
+
+    def validate(self, value: Any) -> str:
+        if not isinstance(value, str):
+            raise InvalidProposal(f"expected text (a JSON string), got {type(value).__name__} {_short(value)}")
+        if self.max_chars is not None and len(value) > self.max_chars:
+            raise InvalidProposal(
+                f"text is {len(value)} characters long; at most {self.max_chars} are allowed — shorten it"
+            )
+        return value
+
+    def describe(self) -> str:
+        return "text" if self.max_chars is None else f"text, at most {self.max_chars} characters"
+
+    def schema(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": "string"}
+        if self.max_chars is not None:
+            out["maxLength"] = self.max_chars
+        return out
+
+
+class Code(Space):
+    """Python source. It must parse; with ``name``/``args`` set, it must define that
+    function with that signature (a trainable bundle sets them).
+
+    Example:
+        >>> Code(name="f", args=["x"]).validate("def f(x):\\n    return x")
+        'def f(x):\\n    return x'
+    """
+
+    kind = "code"
+
+    def __init__(self, name: str | None = None, args: Sequence[str] | None = None):
+        self.name = name
+        self.args = list(args) if args is not None else None
+
+    def validate(self, value: Any) -> str:
+        if not isinstance(value, str):
+            raise InvalidProposal(f"expected Python source as a string, got {type(value).__name__}")
+        try:
+            tree = ast.parse(value)
+        except SyntaxError as e:
+            raise InvalidProposal(
+                f"the code does not parse: {e.msg} at line {e.lineno}: {(e.text or '').strip()!r}; send valid Python"
+            ) from None
+        if self.name is None:
+            return value
+        funcs = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+        match = [f for f in funcs if f.name == self.name]
+        if not match:
+            raise InvalidProposal(
+                f"the code must define a top-level function named {self.name!r} "
+                f"(found {[f.name for f in funcs] or 'none'}); keep the name and signature"
+            )
+        if self.args is not None:
+            fa = match[0].args
+            got = [a.arg for a in fa.posonlyargs + fa.args]
+            if fa.vararg:
+                got.append("*" + fa.vararg.arg)
+            got += [a.arg for a in fa.kwonlyargs]
+            if fa.kwarg:
+                got.append("**" + fa.kwarg.arg)
+            if got != self.args:
+                raise InvalidProposal(
+                    f"the signature of {self.name!r} changed: expected ({', '.join(self.args)}), "
+                    f"got ({', '.join(got)}); keep the signature"
+                )
+        return value
+
+    def describe(self) -> str:
+        if self.name is None:
+            return "Python code"
+        sig = "" if self.args is None else f"({', '.join(self.args)})"
+        return f"Python code: keep the signature def {self.name}{sig}"
+
+    def schema(self) -> dict[str, Any]:
+        return {"type": "string"}
+
+
+def _as_number(value: Any) -> float:
+    if isinstance(value, bool):
+        raise InvalidProposal(f"expected a number, got the boolean {value}")
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            pass
+    raise InvalidProposal(f"expected a number, got {type(value).__name__} {_short(value)}")
+
+
+class Float(Space):
+    """A real number in ``[lo, hi]``; ``log=True`` means it is searched on a log scale.
+
+    Example:
+        >>> Float(1e-5, 1.0, log=True).validate("1e-3")
+        0.001
+    """
+
+    kind = "float"
+
+    def __init__(self, lo: float, hi: float, log: bool = False):
+        if not lo <= hi:
+            raise ValueError(f"Float space needs lo <= hi, got {lo}, {hi}")
+        if log and lo <= 0:
+            raise ValueError(f"a log-scale Float needs lo > 0, got {lo}")
+        self.lo, self.hi, self.log = float(lo), float(hi), log
+
+    def validate(self, value: Any) -> float:
+        x = _as_number(value)
+        if math.isnan(x) or math.isinf(x):
+            raise InvalidProposal(f"{_short(value)} is not a finite number; {self.describe()}")
+        if not self.lo <= x <= self.hi:
+            raise InvalidProposal(f"{x:g} is out of range; {self.describe()}")
+        return x
+
+    def describe(self) -> str:
+        return f"a number between {self.lo:g} and {self.hi:g}" + (" (log scale)" if self.log else "")
+
+    def schema(self) -> dict[str, Any]:
+        return {"type": "number", "minimum": self.lo, "maximum": self.hi}
+
+
+class Int(Space):
+    """An integer in ``[lo, hi]``.
+
+    Example:
+        >>> Int(1, 10).validate("3")
+        3
+    """
+
+    kind = "int"
+
+    def __init__(self, lo: int, hi: int, log: bool = False):
+        if not lo <= hi:
+            raise ValueError(f"Int space needs lo <= hi, got {lo}, {hi}")
+        self.lo, self.hi, self.log = int(lo), int(hi), log
+
+    def validate(self, value: Any) -> int:
+        x = _as_number(value)
+        if math.isnan(x) or math.isinf(x) or x != int(x):
+            raise InvalidProposal(f"{_short(value)} is not a whole number; {self.describe()}")
+        if not self.lo <= x <= self.hi:
+            raise InvalidProposal(f"{int(x)} is out of range; {self.describe()}")
+        return int(x)
+
+    def describe(self) -> str:
+        return f"an integer between {self.lo} and {self.hi}" + (" (log scale)" if self.log else "")
+
+    def schema(self) -> dict[str, Any]:
+        return {"type": "integer", "minimum": self.lo, "maximum": self.hi}
+
+
+_TRUE = {"true", "yes", "1"}
+_FALSE = {"false", "no", "0"}
+
+
+class Choice(Space):
+    """One of a fixed list of options (strings, numbers or booleans).
+
+    Example:
+        >>> Choice([True, False]).validate("False")
+        False
+    """
+
+    kind = "choice"
+
+    def __init__(self, options: Sequence[Any]):
+        if not options:
+            raise ValueError("Choice needs at least one option")
+        self.options = list(options)
+
+    def validate(self, value: Any) -> Any:
+        for opt in self.options:
+            if type(opt) is type(value) and opt == value:
+                return opt
+        for opt in self.options:
+            if isinstance(opt, bool):
+                if isinstance(value, str) and value.strip().lower() in (_TRUE if opt else _FALSE):
+                    return opt
+            elif isinstance(opt, (int, float)) and not isinstance(value, bool):
+                try:
+                    if _as_number(value) == opt:
+                        return opt
+                except InvalidProposal:
+                    pass
+            elif isinstance(opt, str) and isinstance(value, str) and value.strip().lower() == opt.lower():
+                return opt
+        raise InvalidProposal(f"{_short(value)} is not allowed; {self.describe()}")
+
+    def describe(self) -> str:
+        return "one of " + ", ".join(json.dumps(o) for o in self.options)
+
+    def schema(self) -> dict[str, Any]:
+        return {"enum": list(self.options)}
+
+
+class Json(Space):
+    """A structured value described by a pydantic model; accepts a model instance, a
+    dict or a JSON string.
+
+    Example:
+        >>> from pydantic import BaseModel
+        >>> class Arch(BaseModel):
+        ...     width: int = 8
+        >>> Json(Arch).validate('{"width": 16}').width
+        16
+    """
+
+    kind = "json"
+
+    def __init__(self, model: type[BaseModel]):
+        self.model = model
+
+    def validate(self, value: Any) -> BaseModel:
+        if isinstance(value, self.model):
+            value = value.model_dump()
+        try:
+            if isinstance(value, (str, bytes)):
+                return self.model.model_validate_json(value)
+            return self.model.model_validate(value)
+        except ValidationError as e:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc']) or 'value'}: {err['msg']}" for err in e.errors()[:10]
+            )
+            raise InvalidProposal(
+                f"the value does not fit the {self.model.__name__} schema: {problems}. "
+                f"Allowed: {json.dumps(self.schema(), sort_keys=True)[:1500]}"
+            ) from None
+
+    def describe(self) -> str:
+        return f"JSON object of schema {self.model.__name__}: {json.dumps(self.schema(), sort_keys=True)}"
+
+    def schema(self) -> dict[str, Any]:
+        return self.model.model_json_schema()
+
+    def to_json(self, value: Any) -> Any:
+        return value.model_dump(mode="json") if isinstance(value, BaseModel) else value
