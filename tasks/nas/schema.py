@@ -1,0 +1,49 @@
+"""The architecture schema: a fixed-size description Search can sample.
+
+Only numbers, choices and a fixed-length list, so a sampler can flatten it into
+independent dimensions: ``n_layers`` says how many of the ``MAX_DEPTH`` layer
+slots are used; the unused slots are ignored.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["MAX_DEPTH", "Layer", "Architecture"]
+
+#: number of layer slots in an :class:`Architecture`
+MAX_DEPTH = 4
+
+
+class Layer(BaseModel):
+    """One hidden layer: Linear(width) → normalization → activation → dropout.
+
+    ``skip`` adds the layer's input to its output (a residual connection); when
+    the input width differs, the input passes through a bias-free linear projection.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    width: Literal[16, 32, 64, 128, 256] = 64
+    activation: Literal["relu", "gelu", "tanh", "silu"] = "relu"
+    norm: Literal["none", "batch", "layer"] = "none"
+    dropout: float = Field(default=0.0, ge=0.0, le=0.5)
+    skip: bool = False
+
+
+class Architecture(BaseModel):
+    """An MLP classifier: the first ``n_layers`` of ``layers``, then a linear head.
+
+    Example:
+        >>> Architecture(n_layers=1).layers[0].width
+        64
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    n_layers: int = Field(default=2, ge=1, le=MAX_DEPTH)
+    layers: list[Layer] = Field(
+        default_factory=lambda: [Layer() for _ in range(MAX_DEPTH)], min_length=MAX_DEPTH, max_length=MAX_DEPTH
+    )
