@@ -1,1 +1,34 @@
-"""tracetune front ends: the optimize() loop, executors, run store, jobs, CLI, report, chat."""
+"""tracetune front ends: the optimize() loop, executors, run store, jobs, CLI, report, chat.
+
+Example:
+    >>> from agents import optimize
+    >>> from tasks.examples.numeric import NumericTask
+    >>> from trace_core import Budget
+    >>> optimize(NumericTask(), optimizer="search", budget=Budget(max_steps=3), store="sqlite://").stop_reason
+    'budget max_steps reached'
+"""
+
+from __future__ import annotations
+
+from agents.executors import Executor, Job, ProcessExecutor, RayExecutor, SerialExecutor, ThreadExecutor, get_executor
+from agents.loop import RunResult, StepRecord, optimize, resume
+from agents.store import RunStore, open_store
+from agents.workflow import WorkflowTask, as_task
+
+__all__ = [
+    "optimize",
+    "resume",
+    "RunResult",
+    "StepRecord",
+    "RunStore",
+    "open_store",
+    "Executor",
+    "Job",
+    "SerialExecutor",
+    "ThreadExecutor",
+    "ProcessExecutor",
+    "RayExecutor",
+    "get_executor",
+    "WorkflowTask",
+    "as_task",
+]

@@ -73,8 +73,11 @@ class Optimizer(abc.ABC):
     :meth:`observe`, :meth:`state_dict` and :meth:`load_state_dict`.
 
     ``direction`` may be changed until the first proposal (the loop sets it from the
-    task).
+    task). ``needs_trace`` tells the loop whether :meth:`propose` reads the traced
+    graph and feedback; when False the loop skips the forward and backward passes.
     """
+
+    needs_trace: bool = True
 
     def __init__(self, parameters: Iterable[Parameter], *, direction: Direction = "maximize"):
         self.parameters: list[Parameter] = list(parameters)

@@ -9,7 +9,9 @@ trainable. Inside, the function runs untraced unless ``traceable=True``.
 from __future__ import annotations
 
 import ast
+import asyncio
 import concurrent.futures
+import contextvars
 import functools
 import inspect
 import logging
@@ -218,12 +220,18 @@ class BundledFunction:
         if self.sandbox:
             return _run_sandboxed(fn, args, kwargs, self.timeout)
         if self.timeout is not None and not self.is_async:
-            with concurrent.futures.ThreadPoolExecutor(1) as pool:
-                fut = pool.submit(fn, *args, **kwargs)
+            # The worker thread runs in a copy of this context (tracing state, using()
+            # values, hidden-parameter reads). A thread cannot be killed: past the limit
+            # it is abandoned (use sandbox=True to kill runaway code).
+            pool = concurrent.futures.ThreadPoolExecutor(1)
+            try:
+                fut = pool.submit(contextvars.copy_context().run, fn, *args, **kwargs)
                 try:
                     return fut.result(timeout=self.timeout)
                 except concurrent.futures.TimeoutError:
                     raise TimeoutError(f"{self.name} ran past its time limit of {self.timeout} s") from None
+            finally:
+                pool.shutdown(wait=False)
         return fn(*args, **kwargs)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -252,25 +260,37 @@ class BundledFunction:
             fn = self._function(code)
             out = self._run(fn, tuple(_unwrap(a) for a in args), _unwrap(kwargs))
         except Exception as exc:
+            error = exc
+        else:
+            error = None
+        finally:  # also on KeyboardInterrupt: never leave tracing switched off
             _tracing.reset(t_trace)
             _reads.reset(t_reads)
-            return fail(self, self._parents(inputs, reads, code), exc, self.catch)
-        _tracing.reset(t_trace)
-        _reads.reset(t_reads)
+        if error is not None:
+            return fail(self, self._parents(inputs, reads, code), error, self.catch)
         return Node(out, parents=self._parents(inputs, reads, code), op=self)
+
+    async def _await(self, coro: Any) -> Any:
+        if self.timeout is None:
+            return await coro
+        try:
+            return await asyncio.wait_for(coro, self.timeout)
+        except TimeoutError:
+            raise TimeoutError(f"{self.name} ran past its time limit of {self.timeout} s") from None
 
     async def _ainvoke(self, code: Parameter | None, args: tuple, kwargs: dict) -> Any:
         if not _tracing.get():
-            return await self._function(code)(*(_unwrap(a) for a in args), **_unwrap(kwargs))
+            return await self._await(self._function(code)(*(_unwrap(a) for a in args), **_unwrap(kwargs)))
         inputs = _input_nodes(args, kwargs)
         reads: list[Parameter] = []
         t_trace, t_reads = _tracing.set(self.traceable), _reads.set(None if self.traceable else reads)
         try:
             fn = self._function(code)
             if self.traceable:
-                out = await fn(*args, **kwargs)
+                coro = fn(*args, **kwargs)
             else:
-                out = await fn(*(_unwrap(a) for a in args), **_unwrap(kwargs))
+                coro = fn(*(_unwrap(a) for a in args), **_unwrap(kwargs))
+            out = await self._await(coro)
         except Exception as exc:
             return fail(self, self._parents(inputs, reads, code), exc, self.catch)
         finally:

@@ -53,6 +53,10 @@ def to_json(output: Node | list[Node], value_chars: int = 80) -> str:
     return json.dumps(nx.node_link_data(to_networkx(output, value_chars), edges="edges"), sort_keys=True)
 
 
+def _dot_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
 _SHAPES = {"parameter": "box", "exception": "octagon", "op": "ellipse", "input": "plaintext"}
 
 
@@ -61,7 +65,7 @@ def to_dot(output: Node | list[Node], value_chars: int = 40) -> str:
     g = to_networkx(output, value_chars)
     lines = ["digraph trace {", "  rankdir=LR;"]
     for vid, data in g.nodes(data=True):
-        label = f"{data['name']}\\n{data['value']}".replace('"', '\\"')
+        label = f"{_dot_escape(data['name'])}\\n{_dot_escape(data['value'])}"
         lines.append(f'  {vid} [label="{label}", shape={_SHAPES[data["kind"]]}];')
     for a, b in g.edges():
         lines.append(f"  {a} -> {b};")

@@ -46,7 +46,8 @@ class Node:
     """A value plus how it was made.
 
     Operators on nodes (``+ - * / // % ** == < [] .attr call``) record new nodes;
-    ``bool(node)`` is ``bool(node.value)`` and is not traced.
+    ``bool(node)``, ``str(node)`` and ``format(node, spec)`` (f-strings) use the value
+    and are not traced.
 
     Example:
         >>> x = node(3, name="x")
@@ -80,6 +81,13 @@ class Node:
 
     def __bool__(self) -> bool:
         return bool(self.value)
+
+    # Untraced, like bool(): inside a bundle, f"{self.prompt}" must read the value.
+    def __str__(self) -> str:
+        return str(self.value)
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
 
     def __repr__(self) -> str:
         text = repr(self.value)

@@ -34,7 +34,9 @@ class Op:
 def fail(op: Any, parents: tuple[Node, ...], exc: BaseException, catch: bool = False) -> ExceptionNode:
     """Record a failed op: return its ExceptionNode inside ``catching()``, else raise
     ``TracedError`` carrying it."""
-    if isinstance(exc, TracedError):
+    if isinstance(exc, TracedError):  # already recorded by an inner op
+        if catch or _catching.get():
+            return exc.exception_node
         raise exc
     tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__, limit=-4))
     enode = ExceptionNode(
@@ -124,7 +126,14 @@ def _binary(op: Op, reflected: bool = False) -> Callable[[Node, Any], Any]:
 def _getattr(self: Node, name: str) -> Any:
     if name.startswith("_"):
         raise AttributeError(name)
-    return apply(OPS["getattr"], getattr, (self, name))
+    try:
+        return apply(OPS["getattr"], getattr, (self, name))
+    except AttributeError:  # untraced: keep the protocol hasattr() and getattr(x, n, default) rely on
+        raise
+    except TracedError as e:
+        if isinstance(e.exception_node.value, AttributeError):
+            raise AttributeError(f"the value of node {self.name!r} has no attribute {name!r}: {e}") from e
+        raise
 
 
 def _call_method(self: Node, *args: Any, **kwargs: Any) -> Any:

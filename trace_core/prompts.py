@@ -40,8 +40,8 @@ def search_path() -> list[Path]:
 
 @functools.lru_cache(maxsize=256)
 def _read(name: str, roots: tuple[Path, ...]) -> str:
-    if ".." in Path(name).parts:
-        raise ConfigError(f"template name {name!r} may not contain '..'")
+    if ".." in Path(name).parts or Path(name).is_absolute():
+        raise ConfigError(f"template name {name!r} must be relative to prompts/ and may not contain '..'")
     for root in roots:
         for suffix in _SUFFIXES:
             path = root / f"{name}{suffix}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import json
 import math
+import numbers
 from collections.abc import Sequence
 from typing import Any
 
@@ -146,7 +147,7 @@ class Code(Space):
 def _as_number(value: Any) -> float:
     if isinstance(value, bool):
         raise InvalidProposal(f"expected a number, got the boolean {value}")
-    if isinstance(value, (int, float)):
+    if isinstance(value, numbers.Real):  # int, float and numpy scalars
         return float(value)
     if isinstance(value, str):
         try:
@@ -204,6 +205,10 @@ class Int(Space):
         self.lo, self.hi, self.log = int(lo), int(hi), log
 
     def validate(self, value: Any) -> int:
+        if isinstance(value, numbers.Integral) and not isinstance(value, bool):  # exact, even past 2**53
+            if not self.lo <= int(value) <= self.hi:
+                raise InvalidProposal(f"{int(value)} is out of range; {self.describe()}")
+            return int(value)
         x = _as_number(value)
         if math.isnan(x) or math.isinf(x) or x != int(x):
             raise InvalidProposal(f"{_short(value)} is not a whole number; {self.describe()}")

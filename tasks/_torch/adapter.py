@@ -8,16 +8,94 @@ failure (score ``None``, ``details['failed']``) whose text says why and what to 
 
 from __future__ import annotations
 
+import functools
+import threading
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from trace_core.errors import Pruned, TracedError
+from trace_core.errors import ConfigError, Pruned, TracedError
 from trace_core.feedback import Feedback
 
 from tasks._torch.curve import diagnose, format_curve
-from tasks._torch.train import TrainRecord
+from tasks._torch.data import TabularData, load_data
+from tasks._torch.train import TrainRecord, resolve_device
+from tasks.base import BaseTask, report
 
-__all__ = ["Failed", "record_feedback", "output_feedback", "call_pruning"]
+__all__ = ["Failed", "TabularTask", "record_feedback", "output_feedback", "call_pruning"]
+
+
+class TabularTask(BaseTask):
+    """Base of the torch tasks: data options, seeds as examples, an epoch counter.
+
+    Args:
+        dataset: ``"digits"`` (default), ``"wine"``, ``"breast_cancer"``, ``"iris"``.
+        X, y: your own data instead (rows of numeric features, any labels).
+        seeds: training seeds the optimizer learns from (``train``); ``val_seeds``
+            those candidates are scored on (default: the same).
+        val_fraction, split_seed: the fixed stratified validation split.
+        max_train: keep at most this many training rows (quick runs).
+        device: ``"cpu"`` or ``"cuda"``; threads: torch CPU threads (None: leave as is).
+        extra: the subclass's own options (kept in ``options`` for ``spec()``).
+
+    The examples are training seeds (``seeds`` for ``train``, ``val_seeds`` for
+    ``val``, default the same); the split is fixed by ``split_seed``. Every epoch
+    is counted in ``epochs_trained`` and its validation accuracy reported with
+    :func:`tasks.base.report` (which may raise ``Pruned``).
+    """
+
+    def __init__(
+        self,
+        dataset: str = "digits",
+        *,
+        X: Sequence[Sequence[float]] | None = None,
+        y: Sequence[Any] | None = None,
+        seeds: Sequence[int] = (0,),
+        val_seeds: Sequence[int] | None = None,
+        val_fraction: float = 0.25,
+        split_seed: int = 0,
+        max_train: int | None = None,
+        device: str = "cpu",
+        threads: int | None = 1,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(
+            dataset=dataset, X=X, y=y, seeds=list(seeds), val_seeds=None if val_seeds is None else list(val_seeds),
+            val_fraction=val_fraction, split_seed=split_seed, max_train=max_train, device=device, threads=threads,
+            **(extra or {}),
+        )
+        if (X is None) != (y is None):
+            raise ConfigError("pass both X and y, or neither (then `dataset` is used)")
+        try:
+            resolve_device(device)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
+        self._lock = threading.Lock()
+        self.epochs_trained = 0  # epochs trained by this object (every evaluation, pruned ones too)
+
+    @functools.cached_property
+    def data(self) -> TabularData:
+        """The split dataset (loaded on first use)."""
+        o = self.options
+        source = (o["X"], o["y"]) if o["X"] is not None else o["dataset"]
+        try:
+            return load_data(source, val_fraction=o["val_fraction"], split_seed=o["split_seed"], max_train=o["max_train"])
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
+
+    @property
+    def train(self) -> list[int]:
+        return list(self.options["seeds"])
+
+    @property
+    def val(self) -> list[int]:
+        seeds = self.options["val_seeds"]
+        return list(seeds) if seeds is not None else self.train
+
+    def _on_epoch(self, epoch: int, val_acc: float) -> None:
+        with self._lock:
+            self.epochs_trained += 1
+        report(epoch, val_acc)
 
 
 @dataclass(frozen=True)

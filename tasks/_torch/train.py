@@ -180,13 +180,17 @@ def train_model(
         for epoch in range(1, int(epochs) + 1):
             model.train()
             total = torch.zeros((), device=dev)
+            seen = 0
             for idx in torch.randperm(n, generator=gen, device=dev).split(bs):
+                if len(idx) == 1 < n:  # a batch of one breaks batch normalization
+                    continue
                 loss = loss_fn(model(Xt[idx]), yt[idx])
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
                 total += loss.detach() * len(idx)
-            train_loss = float(total) / n
+                seen += len(idx)
+            train_loss = float(total) / max(seen, 1)
             rec.train_loss.append(train_loss)
             if not math.isfinite(train_loss):
                 rec.diverged_at = epoch

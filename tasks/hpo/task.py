@@ -8,9 +8,7 @@ validation accuracy goes to :func:`tasks.base.report`, so the loop can prune.
 
 from __future__ import annotations
 
-import functools
-import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,10 +17,9 @@ from trace_core.errors import ConfigError, InvalidProposal
 from trace_core.feedback import Feedback
 from trace_core.spaces import Choice, Float, Int, Space
 
-from tasks._torch.adapter import Failed, call_pruning, output_feedback
-from tasks._torch.data import TabularData, load_data
-from tasks._torch.train import OPTIMIZERS, build_mlp, resolve_device, seeded_build, train_model
-from tasks.base import BaseTask, report
+from tasks._torch.adapter import Failed, TabularTask, call_pruning, output_feedback
+from tasks._torch.data import TabularData
+from tasks._torch.train import OPTIMIZERS, build_mlp, seeded_build, train_model
 
 __all__ = ["HPOTask", "default_config", "search_space"]
 
@@ -107,20 +104,16 @@ def train_classifier(
     )
 
 
-class HPOTask(BaseTask):
+class HPOTask(TabularTask):
     """Tune lr, weight decay, batch size, width, depth, dropout, epochs and optimizer of
     an MLP classifier on a scikit-learn dataset (or your ``X``, ``y``).
 
     Args:
-        dataset: ``"digits"`` (default), ``"wine"``, ``"breast_cancer"``, ``"iris"``.
-        X, y: your own data instead (rows of numeric features, any labels).
-        seeds: training seeds the optimizer learns from (``train``); ``val_seeds``
-            those candidates are scored on (default: the same).
-        val_fraction, split_seed: the fixed stratified validation split.
-        max_train: keep at most this many training rows (quick runs).
+        dataset: a scikit-learn dataset name (see :class:`~tasks._torch.adapter.TabularTask`).
         max_epochs: upper bound of the ``epochs`` space.
-        device: ``"cpu"`` or ``"cuda"``; threads: torch CPU threads (None: leave as is).
         initial: starting values overriding :func:`default_config`.
+        **data: ``X``, ``y``, ``seeds``, ``val_seeds``, ``val_fraction``, ``split_seed``,
+            ``max_train``, ``device``, ``threads`` (see ``TabularTask``).
 
     Example:
         >>> from trace_core import using
@@ -142,58 +135,22 @@ class HPOTask(BaseTask):
         self,
         dataset: str = "digits",
         *,
-        X: Sequence[Sequence[float]] | None = None,
-        y: Sequence[Any] | None = None,
-        seeds: Sequence[int] = (0,),
-        val_seeds: Sequence[int] | None = None,
-        val_fraction: float = 0.25,
-        split_seed: int = 0,
-        max_train: int | None = None,
         max_epochs: int = 30,
-        device: str = "cpu",
-        threads: int | None = 1,
         initial: Mapping[str, Any] | None = None,
+        **data: Any,
     ) -> None:
-        super().__init__(
-            dataset=dataset, X=X, y=y, seeds=list(seeds), val_seeds=None if val_seeds is None else list(val_seeds),
-            val_fraction=val_fraction, split_seed=split_seed, max_train=max_train, max_epochs=max_epochs,
-            device=device, threads=threads, initial=dict(initial or {}),
-        )
-        if (X is None) != (y is None):
-            raise ConfigError("pass both X and y, or neither (then `dataset` is used)")
-        try:
-            resolve_device(device)
-        except ValueError as e:
-            raise ConfigError(str(e)) from None
+        super().__init__(dataset, extra={"max_epochs": max_epochs, "initial": dict(initial or {})}, **data)
         self._spaces = search_space(max_epochs)
         values = {**_DEFAULTS, "epochs": min(_DEFAULTS["epochs"], max_epochs), **(initial or {})}
         unknown = set(values) - set(self._spaces)
         if unknown:
             raise ConfigError(f"unknown hyperparameters {sorted(unknown)}; known: {sorted(self._spaces)}")
-        self._params = [
-            Parameter(values[k], name=k, space=s, description=_HELP[k]) for k, s in self._spaces.items()
-        ]
-        self._lock = threading.Lock()
-        self.epochs_trained = 0  # epochs trained by this task object (all evaluations, pruned ones too)
-
-    @functools.cached_property
-    def data(self) -> TabularData:
-        """The split dataset (loaded on first use)."""
-        o = self.options
-        source = (o["X"], o["y"]) if o["X"] is not None else o["dataset"]
         try:
-            return load_data(source, val_fraction=o["val_fraction"], split_seed=o["split_seed"], max_train=o["max_train"])
-        except ValueError as e:
-            raise ConfigError(str(e)) from None
-
-    @property
-    def train(self) -> list[int]:
-        return list(self.options["seeds"])
-
-    @property
-    def val(self) -> list[int]:
-        seeds = self.options["val_seeds"]
-        return list(seeds) if seeds is not None else self.train
+            self._params = [
+                Parameter(values[k], name=k, space=s, description=_HELP[k]) for k, s in self._spaces.items()
+            ]
+        except InvalidProposal as e:
+            raise ConfigError(f"an initial value is invalid: {e}") from None
 
     def parameters(self) -> list[Parameter]:
         return list(self._params)
@@ -205,8 +162,3 @@ class HPOTask(BaseTask):
 
     def evaluate(self, example: Any, output: Any) -> Feedback:
         return output_feedback(output, n_classes=self.data.n_classes)
-
-    def _on_epoch(self, epoch: int, val_acc: float) -> None:
-        with self._lock:
-            self.epochs_trained += 1
-        report(epoch, val_acc)

@@ -27,8 +27,10 @@ class _Block(nn.Module):
     def __init__(self, fan_in: int, layer: Mapping[str, Any]) -> None:
         super().__init__()
         width = int(layer["width"])
-        norm = {"none": nn.Identity, "batch": nn.BatchNorm1d, "layer": nn.LayerNorm}[layer.get("norm", "none")]
-        parts = [nn.Linear(fan_in, width), norm(width) if layer.get("norm", "none") != "none" else nn.Identity()]
+        parts: list[nn.Module] = [nn.Linear(fan_in, width)]
+        norm = layer.get("norm", "none")
+        if norm != "none":
+            parts.append({"batch": nn.BatchNorm1d, "layer": nn.LayerNorm}[norm](width))
         parts.append(_ACT[layer.get("activation", "relu")]())
         if layer.get("dropout", 0.0) > 0:
             parts.append(Dropout(layer["dropout"]))
@@ -56,7 +58,7 @@ def from_layers(layers: list[Mapping[str, Any]], in_features: int, n_classes: in
 _ALLOWED_IMPORTS = ("torch", "math")
 _SAFE_BUILTINS = (
     "abs all any bool dict enumerate float int isinstance len list max min range reversed round "
-    "sorted str sum tuple zip ValueError TypeError RuntimeError Exception super object print"
+    "sorted str sum tuple zip ValueError TypeError RuntimeError Exception super object"
 ).split()
 
 

@@ -44,6 +44,11 @@ class EncodedPairs:
     def to(self, device: torch.device | str) -> EncodedPairs:
         return EncodedPairs(self.ids.to(device), self.loss_mask.to(device), self.lengths.to(device), self.columns)
 
+    def single_column(self) -> EncodedPairs:
+        """Every sequence as its own row (``k = 1``), e.g. for supervised training."""
+        t = self.ids.shape[-1]
+        return EncodedPairs(self.ids.reshape(-1, 1, t), self.loss_mask.reshape(-1, 1, t), self.lengths.reshape(-1, 1), ("*",))
+
     def batch(self, index: torch.Tensor, columns: Sequence[int] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Flattened ``(B·k, T')`` ids and mask of rows ``index``, trimmed to the longest row."""
         ids, mask = self.ids[index], self.loss_mask[index]

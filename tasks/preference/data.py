@@ -102,7 +102,7 @@ def _prompts(families: Iterable[str], max_operand: int, letters: str) -> list[st
     prompts: list[str] = []
     for family in families:
         if family == "add":
-            prompts += [f"{a}+{b}=" for a in range(max_operand) for b in range(max_operand)]
+            prompts += [f"{a}+{b}=" for a in range(max_operand) for b in range(10)]
         elif family == "rev":
             for n in (2, 3, 4):
                 prompts += ["r:" + "".join(w) + "=" for w in itertools.product(letters, repeat=n)]
@@ -112,9 +112,9 @@ def _prompts(families: Iterable[str], max_operand: int, letters: str) -> list[st
 
 
 def make_splits(
-    families: Sequence[str] = ("add", "rev"),
+    families: Sequence[str] = ("add",),
     *,
-    max_operand: int = 30,
+    max_operand: int = 100,
     letters: str = "abcde",
     fractions: tuple[float, float] = (0.1, 0.1),
     corruptions: Sequence[str] = CORRUPTIONS,

@@ -10,9 +10,9 @@ The :class:`Trainer` runs, in order:
    gradient clipping, AdamW; periodic validation; checkpoints;
 4. a final evaluation on the validation and test splits (see :mod:`.metrics`).
 
-A non-finite loss raises :class:`Diverged`. ``device="cuda"`` runs under bf16
-autocast. Imports only torch, numpy-free stdlib and the package's torch modules,
-so ``PYTHONPATH=. python -c "import tasks.preference.trainer"`` works on a machine
+A non-finite or exploding loss raises :class:`Diverged`. ``device="cuda"`` runs
+under bf16 autocast. Imports only torch, the standard library and the package's
+torch modules, so ``PYTHONPATH=. python -c "import tasks.preference.trainer"`` works on a machine
 with torch alone.
 """
 
@@ -22,7 +22,7 @@ import copy
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,7 +58,9 @@ class TrainConfig:
     """Hyperparameters of one training run (see :mod:`.losses` for the loss ones).
 
     ``warmup_steps`` are supervised warm-up steps on chosen answers (at
-    ``warmup_lr``), before ``steps`` preference steps at ``lr``.
+    ``warmup_lr``, batches of ``warmup_batch_size``), before ``steps`` preference
+    steps at ``lr``. Training counts as diverged when the loss is not finite or
+    exceeds ``explode_factor`` times its first value (at least 1).
 
     Example:
         >>> TrainConfig(loss="simpo", beta=2.0).gamma_beta_ratio
@@ -73,8 +75,9 @@ class TrainConfig:
     lr: float = 1e-3
     steps: int = 150
     batch_size: int = 32
-    warmup_steps: int = 300
+    warmup_steps: int = 500
     warmup_lr: float = 3e-3
+    warmup_batch_size: int = 32
     grad_clip: float = 1.0
     seed: int = 0
     device: str = "cpu"
@@ -84,6 +87,7 @@ class TrainConfig:
     max_new_tokens: int = 6
     checkpoint_dir: str | None = None
     checkpoint_every: int = 0
+    explode_factor: float = 1e4
 
 
 @dataclass
@@ -98,6 +102,11 @@ class TrainResult:
     seconds: dict[str, float] = field(default_factory=dict)
     pairs_per_second: float = 0.0
     num_parameters: int = 0
+
+    def __repr__(self) -> str:  # short: it is the value of a traced node an LLM may read
+        val = self.final.get("val", {})
+        shown = ", ".join(f"{k}={val[k]:.3f}" for k in ("exact_match", "preference_accuracy", "reward_margin") if k in val)
+        return f"TrainResult(loss={self.config.get('loss')}, steps={len(self.losses)}, {shown or 'not evaluated'})"
 
 
 class Trainer:
@@ -118,6 +127,7 @@ class Trainer:
         model_config: ModelConfig | None = None,
         *,
         on_eval: Callable[[int, dict[str, float]], None] | None = None,
+        warm_start: Mapping[str, torch.Tensor] | None = None,
     ) -> None:
         self.config = config
         self.columns = sequences_for(config.loss)
@@ -138,15 +148,31 @@ class Trainer:
         self.reference_logps: dict[str, torch.Tensor] = {}
         self.reference_answers: dict[str, list[str]] = {}
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=config.lr, weight_decay=0.0)
+        self.warm_start = warm_start
+        self._first_loss: float | None = None
 
     # -- phases ---------------------------------------------------------------------------
     def warm_up(self) -> None:
-        """Supervised warm-up on chosen answers, then freeze the reference and cache its log-probs."""
-        cfg, t0 = self.config, time.perf_counter()
-        sft = encode_pairs(self.splits.train, self.tokenizer, _SFT_COLUMNS).to(self.device)
+        """Supervised warm-up on chosen answers, then freeze the reference and cache its log-probs.
+
+        With ``warm_start`` (a state dict of an earlier warm-up with the same seed,
+        steps and data) the supervised steps are skipped.
+        """
+        t0 = time.perf_counter()
+        if self.warm_start is not None:
+            self.model.load_state_dict(self.warm_start)
+        else:
+            self._supervised()
+        self.reference = copy.deepcopy(self.model).eval().requires_grad_(False)
+        self._cache_reference()
+        self.result.seconds["warm_up"] = time.perf_counter() - t0
+
+    def _supervised(self) -> None:
+        cfg = self.config
+        sft = encode_pairs(self.splits.train, self.tokenizer, _SFT_COLUMNS).single_column().to(self.device)
         opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.warmup_lr, weight_decay=0.0)
         for step in range(cfg.warmup_steps):
-            ids, mask = sft.batch(self._sample(len(sft), step, salt=1))
+            ids, mask = sft.batch(self._sample(len(sft), step, salt=1, size=cfg.warmup_batch_size))
             with autocast_for(self.device):
                 logp, n = sequence_logps(self.model, ids, mask)
             loss = -logp.sum() / n.sum()
@@ -155,13 +181,15 @@ class Trainer:
             nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
             opt.step()
             if step % cfg.log_every == 0 or step == cfg.warmup_steps - 1:
-                self.result.warmup_losses.append(self._finite(loss, step, "warm-up"))
-        self.reference = copy.deepcopy(self.model).eval().requires_grad_(False)
-        if cfg.loss != "simpo":
+                self.result.warmup_losses.append(self._finite(loss.item(), step, "warm-up"))
+
+    def _cache_reference(self) -> None:
+        """The frozen reference's log-probs of every sequence, computed once."""
+        assert self.reference is not None
+        if self.config.loss != "simpo":
             self.reference_logps["train"] = self._logps(self.reference, self.train_data)
         for split, data in self.held_out.items():
             self.reference_logps[split] = self._logps(self.reference, data)
-        self.result.seconds["warm_up"] = time.perf_counter() - t0
 
     def train(self) -> TrainResult:
         """Run every phase (the warm-up only when not done or restored); returns the result."""
@@ -260,16 +288,15 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         self.step = int(state["step"])
         self.result = TrainResult(**state["result"])
-        if self.config.loss != "simpo":
-            self.reference_logps["train"] = self._logps(self.reference, self.train_data)
-        for split, data in self.held_out.items():
-            self.reference_logps[split] = self._logps(self.reference, data)
+        self.result.losses = [(int(step), float(value)) for step, value in self.result.losses]
+        self._first_loss = self.result.losses[0][1] if self.result.losses else None
+        self._cache_reference()
 
     # -- helpers ------------------------------------------------------------------------------
-    def _sample(self, n: int, step: int, *, salt: int) -> torch.Tensor:
+    def _sample(self, n: int, step: int, *, salt: int, size: int | None = None) -> torch.Tensor:
         """Batch indices for ``step``: a function of (seed, phase, step) alone, so a resumed run repeats them."""
         g = torch.Generator().manual_seed(self.config.seed * 1_000_003 + salt * 100_003 + step)
-        return torch.randint(n, (min(self.config.batch_size, n),), generator=g).to(self.device)
+        return torch.randint(n, (size or self.config.batch_size,), generator=g).to(self.device)
 
     @torch.no_grad()
     def _logps(self, model: nn.Module, data: EncodedPairs, chunk: int = 1024) -> torch.Tensor:
@@ -284,22 +311,30 @@ class Trainer:
         model.train(was_training)
         return torch.cat(out) if out else torch.zeros(0, len(data.columns), device=self.device)
 
-    def _finite(self, loss: torch.Tensor, step: int, phase: str) -> float:
-        value = float(loss)
-        if not math.isfinite(value):
-            raise Diverged(
-                f"{phase} loss became {value} at step {step} (lr={self.config.lr:g}, beta={self.config.beta:g}); "
-                "lower the learning rate or beta",
-                step=step,
-                loss=value,
-            )
-        return value
+    def _finite(self, value: float, step: int, phase: str) -> float:
+        cfg = self.config
+        if math.isfinite(value) and phase == "preference":
+            if self._first_loss is None:
+                self._first_loss = value
+            if abs(value) <= cfg.explode_factor * max(1.0, abs(self._first_loss)):
+                return value
+            what = f"exploded from {self._first_loss:.4g} to {value:.4g}"
+        elif math.isfinite(value):
+            return value
+        else:
+            what = f"became {value}"
+        raise Diverged(
+            f"training diverged: the {phase} loss {what} at step {step} (loss={cfg.loss}, lr={cfg.lr:g}, "
+            f"beta={cfg.beta:g}); lower the learning rate (or beta)",
+            step=step,
+            loss=value,
+        )
 
     def _flush(self, pending: list[torch.Tensor]) -> None:
         values = torch.stack(pending).float().cpu().tolist()
         first = self.step - len(values)
         for i, value in enumerate(values):
-            self.result.losses.append((first + i + 1, self._finite(torch.tensor(value), first + i + 1, "preference")))
+            self.result.losses.append((first + i + 1, self._finite(value, first + i + 1, "preference")))
 
     def _periodic_eval(self) -> None:
         metrics = {"step": float(self.step), **self.evaluate("val", revisions=0)}

@@ -19,6 +19,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import json
+import sys
 import threading
 import time
 import uuid
@@ -166,6 +167,12 @@ def _stream_events(body: dict[str, Any], texts: list[str], call: dict[str, Any] 
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 256  # the default backlog (5) drops bursts of connections for a second
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Ignore clients that hung up (a timed-out ``slow`` request); report anything else."""
+        exc = sys.exc_info()[1]
+        if not isinstance(exc, ConnectionError):
+            super().handle_error(request, client_address)
 
 
 def _handler_for(server: LoopbackServer) -> type[BaseHTTPRequestHandler]:

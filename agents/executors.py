@@ -1,0 +1,253 @@
+"""Executors run evaluations (values -> Feedback): ``thread``, ``process`` and ``ray``.
+
+One interface: :meth:`Executor.evaluate` takes a list of :class:`Job` and returns
+one :class:`EvalResult` each, in order. An evaluation that raises or times out is
+a failed Feedback with the error text; it never kills the run. Traced graphs stay
+in the loop's process: executors only see values.
+"""
+
+from __future__ import annotations
+
+import abc
+import concurrent.futures as cf
+import logging
+import os
+import pickle
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from agents.evaluate import EvalResult, evaluate_values
+from trace_core import Feedback
+from trace_core.errors import ConfigError
+
+__all__ = ["Job", "Executor", "SerialExecutor", "ThreadExecutor", "ProcessExecutor", "RayExecutor", "get_executor"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Job:
+    """One candidate to evaluate: its values on these examples."""
+
+    values: Mapping[str, Any]
+    examples: Sequence[Any]
+    reporter: Any = None
+
+
+def _failed(job: Job, reason: str, status: str = "failed") -> EvalResult:
+    return EvalResult(Feedback.failure(reason), [], status)
+
+
+class Executor(abc.ABC):
+    """Runs evaluations of one task."""
+
+    name = "executor"
+
+    def __init__(self, task: Any, *, workers: int | None = None, timeout: float | None = None):
+        self.task, self.timeout = task, timeout
+        self.workers = workers or max(1, min(8, os.cpu_count() or 1))
+
+    @abc.abstractmethod
+    def evaluate(self, jobs: Sequence[Job]) -> list[EvalResult]:
+        """Evaluate every job; never raises for a failing evaluation."""
+
+    def close(self) -> None:
+        """Release workers."""
+
+    def __enter__(self) -> Executor:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def _guarded(task: Any, job: Job) -> EvalResult:
+    try:
+        return evaluate_values(task, job.values, job.examples, job.reporter)
+    except Exception as e:  # noqa: BLE001 - a crashed evaluation is feedback
+        return _failed(job, f"evaluation crashed: {type(e).__name__}: {e}")
+
+
+class SerialExecutor(Executor):
+    """Evaluates one job after another in this thread (no timeout)."""
+
+    name = "serial"
+
+    def evaluate(self, jobs: Sequence[Job]) -> list[EvalResult]:
+        return [_guarded(self.task, job) for job in jobs]
+
+
+class ThreadExecutor(Executor):
+    """A thread pool; each evaluation sees its own values through contextvars."""
+
+    name = "thread"
+
+    def __init__(self, task: Any, **kw: Any):
+        super().__init__(task, **kw)
+        self._pool = cf.ThreadPoolExecutor(self.workers, thread_name_prefix="tracetune-eval")
+
+    def evaluate(self, jobs: Sequence[Job]) -> list[EvalResult]:
+        futures = [self._pool.submit(_guarded, self.task, job) for job in jobs]
+        return _collect(futures, jobs, self.timeout)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _collect(futures: list[cf.Future], jobs: Sequence[Job], timeout: float | None) -> list[EvalResult]:
+    deadline = None if timeout is None else time.monotonic() + timeout
+    out = []
+    for fut, job in zip(futures, jobs):
+        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+        try:
+            out.append(fut.result(timeout=remaining))
+        except cf.TimeoutError:
+            fut.cancel()
+            out.append(_failed(job, f"evaluation timed out after {timeout} s", "timeout"))
+        except Exception as e:  # noqa: BLE001 - e.g. a broken process pool
+            out.append(_failed(job, f"evaluation crashed: {type(e).__name__}: {e}"))
+    return out
+
+
+# -- process pool ---------------------------------------------------------------------------
+_WORKER_TASK: Any = None
+
+
+def _init_worker(payload: bytes) -> None:
+    global _WORKER_TASK
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+    except ImportError:
+        pass
+    _WORKER_TASK = _rebuild(pickle.loads(payload))
+
+
+def _rebuild(ref: Any) -> Any:
+    if isinstance(ref, dict) and "registered" in ref:
+        from tasks.registry import build_task
+
+        return build_task(ref["registered"], **ref.get("options", {}))
+    return ref
+
+
+def _process_job(values: Mapping[str, Any], examples: Sequence[Any]) -> EvalResult:
+    return _guarded(_WORKER_TASK, Job(values, examples))
+
+
+def task_ref(task: Any) -> Any:
+    """What a worker process needs to rebuild ``task``: its registered spec, or the
+    task itself when it pickles."""
+    spec = getattr(task, "spec", None)
+    if callable(spec):
+        s = spec()
+        from tasks.registry import is_registered
+
+        if is_registered(s.get("name", "")):
+            return {"registered": s["name"], "options": s.get("options", {})}
+    return task
+
+
+class ProcessExecutor(Executor):
+    """A real process pool. The task travels as its registered spec (rebuilt once per
+    worker) or pickled; a task that neither is registered nor pickles is refused
+    with a message that says so. Pruning reporters do not cross processes."""
+
+    name = "process"
+
+    def __init__(self, task: Any, **kw: Any):
+        super().__init__(task, **kw)
+        ref = task_ref(task)
+        try:
+            self._payload = pickle.dumps(ref)
+        except Exception as e:  # noqa: BLE001
+            raise ConfigError(
+                f"the process executor needs a picklable task, and {type(task).__name__} is not ({e}); "
+                "register the task (tasks.registry.register) or use executor='thread'"
+            ) from None
+        self._pool = self._new_pool()
+
+    def _new_pool(self) -> cf.ProcessPoolExecutor:
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("spawn")
+        return cf.ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_worker,
+                                      initargs=(self._payload,))
+
+    def evaluate(self, jobs: Sequence[Job]) -> list[EvalResult]:
+        for job in jobs:
+            try:
+                pickle.dumps((dict(job.values), list(job.examples)))
+            except Exception as e:  # noqa: BLE001
+                raise ConfigError(f"values or examples do not pickle ({e}); use executor='thread'") from None
+        futures = [self._pool.submit(_process_job, dict(job.values), list(job.examples)) for job in jobs]
+        results = _collect(futures, jobs, self.timeout)
+        if any(r.status == "timeout" for r in results) or any(
+            "BrokenProcessPool" in r.feedback.text for r in results
+        ):
+            self._restart()
+        return results
+
+    def _restart(self) -> None:
+        for proc in list(getattr(self._pool, "_processes", {}).values()):
+            proc.kill()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool = self._new_pool()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+class RayExecutor(Executor):
+    """Evaluations as Ray tasks (``pip install tracetune[ray]``)."""
+
+    name = "ray"
+
+    def __init__(self, task: Any, *, address: str | None = None, **kw: Any):
+        super().__init__(task, **kw)
+        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+        try:
+            import ray
+        except ImportError:
+            raise ConfigError("the ray executor needs Ray: pip install 'tracetune[ray]'") from None
+        self._ray = ray
+        if not ray.is_initialized():
+            ray.init(address=address, include_dashboard=False, num_cpus=None if address else self.workers,
+                     log_to_driver=False, ignore_reinit_error=True)
+        ref = task_ref(self.task)
+        self._task_ref = ray.put(ref)
+        self._remote = ray.remote(_ray_job)
+
+    def evaluate(self, jobs: Sequence[Job]) -> list[EvalResult]:
+        refs = [self._remote.remote(self._task_ref, dict(j.values), list(j.examples)) for j in jobs]
+        out = []
+        for ref, job in zip(refs, jobs):
+            try:
+                out.append(self._ray.get(ref, timeout=self.timeout))
+            except Exception as e:  # noqa: BLE001 - GetTimeoutError, worker crash
+                self._ray.cancel(ref, force=True)
+                status = "timeout" if "Timeout" in type(e).__name__ else "failed"
+                out.append(_failed(job, f"evaluation {status}: {type(e).__name__}: {e}", status))
+        return out
+
+
+def _ray_job(ref: Any, values: Mapping[str, Any], examples: Sequence[Any]) -> EvalResult:
+    return _guarded(_rebuild(ref), Job(values, examples))
+
+
+_EXECUTORS = {"serial": SerialExecutor, "thread": ThreadExecutor, "process": ProcessExecutor, "ray": RayExecutor}
+
+
+def get_executor(kind: str | Executor, task: Any, **kw: Any) -> Executor:
+    """An executor by name (``serial``, ``thread``, ``process``, ``ray``) or as given."""
+    if isinstance(kind, Executor):
+        return kind
+    try:
+        cls = _EXECUTORS[kind]
+    except KeyError:
+        raise ConfigError(f"unknown executor {kind!r}; use one of {sorted(_EXECUTORS)}") from None
+    return cls(task, **kw)

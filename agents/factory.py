@@ -1,0 +1,114 @@
+"""Build tasks, LLMs and optimizers from plain specs (job files, stored runs)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from trace_core import Budget, Parameter
+from trace_core.errors import ConfigError
+from trace_core.feedback import Direction
+
+__all__ = ["build_llm", "build_optimizer", "optimizer_spec", "task_spec", "build_task_from_spec"]
+
+log = logging.getLogger(__name__)
+
+OPTIMIZERS = ("default", "search", "optoprime", "opro", "evolution")
+
+
+def build_llm(spec: Any, budget: Budget | None = None) -> Any:
+    """An LLM from an object, a model string, a dict ``{model, api_base, ...}`` or the
+    environment (``None``); wrapped with the run's budget. None when nothing is set."""
+    from trace_core.llm import resolve_llm, wrap
+
+    llm = resolve_llm(spec)
+    if llm is None:
+        return None
+    return wrap(llm, budget=budget) if budget is not None else llm
+
+
+def optimizer_spec(optimizer: Any) -> dict[str, Any]:
+    """A storable description of ``optimizer`` (a name, a dict, or an instance)."""
+    if optimizer is None:
+        return {"name": "default"}
+    if isinstance(optimizer, str):
+        name, _, sampler = optimizer.partition(":")
+        return {"name": name, **({"sampler": sampler} if sampler else {})}
+    if isinstance(optimizer, Mapping):
+        return dict(optimizer)
+    return {"name": type(optimizer).__name__.lower(), "instance": True}
+
+
+def build_optimizer(
+    spec: Mapping[str, Any],
+    parameters: Sequence[Parameter],
+    *,
+    llm: Any = None,
+    direction: Direction = "maximize",
+    seed: int = 0,
+    vocabulary: Sequence[str] | None = None,
+    objective: str | None = None,
+) -> Any:
+    """An optimizer from a spec such as ``{"name": "search", "sampler": "tpe"}``."""
+    import optimizers
+
+    options = {k: v for k, v in spec.items() if k not in ("name", "instance")}
+    name = str(spec.get("name", "default")).lower()
+    if spec.get("instance"):
+        raise ConfigError(
+            f"this run used a custom {name} optimizer object; pass optimizer= again to resume it"
+        )
+    if name not in OPTIMIZERS:
+        raise ConfigError(f"unknown optimizer {name!r}; use one of {', '.join(OPTIMIZERS)}")
+    if name == "default":
+        if llm is None:
+            log.info("no LLM configured: using Search (Optuna) as the optimizer")
+        opt = optimizers.default(parameters, llm=llm, seed=seed, vocabulary=vocabulary, objective=objective, **options)
+    elif name == "search":
+        opt = optimizers.Search(parameters, seed=seed, **options)
+    elif name == "evolution":
+        opt = optimizers.Evolution(parameters, llm=llm, seed=seed, vocabulary=vocabulary, **options)
+    else:
+        if llm is None:
+            raise ConfigError(
+                f"the {name} optimizer needs an LLM: set TRACETUNE_LLM (e.g. openai/gpt-4o-mini) "
+                "or pass llm=, or use optimizer='search'"
+            )
+        cls = optimizers.OptoPrime if name == "optoprime" else optimizers.OPRO
+        if objective and "objective" not in options:
+            options["objective"] = objective
+        opt = cls(parameters, llm, **options)
+    opt.direction = direction
+    return opt
+
+
+def task_spec(task: Any) -> dict[str, Any] | None:
+    """How to rebuild ``task`` later (registered name and options), if it can be."""
+    spec = getattr(task, "spec", None)
+    if callable(spec):
+        from tasks.registry import is_registered
+
+        s = spec()
+        if is_registered(s.get("name", "")):
+            return {"name": s["name"], "options": s.get("options", {})}
+    return None
+
+
+def build_task_from_spec(spec: Mapping[str, Any]) -> Any:
+    """A task from ``{"name": registered, "options": {...}}`` or
+    ``{"workflow": "module:fn", "feedback": "module:fn", "train": [...], ...}``."""
+    from tasks.registry import build_task, load_target
+
+    if "name" in spec:
+        return build_task(spec["name"], **spec.get("options", {}))
+    if "workflow" in spec:
+        from agents.workflow import WorkflowTask
+
+        workflow = load_target(spec["workflow"])
+        if isinstance(workflow, type):
+            workflow = workflow()
+        feedback = load_target(spec["feedback"])
+        return WorkflowTask(workflow, feedback, train=spec.get("train"), val=spec.get("val"),
+                            direction=spec.get("direction", "maximize"), name=spec.get("label"))
+    raise ConfigError(f"a task spec needs 'name' (a registered task) or 'workflow' and 'feedback'; got {dict(spec)}")

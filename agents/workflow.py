@@ -1,0 +1,119 @@
+"""Adapt a plain workflow (a Module or a bundled function plus a feedback function)
+into a Task, so the loop sees one kind of thing."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from tasks.base import BaseTask
+from trace_core import Feedback, Module, Parameter, as_feedback
+from trace_core.bundle import BundledFunction
+from trace_core.errors import ConfigError
+from trace_core.feedback import Direction
+
+__all__ = ["WorkflowTask", "as_task"]
+
+
+class WorkflowTask(BaseTask):
+    """A workflow (``Module``, bundled function or callable) with a feedback function.
+
+    Example:
+        >>> from trace_core import Parameter, bundle
+        >>> from trace_core.spaces import Float
+        >>> k = Parameter(1.0, name="k", space=Float(0, 5))
+        >>> @bundle
+        ... def scale(x):
+        ...     return x * k.value
+        >>> task = WorkflowTask(scale, lambda ex, out: -abs(out - 2 * ex), train=[1, 2], parameters=[k])
+        >>> task.evaluate(1, task.run(1)).score
+        -1.0
+    """
+
+    name = "workflow"
+
+    def __init__(
+        self,
+        workflow: Any,
+        feedback: Callable[[Any, Any], Any],
+        *,
+        train: Sequence[Any] | None = None,
+        val: Sequence[Any] | None = None,
+        direction: Direction = "maximize",
+        parameters: Sequence[Parameter] | None = None,
+        description: str = "",
+        name: str | None = None,
+    ):
+        super().__init__()
+        if not callable(workflow):
+            raise ConfigError(f"a workflow must be callable (a Module with forward/__call__ or a function), got {workflow!r}")
+        self.workflow, self.feedback_fn, self.direction = workflow, feedback, direction
+        self._train = list(train) if train is not None else [None]
+        self._val = list(val) if val is not None else self._train
+        self._params = list(parameters) if parameters is not None else self._find_parameters(workflow)
+        if not self._params:
+            self._params = self._traced_parameters()
+        if not self._params:
+            raise ConfigError(
+                "the workflow has no parameters: use a Module with Parameters, a bundle(trainable=True) "
+                "function, or pass parameters=[...]"
+            )
+        self.name = name or getattr(workflow, "__name__", type(workflow).__name__)
+        doc = inspect.getdoc(workflow) if not isinstance(workflow, Module) else inspect.getdoc(type(workflow))
+        self.description = description or (doc or "")
+
+    @staticmethod
+    def _find_parameters(workflow: Any) -> list[Parameter]:
+        if isinstance(workflow, Module):
+            return workflow.parameters()
+        if isinstance(workflow, BundledFunction) and workflow.trainable:
+            return [workflow.parameter]
+        if hasattr(workflow, "parameters") and callable(workflow.parameters):
+            return list(workflow.parameters())
+        return []
+
+    def _traced_parameters(self) -> list[Parameter]:
+        """Run once on the first example and collect the parameters the output depends on."""
+        from trace_core import Node, catching
+        from trace_core.backward import topological
+
+        try:
+            with catching():
+                out = self.run(self._train[0])
+        except Exception:  # noqa: BLE001 - then the caller gets the clear "no parameters" error
+            return []
+        if not isinstance(out, Node):
+            return []
+        return [n for n in topological([out]) if n.trainable]
+
+    @property
+    def train(self) -> Sequence[Any]:
+        return self._train
+
+    @property
+    def val(self) -> Sequence[Any]:
+        return self._val
+
+    def parameters(self) -> list[Parameter]:
+        return self._params
+
+    def run(self, example: Any) -> Any:
+        fn = self.workflow
+        if isinstance(fn, Module) and hasattr(fn, "forward"):
+            fn = fn.forward
+        return fn(example) if example is not None else fn()
+
+    def evaluate(self, example: Any, output: Any) -> Feedback:
+        value = getattr(output, "value", output)
+        return as_feedback(self.feedback_fn(example, value))
+
+
+def as_task(obj: Any, *, feedback: Any = None, train: Any = None, val: Any = None,
+            direction: Direction = "maximize") -> Any:
+    """A Task as given, or a :class:`WorkflowTask` around a workflow and feedback."""
+    if all(hasattr(obj, a) for a in ("parameters", "run", "evaluate", "direction")):
+        return obj
+    if feedback is None:
+        raise ConfigError("optimize() got a workflow without feedback=: pass feedback(example, output) -> Feedback")
+    return WorkflowTask(obj, feedback, train=train, val=val, direction=direction)

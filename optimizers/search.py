@@ -1,0 +1,303 @@
+"""Search: classical optimizers (TPE, CMA-ES, GP, random) through Optuna's ask/tell.
+
+``Float``, ``Int``, ``Choice`` and ``Json`` parameters (models of bounded numbers,
+choices and lists of them, see :mod:`optimizers._flatten`) are searched; Text is left
+to :class:`~optimizers.Evolution` and Code to the LLM optimizers: Search keeps them
+unchanged and says so once. The study lives in any Optuna storage (``storage=`` a
+SQLite, PostgreSQL or journal-file URL), so several workers share one study.
+
+The initial values are not enqueued as a trial by default: the loop evaluates the
+incumbent and observes it, and a value Search never proposed is added to the study
+as a finished trial. Pass ``enqueue_initial=True`` to make the first trial the current
+values when Search is driven without observing the incumbent.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import optuna
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    distribution_to_json,
+    json_to_distribution,
+)
+from optuna.trial import TrialState
+
+from optimizers import _flatten
+from optimizers._values import same_values, to_json_values
+from optimizers.base import Optimizer, Update
+from trace_core import Feedback, Parameter
+from trace_core.errors import ConfigError, InvalidProposal, Pruned
+from trace_core.feedback import Direction
+
+__all__ = ["Search", "SAMPLERS"]
+
+log = logging.getLogger(__name__)
+
+SAMPLERS = ("tpe", "cmaes", "gp", "random")
+_MAX_RESAMPLES = 20
+
+
+def _sampler(name: str | optuna.samplers.BaseSampler, seed: int | None) -> optuna.samplers.BaseSampler:
+    if isinstance(name, optuna.samplers.BaseSampler):
+        return name
+    if name == "tpe":
+        return optuna.samplers.TPESampler(seed=seed, multivariate=True, constant_liar=True)
+    if name == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if name == "gp":
+        return optuna.samplers.GPSampler(seed=seed)
+    if name == "cmaes":
+        try:
+            import cmaes  # noqa: F401
+        except ImportError:
+            raise ConfigError("sampler='cmaes' needs the 'cmaes' package: pip install cmaes "
+                              "(or use sampler='tpe' or 'gp')") from None
+        return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
+    raise ConfigError(f"unknown sampler {name!r}; choose one of {', '.join(SAMPLERS)} or pass an Optuna sampler")
+
+
+def _pruner(pruner: str | optuna.pruners.BasePruner | None) -> optuna.pruners.BasePruner | None:
+    if pruner is None or isinstance(pruner, optuna.pruners.BasePruner):
+        return pruner
+    table = {"median": optuna.pruners.MedianPruner, "hyperband": optuna.pruners.HyperbandPruner,
+             "successive_halving": optuna.pruners.SuccessiveHalvingPruner, "none": optuna.pruners.NopPruner}
+    if pruner not in table:
+        raise ConfigError(f"unknown pruner {pruner!r}; choose one of {', '.join(table)} or pass an Optuna pruner")
+    return table[pruner]()
+
+
+def _storage(url: str | None) -> optuna.storages.BaseStorage:
+    """In memory (None), a journal file (``journal:PATH`` or a ``.log``/``.journal`` path) or a database URL."""
+    if url is None:
+        return optuna.storages.InMemoryStorage()
+    if url.startswith("journal:") or ("://" not in url and url.endswith((".log", ".journal"))):
+        from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+        return JournalStorage(JournalFileBackend(url.removeprefix("journal:")))
+    engine = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else None
+    return optuna.storages.RDBStorage(url, engine_kwargs=engine)
+
+
+def _suggest(trial: optuna.Trial) -> _flatten.Draw:
+    def draw(key: str, dist: BaseDistribution, current: Any) -> Any:
+        if isinstance(dist, CategoricalDistribution):
+            return trial.suggest_categorical(key, dist.choices)
+        if isinstance(dist, FloatDistribution):
+            return trial.suggest_float(key, dist.low, dist.high, log=dist.log, step=dist.step)
+        return trial.suggest_int(key, dist.low, dist.high, log=dist.log, step=dist.step)
+    return draw
+
+
+class _Reporter:
+    """Reports intermediate values to one trial; raises Pruned when the pruner says so."""
+
+    def __init__(self, trial: optuna.Trial):
+        self.trial = trial
+
+    def report(self, step: int, value: float) -> None:
+        self.trial.report(float(value), step)
+        if self.trial.should_prune():
+            raise Pruned(f"trial {self.trial.number} pruned at step {step} (value {value:g})", step=step, value=value)
+
+
+class Search(Optimizer):
+    """Optuna ask/tell over numeric, choice and Json parameters.
+
+    Args:
+        parameters: the parameters; Text and Code ones are kept unchanged.
+        sampler: ``"tpe"``, ``"cmaes"`` (needs ``cmaes``), ``"gp"``, ``"random"`` or an Optuna sampler.
+        seed: the sampler's seed (give each worker of a shared study its own).
+        storage: an Optuna storage URL (``sqlite:///study.db``, ``postgresql://...``, a
+            ``.log`` journal file path) shared by workers; None keeps the study in memory.
+        study_name: the study's name in the storage (default ``"tracetune"``).
+        pruner: ``"median"`` (Optuna's default when None), ``"hyperband"``,
+            ``"successive_halving"``, ``"none"`` or an Optuna pruner.
+        enqueue_initial: make the first trial of a fresh study the current values.
+
+    Example:
+        >>> from trace_core import Feedback, Parameter
+        >>> from trace_core.spaces import Float
+        >>> x = Parameter(0.5, name="x", space=Float(0.0, 1.0))
+        >>> opt = Search([x], sampler="random", seed=0, direction="minimize")
+        >>> [u] = opt.propose(k=1)
+        >>> opt.observe(u.values, Feedback(score=(u.values["x"] - 0.2) ** 2), update=u)
+        >>> len(opt.study.trials)
+        1
+    """
+
+    def __init__(self, parameters: Iterable[Parameter], *, sampler: str | optuna.samplers.BaseSampler = "tpe",
+                 seed: int | None = None, storage: str | None = None, study_name: str | None = None,
+                 pruner: str | optuna.pruners.BasePruner | None = None, enqueue_initial: bool = False,
+                 direction: Direction = "maximize"):
+        super().__init__(parameters, direction=direction)
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        self.sampler_name = sampler if isinstance(sampler, str) else type(sampler).__name__
+        self.seed, self.storage_url, self.enqueue_initial = seed, storage, enqueue_initial
+        self.study_name = study_name or "tracetune"
+        self._sampler = _sampler(sampler, seed)
+        self._pruner = _pruner(pruner)
+        self.specs = {n: _flatten.spec_of(p.space) for n, p in self.by_name.items()}
+        self.searched = [n for n, s in self.specs.items() if _flatten.dimensions(s)]
+        if not self.searched:
+            raise ConfigError(
+                f"Search has nothing to search in {sorted(self.by_name)}: it searches Float, Int, Choice and Json "
+                "(bounded numbers, choices) parameters; use Evolution for Text and an LLM optimizer for Code")
+        self._study: optuna.Study | None = None
+        self._pending: dict[str, tuple[int, dict[str, Any]]] = {}  # update id -> (trial number, json values)
+        self._trials: dict[int, optuna.Trial] = {}
+        self._kept_noted = False
+
+    # -- the study ---------------------------------------------------------------------------
+    @property
+    def study(self) -> optuna.Study:
+        """The Optuna study (created or loaded on first use, with the current direction)."""
+        if self._study is None:
+            self._storage = _storage(self.storage_url)
+            self._study = optuna.create_study(storage=self._storage, sampler=self._sampler, pruner=self._pruner,
+                                              study_name=self.study_name, direction=self.direction,
+                                              load_if_exists=True)
+            want = optuna.study.StudyDirection.MAXIMIZE if self.direction == "maximize" else \
+                optuna.study.StudyDirection.MINIMIZE
+            if self._study.direction != want:
+                raise ConfigError(f"study {self.study_name!r} in {self.storage_url} is "
+                                  f"{self._study.direction.name.lower()}d, not {self.direction}d; "
+                                  "use another study_name or the same direction")
+            if self.enqueue_initial and not self._study.trials:
+                self._study.enqueue_trial(self._flat(self.values())[0], skip_if_exists=True)
+        return self._study
+
+    def _flat(self, values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, BaseDistribution]]:
+        params: dict[str, Any] = {}
+        dists: dict[str, BaseDistribution] = {}
+        for name in self.searched:
+            for key, (leaf, dist) in _flatten.flatten(self.specs[name], name, values[name]).items():
+                params[key], dists[key] = leaf, dist
+        return params, dists
+
+    def _trial(self, number: int) -> optuna.Trial:
+        if number not in self._trials:
+            study = self.study
+            study_id = self._storage.get_study_id_from_name(study.study_name)
+            trial_id = self._storage.get_trial_id_from_study_id_trial_number(study_id, number)
+            self._trials[number] = optuna.Trial(study, trial_id)
+        return self._trials[number]
+
+    # -- the contract -------------------------------------------------------------------------
+    def propose(self, propagated: Mapping[Parameter, Any] | None = None, k: int = 1) -> list[Update]:
+        self._note_kept()
+        current = self.values()
+        return [self._ask(current) for _ in range(k)]
+
+    def _ask(self, current: Mapping[str, Any]) -> Update:
+        study, error = self.study, None
+        for _ in range(_MAX_RESAMPLES):
+            trial = study.ask()
+            raw = {n: _flatten.sample(self.specs[n], n, current[n], _suggest(trial)) for n in self.searched}
+            try:
+                values = self.validate(raw)
+            except InvalidProposal as e:  # a model validator refused the combination
+                error = e
+                study.tell(trial, state=TrialState.FAIL)
+                continue
+            self._trials[trial.number] = trial
+            update = Update(values, reasoning=f"{self.sampler_name} trial {trial.number}",
+                            meta={"trial": trial.number, "study": self.study_name})
+            self._pending[update.id] = (trial.number, to_json_values(self.by_name, values))
+            return update
+        raise ConfigError(f"{_MAX_RESAMPLES} samples in a row were refused by the spaces (last: {error}); "
+                          "relax the model's validators or the bounds")
+
+    def _note_kept(self) -> None:
+        if self._kept_noted:
+            return
+        self._kept_noted = True
+        kept = [f"{n} ({p.space.kind})" for n, p in self.by_name.items() if n not in self.searched]
+        kept += [part for n in self.searched for part in _flatten.fixed_parts(self.specs[n], n)]
+        if kept:
+            log.info("Search keeps these unchanged (Text: use Evolution; Code: an LLM optimizer): %s",
+                     "; ".join(kept))
+
+    def observe(self, values: Mapping[str, Any], feedback: Feedback, *, update: Update | None = None) -> None:
+        number = self._match(values, update)
+        score = self.score(feedback)
+        if feedback.details.get("pruned"):
+            state, score = TrialState.PRUNED, None
+        elif score is None or math.isnan(score):
+            state, score = TrialState.FAIL, None
+        else:
+            state = TrialState.COMPLETE
+        if number is not None:
+            try:
+                self.study.tell(number, score, state=state)
+            except (RuntimeError, ValueError) as e:
+                log.warning("could not tell trial %d: %s", number, e)
+            self._trials.pop(number, None)
+            return
+        try:
+            clean = self.validate({n: values[n] if n in values else self.by_name[n].value for n in self.searched})
+        except InvalidProposal as e:
+            log.warning("observed values outside the search space are not added to the study: %s", e)
+            return
+        params, dists = self._flat(clean)
+        self.study.add_trial(optuna.trial.create_trial(params=params, distributions=dists, value=score, state=state))
+
+    def _match(self, values: Mapping[str, Any], update: Update | None) -> int | None:
+        if update is not None and update.id in self._pending:
+            return self._pending.pop(update.id)[0]
+        for uid, (number, pending) in self._pending.items():
+            if same_values(self.by_name, pending, values):
+                del self._pending[uid]
+                return number
+        return None
+
+    def reporter(self, update: Update) -> _Reporter | None:
+        """A reporter for ``update``'s evaluation: ``report(step, value)`` raises ``Pruned``
+        when the study's pruner says so (None for an update Search did not propose)."""
+        pending = self._pending.get(update.id)
+        return None if pending is None else _Reporter(self._trial(pending[0]))
+
+    # -- resume ---------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        state: dict[str, Any] = {
+            "sampler": self.sampler_name, "seed": self.seed, "storage": self.storage_url,
+            "study_name": self.study_name, "direction": self.direction,
+            "pending": {uid: {"trial": n, "values": v} for uid, (n, v) in self._pending.items()},
+        }
+        if self.storage_url is None and self._study is not None:
+            state["trials"] = [
+                {"params": t.params, "distributions": {k: distribution_to_json(d) for k, d in t.distributions.items()},
+                 "value": t.value, "state": t.state.name}
+                for t in self._study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.FAIL,
+                                                                        TrialState.PRUNED))
+            ]
+        return state
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.storage_url, self.study_name = state.get("storage"), state.get("study_name", self.study_name)
+        self.direction = state.get("direction", self.direction)
+        self._study, self._trials, self._pending = None, {}, {}
+        for t in state.get("trials", []):
+            self.study.add_trial(optuna.trial.create_trial(
+                params=t["params"], value=t["value"], state=TrialState[t["state"]],
+                distributions={k: json_to_distribution(d) for k, d in t["distributions"].items()}))
+        if self.seed is not None and self.sampler_name in SAMPLERS:  # do not replay the first run's points
+            self._sampler = _sampler(self.sampler_name, self.seed + len(self.study.trials))
+            self.study.sampler = self._sampler
+        for uid, p in state.get("pending", {}).items():
+            number = p["trial"]
+            if self.storage_url is None:  # re-ask the pending trial with its values
+                values = self.validate({n: p["values"][n] for n in self.searched})
+                self.study.enqueue_trial(self._flat(values)[0])
+                trial = self.study.ask()
+                for n in self.searched:
+                    _flatten.sample(self.specs[n], n, values[n], _suggest(trial))
+                self._trials[trial.number] = trial
+                number = trial.number
+            self._pending[uid] = (number, p["values"])

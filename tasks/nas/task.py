@@ -1,0 +1,210 @@
+"""The ``nas`` task: search the architecture of an MLP classifier.
+
+``mode="json"`` (default): the parameter ``architecture`` is an
+:class:`~tasks.nas.schema.Architecture` (a ``Json`` space Search can sample).
+``mode="code"``: it is the source of ``def build(in_features, n_classes)`` returning a
+``torch.nn.Module`` (a ``Code`` space, for LLM optimizers); the code runs with
+``torch``, ``nn``, ``F`` and ``math`` available.
+
+Training settings are fixed options. The score is the validation accuracy after the
+last epoch (maximize); metrics add the parameter count and the latency of one
+forward batch. An architecture that does not validate, build or fit the data, or
+whose parameter count is over ``max_params``, is a scored failure (score ``None``,
+no training) whose text says why; a violation of ``max_params`` is never trained.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from trace_core import Parameter, bundle
+from trace_core.errors import ConfigError, InvalidProposal, Pruned
+from trace_core.feedback import Feedback
+from trace_core.spaces import Code, Json, Space
+
+from tasks._torch.adapter import Failed, TabularTask, call_pruning, output_feedback, record_feedback
+from tasks._torch.data import TabularData
+from tasks._torch.train import TrainRecord, count_parameters, latency_ms, seeded_build, train_model
+from tasks.nas.build import ArchitectureError, check_output, compile_build, from_layers
+from tasks.nas.schema import Architecture
+
+__all__ = ["NASTask", "NASResult", "DEFAULT_BUILD", "build_and_train"]
+
+DEFAULT_BUILD = '''def build(in_features, n_classes):
+    """Return a torch.nn.Module mapping (batch, in_features) floats to (batch, n_classes) logits."""
+    return nn.Sequential(
+        nn.Linear(in_features, 64), nn.ReLU(),
+        nn.Linear(64, 64), nn.ReLU(),
+        nn.Linear(64, n_classes),
+    )
+'''
+
+
+@dataclass(frozen=True)
+class NASResult:
+    """A trained architecture: its training record, size, latency and a short summary."""
+
+    record: TrainRecord
+    n_params: int
+    latency_ms: float
+    summary: str
+
+    def __repr__(self) -> str:
+        return f"NASResult({self.record!r}, params={self.n_params}, latency={self.latency_ms:.3f}ms)"
+
+
+@dataclass(frozen=True)
+class _Setup:
+    data: TabularData
+    space: Space
+    train: Mapping[str, Any]
+    max_params: int | None
+    latency_batch: int
+    device: str
+    threads: int | None
+    on_epoch: Any
+
+    def __repr__(self) -> str:
+        limit = "" if self.max_params is None else f", max_params={self.max_params}"
+        return f"Setup({self.data!r}, device={self.device!r}{limit})"
+
+
+def _describe(arch: Architecture) -> str:
+    parts = []
+    for layer in arch.layers[: arch.n_layers]:
+        extra = [x for x in (f"{layer.norm} norm" if layer.norm != "none" else "",
+                             f"dropout {layer.dropout:g}" if layer.dropout else "", "skip" if layer.skip else "") if x]
+        parts.append(f"{layer.width} {layer.activation}" + (f" ({', '.join(extra)})" if extra else ""))
+    return " -> ".join(parts) + " -> linear head"
+
+
+def _build(value: Any, setup: _Setup, seed: int) -> tuple[Any, str]:
+    d = setup.data
+    try:
+        clean = setup.space.validate(value)
+    except InvalidProposal as e:
+        raise ArchitectureError(f"the architecture is invalid: {e}") from None
+    with seeded_build(seed):
+        if isinstance(clean, Architecture):
+            layers = [layer.model_dump() for layer in clean.layers[: clean.n_layers]]
+            return from_layers(layers, d.n_features, d.n_classes), _describe(clean)
+        build = compile_build(clean)
+        try:
+            model = build(d.n_features, d.n_classes)
+        except Exception as e:  # noqa: BLE001 - the proposal's failure
+            raise ArchitectureError(f"build({d.n_features}, {d.n_classes}) raised {type(e).__name__}: {e}") from None
+    check_output(model, d.n_features, d.n_classes)
+    return model, f"build() returning {type(model).__name__}"
+
+
+@bundle
+def build_and_train(architecture: Any, seed: int, setup: _Setup) -> Any:
+    """Build the classifier the architecture describes (an Architecture JSON, or build() code), check
+    that it maps the features to class logits and fits the parameter limit, train it briefly and
+    measure its forward latency; returns the result, or why it could not be trained."""
+    try:
+        model, summary = _build(architecture, setup, seed)
+    except ArchitectureError as e:
+        return Failed("invalid", str(e))
+    n_params = count_parameters(model)
+    if setup.max_params is not None and n_params > setup.max_params:
+        return Failed(
+            "param_limit",
+            f"the architecture ({summary}) has {n_params:,} parameters, over the limit of {setup.max_params:,}; "
+            "use fewer or narrower layers",
+            metrics={"n_params": n_params},
+        )
+    try:
+        record = train_model(model, setup.data, seed=seed, device=setup.device, threads=setup.threads,
+                             on_epoch=setup.on_epoch, **setup.train)
+        latency = latency_ms(model, setup.data.n_features, batch_size=setup.latency_batch, device=setup.device)
+    except Pruned:
+        raise
+    except Exception as e:  # noqa: BLE001 - e.g. a custom module that fails in training mode
+        return Failed("error", f"training failed: {type(e).__name__}: {e}", metrics={"n_params": n_params})
+    return NASResult(record, n_params, latency, summary)
+
+
+class NASTask(TabularTask):
+    """Search an MLP classifier's architecture on a scikit-learn dataset (or your ``X``, ``y``).
+
+    Args:
+        dataset: a scikit-learn dataset name (see :class:`~tasks._torch.adapter.TabularTask`).
+        mode: ``"json"`` (an :class:`Architecture`) or ``"code"`` (``build()`` source).
+        max_params: parameter-count limit; a larger architecture is a scored failure.
+        epochs, lr, weight_decay, batch_size, optimizer: the fixed training settings.
+        latency_batch: batch size of the latency measurement.
+        initial: the starting architecture (a dict / Architecture, or source in code mode).
+        **data: ``X``, ``y``, ``seeds``, ``val_seeds``, ``val_fraction``, ``split_seed``,
+            ``max_train``, ``device``, ``threads`` (see ``TabularTask``).
+
+    Example:
+        >>> from trace_core import using
+        >>> task = NASTask("wine", epochs=2)
+        >>> with using({"architecture": {"n_layers": 9}}):
+        ...     fb = task.evaluate(0, task.run(0))
+        >>> fb.failed
+        True
+    """
+
+    name = "nas"
+    direction = "maximize"
+    description = (
+        "Design the architecture of a PyTorch classifier for a tabular dataset to maximize validation "
+        "accuracy after a short, fixed training; feedback also gives its parameter count and latency."
+    )
+
+    def __init__(
+        self,
+        dataset: str = "digits",
+        *,
+        mode: str = "json",
+        max_params: int | None = None,
+        epochs: int = 10,
+        lr: float = 1e-3,
+        weight_decay: float = 1e-4,
+        batch_size: int = 64,
+        optimizer: str = "adam",
+        latency_batch: int = 256,
+        initial: Any = None,
+        **data: Any,
+    ) -> None:
+        train = dict(epochs=epochs, lr=lr, weight_decay=weight_decay, batch_size=batch_size, optimizer=optimizer)
+        extra = dict(mode=mode, max_params=max_params, latency_batch=latency_batch, initial=initial, **train)
+        super().__init__(dataset, extra=extra, **data)
+        if mode not in ("json", "code"):
+            raise ConfigError(f"mode must be 'json' or 'code', got {mode!r}")
+        if mode == "json":
+            space: Space = Json(Architecture)
+            value, help_ = Architecture() if initial is None else initial, "the classifier's hidden layers"
+        else:
+            space = Code(name="build", args=["in_features", "n_classes"])
+            value, help_ = DEFAULT_BUILD if initial is None else initial, (
+                "build(in_features, n_classes) returns the torch.nn.Module classifier (torch, nn, F, math available)"
+            )
+        try:
+            self._param = Parameter(value, name="architecture", space=space, description=help_)
+        except InvalidProposal as e:
+            raise ConfigError(f"the initial architecture is invalid: {e}") from None
+        self._train = train
+
+    def parameters(self) -> list[Parameter]:
+        return [self._param]
+
+    def run(self, example: Any) -> Any:
+        """Build and train the current architecture (honouring ``using``) on seed ``example``."""
+        o = self.options
+        setup = _Setup(self.data, self._param.space, self._train, o["max_params"], o["latency_batch"],
+                       o["device"], o["threads"], self._on_epoch)
+        return call_pruning(build_and_train, self._param, seed=int(example or 0), setup=setup)
+
+    def evaluate(self, example: Any, output: Any) -> Feedback:
+        value = getattr(output, "value", output)
+        if isinstance(value, NASResult):
+            pre = (f"architecture: {value.summary}; {value.n_params:,} parameters; "
+                   f"{value.latency_ms:.3f} ms per forward batch of {self.options['latency_batch']}")
+            return record_feedback(value.record, n_classes=self.data.n_classes, preamble=pre,
+                                   metrics={"n_params": value.n_params, "latency_ms": value.latency_ms})
+        return output_feedback(value, n_classes=self.data.n_classes)

@@ -1,0 +1,57 @@
+"""The executor contract: every executor returns one result per job, in order; a
+crash or a timeout is a failed Feedback, never an exception."""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import Any
+
+import pytest
+
+from agents.executors import Job, ProcessExecutor, get_executor
+from tasks.examples.numeric import NumericTask
+from trace_core.errors import ConfigError
+
+KINDS = ["serial", "thread", "process",
+         pytest.param("ray", marks=[pytest.mark.ray, pytest.mark.skipif(
+             importlib.util.find_spec("ray") is None, reason="ray is an optional extra (tracetune[ray])")])]
+
+
+@pytest.fixture(params=KINDS)
+def executor(request: Any) -> Any:
+    ex = get_executor(request.param, NumericTask(), workers=2, timeout=20)
+    yield ex
+    ex.close()
+
+
+def test_results_in_order(executor: Any) -> None:
+    jobs = [Job({"x": float(i), "y": -1.5}, [None]) for i in range(5)]
+    results = executor.evaluate(jobs)
+    assert [r.feedback.score for r in results] == pytest.approx([(i - 3.0) ** 2 for i in range(5)])
+    assert all(r.status == "done" for r in results)
+
+
+def test_bad_values_become_failed_feedback(executor: Any) -> None:
+    results = executor.evaluate([Job({"x": "not a number", "y": 0.0}, [None]), Job({"x": 3.0, "y": -1.5}, [None])])
+    assert results[0].feedback.failed and "TypeError" in results[0].feedback.text
+    assert results[1].feedback.score == pytest.approx(0.0)
+
+
+@pytest.mark.parametrize("kind", ["thread", "process"])
+def test_timeout_is_a_failed_evaluation(kind: str) -> None:
+    with get_executor(kind, NumericTask(delay=3.0), workers=1, timeout=0.5) as ex:
+        (r,) = ex.evaluate([Job({"x": 0.0, "y": 0.0}, [None])])
+    assert r.status == "timeout" and r.feedback.failed and "timed out" in r.feedback.text
+
+
+def test_process_executor_explains_unpicklable_tasks() -> None:
+    task = NumericTask()
+    task.name = "not-registered"
+    task.hook = lambda: None  # a lambda does not pickle
+    with pytest.raises(ConfigError, match="picklable"):
+        ProcessExecutor(task)
+
+
+def test_unknown_executor() -> None:
+    with pytest.raises(ConfigError, match="unknown executor"):
+        get_executor("gpu-cluster", NumericTask())

@@ -1,0 +1,171 @@
+"""The optimize() loop: steps, acceptance, budgets, own values per candidate, stores."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from agents import RunStore, optimize
+from optimizers.base import Optimizer, Update
+from tasks.base import BaseTask
+from tasks.examples.numeric import NumericTask
+from trace_core import Budget, Feedback, Parameter, bundle
+from trace_core.spaces import Float
+
+
+class RandomOpt(Optimizer):
+    """A tiny optimizer for loop tests: uniform proposals, records what it saw."""
+
+    def __init__(self, params: Any, seed: int = 0, needs_trace: bool = True):
+        super().__init__(params)
+        self.rng = random.Random(seed)
+        self.needs_trace = needs_trace
+        self.propagated: list[Any] = []
+        self.observed: list[tuple[dict, Feedback]] = []
+
+    def propose(self, propagated: Any = None, k: int = 1) -> list[Update]:
+        self.propagated.append(propagated)
+        return [Update({n: self.rng.uniform(p.space.lo, p.space.hi) for n, p in self.by_name.items()})
+                for _ in range(k)]
+
+    def observe(self, values: Any, feedback: Feedback, *, update: Update | None = None) -> None:
+        self.observed.append((dict(values), feedback))
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"rng": list(self.rng.getstate()[1]), "n": len(self.observed)}
+
+
+def test_loop_improves_and_records_every_step(tmp_path: Any) -> None:
+    task = NumericTask()
+    opt = RandomOpt(task.parameters())
+    result = optimize(task, optimizer=opt, budget=Budget(max_steps=12), k=3, store=tmp_path / "r.db")
+    assert result.stop_reason == "budget max_steps reached"
+    assert result.best_score < result.initial_score == pytest.approx(11.25)
+    assert len(result.history) == 13  # step 0 + 12 steps
+    # the incumbent never gets worse, and the live parameters hold the best values
+    scores = [h.incumbent_score for h in result.history]
+    assert all(b <= a for a, b in zip(scores, scores[1:]))
+    assert task.x.value == pytest.approx(result.best_values["x"])
+    store = RunStore(tmp_path / "r.db")
+    assert [s["step"] for s in store.steps(result.run_id)] == list(range(13))
+    assert len(store.candidates(result.run_id)) == 1 + 12 * 3
+    assert store.get_run(result.run_id)["status"] == "finished"
+    # the optimizer got the traced graph and feedback each step
+    assert all(p is not None and len(p) == 2 for p in opt.propagated)
+
+
+def test_search_like_optimizers_skip_the_trace() -> None:
+    task = NumericTask()
+    opt = RandomOpt(task.parameters(), needs_trace=False)
+    optimize(task, optimizer=opt, budget=Budget(max_steps=3), store="sqlite://")
+    assert opt.propagated == [None, None, None]
+
+
+@pytest.mark.parametrize(
+    ("budget", "reason"),
+    [
+        (Budget(max_steps=2), "budget max_steps reached"),
+        (Budget(max_evaluations=5), "budget max_evaluations reached"),
+        (Budget(max_seconds=0.3), "budget max_seconds reached"),
+    ],
+)
+def test_budget_stops_cleanly(budget: Budget, reason: str) -> None:
+    task = NumericTask(delay=0.01)
+    result = optimize(task, optimizer=RandomOpt(task.parameters()), budget=budget, k=2, store="sqlite://")
+    assert result.stop_reason == reason
+    if budget.max_evaluations:
+        assert result.spent["evaluations"] <= budget.max_evaluations
+
+
+def test_target_stops_the_run() -> None:
+    task = NumericTask()
+    result = optimize(task, optimizer=RandomOpt(task.parameters()), target=5.0, budget=Budget(max_steps=200),
+                      k=4, store="sqlite://")
+    assert result.stop_reason == "target reached"
+    assert result.best_score <= 5.0
+
+
+class EchoTask(BaseTask):
+    """Sleeps, then reports the value it saw: concurrent candidates must not mix."""
+
+    name = "echo"
+    direction = "maximize"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.v = Parameter(0.0, name="v", space=Float(0, 100))
+        self.threads: set[int] = set()
+
+        @bundle
+        def read(x: float) -> float:
+            self.threads.add(threading.get_ident())
+            time.sleep(0.05)
+            return self.v.value  # read again after the sleep: must still be this candidate's value
+
+        self.read = read
+
+    def parameters(self) -> list[Parameter]:
+        return [self.v]
+
+    def run(self, example: Any) -> Any:
+        return self.read(self.v)
+
+    def evaluate(self, example: Any, output: Any) -> Feedback:
+        return Feedback(score=float(getattr(output, "value", output)))
+
+
+def test_candidates_evaluated_concurrently_see_their_own_values() -> None:
+    task = EchoTask()
+    opt = RandomOpt(task.parameters(), needs_trace=False)
+    optimize(task, optimizer=opt, budget=Budget(max_steps=2), k=6, store="sqlite://", workers=6)
+    assert len(task.threads) > 1
+    for values, fb in opt.observed[1:]:
+        assert fb.score == pytest.approx(values["v"])
+    assert task.v.value == max(v["v"] for v, _ in opt.observed)
+
+
+class CrashTask(NumericTask):
+    name = "crash"
+
+    def evaluate(self, example: Any, output: Any) -> Feedback:
+        value = getattr(output, "value", output)
+        if value > 30:
+            raise RuntimeError("simulator exploded")
+        return super().evaluate(example, output)
+
+
+def test_a_crashing_evaluation_is_feedback_not_a_crash() -> None:
+    task = CrashTask()
+    opt = RandomOpt(task.parameters(), seed=3)
+    result = optimize(task, optimizer=opt, budget=Budget(max_steps=6), k=3, store="sqlite://")
+    failed = [fb for _, fb in opt.observed if fb.failed]
+    assert failed and "simulator exploded" in failed[0].text
+    assert result.best_score is not None
+
+
+def test_workflow_with_feedback_function() -> None:
+    k = Parameter(1.0, name="k", space=Float(0, 5))
+
+    @bundle
+    def scale(x: float) -> float:
+        return x * k.value
+
+    result = optimize(scale, feedback=lambda ex, out: -abs(out - 3 * ex), train=[1, 2, 3],
+                      optimizer=RandomOpt([k], seed=1), budget=Budget(max_steps=15), k=2, store="sqlite://")
+    assert result.best_score > result.initial_score
+    assert abs(result.best_values["k"] - 3) < abs(1 - 3)
+
+
+def test_warm_start_values_are_validated() -> None:
+    from trace_core.errors import InvalidProposal
+
+    task = NumericTask()
+    with pytest.raises(InvalidProposal, match="out of range"):
+        optimize(task, optimizer=RandomOpt(task.parameters()), initial_values={"x": 99}, store="sqlite://")
+    result = optimize(task, optimizer=RandomOpt(task.parameters()), initial_values={"x": 3.0, "y": -1.5},
+                      budget=Budget(max_steps=1), store="sqlite://")
+    assert result.initial_score == pytest.approx(0.0)

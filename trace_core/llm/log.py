@@ -1,0 +1,87 @@
+"""A JSONL log of every call (prompt, reply, tool calls, usage, cost, latency, cache hit, error), keys redacted."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from trace_core.llm.base import LLM, Middleware
+from trace_core.llm.records import Completion, Request
+from trace_core.llm.redact import redact
+
+__all__ = ["LogLLM"]
+
+
+class LogLLM(Middleware):
+    """Appends one JSON line per call to ``path``; API keys and ``Authorization`` values are redacted.
+
+    Failed calls are logged too (with the error's type and message), then re-raised.
+
+    Example:
+        >>> import tempfile, os, json
+        >>> from trace_core.llm import ScriptedLLM
+        >>> path = os.path.join(tempfile.mkdtemp(), "calls.jsonl")
+        >>> _ = LogLLM(ScriptedLLM(["hi"]), path).complete("hello")
+        >>> json.loads(open(path).readline())["texts"]
+        ['hi']
+    """
+
+    def __init__(self, inner: LLM, path: str | os.PathLike[str]) -> None:
+        super().__init__(inner)
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+
+    def _write(self, request: Request, completion: Completion | None, error: BaseException | None,
+               started: float) -> None:
+        record: dict[str, Any] = {"ts": time.time(), "model": self.model, **request.payload()}
+        if completion is not None:
+            record.update(completion.model_dump(mode="json", exclude={"model"}))
+            record["reply_model"] = completion.model
+        else:
+            record["latency_s"] = time.perf_counter() - started
+        if error is not None:
+            record["error"] = {"type": type(error).__name__, "message": str(error)}
+        line = json.dumps(redact(record, self.secrets), ensure_ascii=False, default=repr)
+        with self._lock, open(self.path, "a", encoding="utf-8") as fh:
+            fh.write(line + "\n")
+
+    def _complete(self, request: Request) -> Completion:
+        started, completion, error = time.perf_counter(), None, None
+        try:
+            completion = self.inner._complete(request)
+            return completion
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            self._write(request, completion, error, started)
+
+    async def _acomplete(self, request: Request) -> Completion:
+        started, completion, error = time.perf_counter(), None, None
+        try:
+            completion = await self.inner._acomplete(request)
+            return completion
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            self._write(request, completion, error, started)
+
+    def _stream(self, request: Request) -> Iterator[str | Completion]:
+        started, completion, error = time.perf_counter(), None, None
+        try:
+            for item in self.inner._stream(request):
+                if isinstance(item, Completion):
+                    completion = item
+                yield item
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            self._write(request, completion, error, started)

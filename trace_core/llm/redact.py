@@ -1,0 +1,62 @@
+"""Keep API keys out of logs and error messages."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+from typing import Any
+
+__all__ = ["REDACTED", "redact", "redact_text", "known_secrets"]
+
+REDACTED = "[REDACTED]"
+
+_SECRET_FIELDS = {"api_key", "apikey", "api-key", "x-api-key", "authorization", "proxy-authorization",
+                  "password", "secret", "access_token", "client_secret", "aws_secret_access_key"}
+_SECRET_ENV = re.compile(r"(API_KEY|_KEY|_TOKEN|_SECRET|PASSWORD)$")
+_PATTERNS = [
+    re.compile(r"\b(?:sk|pk|rk)-[A-Za-z0-9_\-]{8,}"),            # OpenAI / Anthropic style keys
+    re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/\-]+=*"),        # Authorization: Bearer ...
+    re.compile(r"(?i)(api[_-]?key[\"']?\s*[:=]\s*[\"']?)[^\s\"',}&]+"),  # api_key=..., "api-key": "..."
+]
+
+
+def known_secrets(extra: Iterable[str | None] = ()) -> list[str]:
+    """Values of key-like environment variables plus ``extra`` (longest first, 8+ characters)."""
+    found = {v for k, v in os.environ.items() if _SECRET_ENV.search(k.upper()) and len(v) >= 8}
+    found.update(s for s in extra if s and len(s) >= 8)
+    return sorted(found, key=len, reverse=True)
+
+
+def redact_text(text: str, secrets: Iterable[str | None] = ()) -> str:
+    """``text`` with known secrets and key-shaped strings replaced by ``[REDACTED]``.
+
+    Example:
+        >>> redact_text("Authorization: Bearer abc.def and sk-1234567890abcdef")
+        'Authorization: [REDACTED] and [REDACTED]'
+    """
+    return _scrub(text, known_secrets(secrets))
+
+
+def _scrub(text: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, REDACTED)
+    for pattern in _PATTERNS:
+        text = pattern.sub(lambda m: (m.group(1) if m.groups() else "") + REDACTED, text)
+    return text
+
+
+def redact(value: Any, secrets: Iterable[str | None] = ()) -> Any:
+    """A copy of a JSON-like value with secret fields and secret strings redacted."""
+    found = known_secrets(secrets)
+
+    def walk(v: Any) -> Any:
+        if isinstance(v, str):
+            return _scrub(v, found) if v else v
+        if isinstance(v, dict):
+            return {k: REDACTED if str(k).lower() in _SECRET_FIELDS and v_ else walk(v_) for k, v_ in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [walk(x) for x in v]
+        return v
+
+    return walk(value)

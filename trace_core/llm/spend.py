@@ -1,0 +1,90 @@
+"""The Budget at the LLM layer: a call that would pass a limit is refused before it is sent."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+
+from trace_core.budget import Budget
+from trace_core.llm.base import LLM, Middleware
+from trace_core.llm.records import Completion, Request
+
+__all__ = ["BudgetLLM", "DEFAULT_COMPLETION_TOKENS"]
+
+log = logging.getLogger(__name__)
+
+#: Completion tokens assumed for a call without ``max_tokens`` when checking the budget.
+DEFAULT_COMPLETION_TOKENS = 512
+
+_RESERVE = threading.Lock()  # check-and-charge must be one step when threads share a Budget
+
+
+class BudgetLLM(Middleware):
+    """Checks a shared :class:`~trace_core.budget.Budget` before each call and charges it after.
+
+    Before sending, the call reserves one call, its prompt tokens plus ``max_tokens``
+    (or ``default_completion_tokens``) per choice, and their price where known; the
+    reservation is refused with ``BudgetExceeded`` when it would pass a limit. After
+    the call the reservation is replaced by what the call really used; a failed call
+    keeps its call count and gives the tokens back.
+
+    Example:
+        >>> from trace_core.llm import ScriptedLLM, BudgetExceeded
+        >>> llm = BudgetLLM(ScriptedLLM(["a", "b"]), Budget(max_calls=1))
+        >>> llm.complete("q").text
+        'a'
+        >>> try:
+        ...     llm.complete("q")
+        ... except BudgetExceeded as e:
+        ...     e.limit
+        'max_calls'
+    """
+
+    def __init__(self, inner: LLM, budget: Budget, *, default_completion_tokens: int = DEFAULT_COMPLETION_TOKENS):
+        super().__init__(inner)
+        self.budget = budget
+        self.default_completion_tokens = default_completion_tokens
+        self._warned_price = False
+
+    def _reserve(self, request: Request) -> tuple[int, float]:
+        prompt = self.count_tokens(request.messages)
+        completion = (request.max_tokens or self.default_completion_tokens) * request.n
+        usd = self.estimate_cost(prompt, completion)
+        if usd is None and self.budget.max_usd is not None and not self._warned_price:
+            self._warned_price = True
+            log.warning("price of %s is unknown: max_usd cannot be enforced for its calls", self.model)
+        with _RESERVE:
+            self.budget.check(tokens=prompt + completion, usd=usd or 0.0, calls=1)
+            self.budget.charge(tokens=prompt + completion, usd=usd or 0.0, calls=1)
+        return prompt + completion, usd or 0.0
+
+    def _settle(self, reserved: tuple[int, float], completion: Completion | None) -> None:
+        tokens, usd = (completion.usage.total_tokens, completion.cost_usd or 0.0) if completion else (0, 0.0)
+        self.budget.charge(tokens=tokens - reserved[0], usd=usd - reserved[1])
+
+    def _complete(self, request: Request) -> Completion:
+        reserved, completion = self._reserve(request), None
+        try:
+            completion = self.inner._complete(request)
+            return completion
+        finally:
+            self._settle(reserved, completion)
+
+    async def _acomplete(self, request: Request) -> Completion:
+        reserved, completion = self._reserve(request), None
+        try:
+            completion = await self.inner._acomplete(request)
+            return completion
+        finally:
+            self._settle(reserved, completion)
+
+    def _stream(self, request: Request) -> Iterator[str | Completion]:
+        reserved, completion = self._reserve(request), None
+        try:
+            for item in self.inner._stream(request):
+                if isinstance(item, Completion):
+                    completion = item
+                yield item
+        finally:
+            self._settle(reserved, completion)
