@@ -349,6 +349,12 @@ class RunStore:
             raise ConfigError(f"run {run_id} has no committed step {step}")
         return _load(row[0])
 
+    def set_step_graph(self, run_id: str, step: int, graph: Any) -> None:
+        """Attach a traced graph to a committed step (a report traces the best values
+        once after a run whose optimizer does not read traces)."""
+        with self._tx() as c:
+            c.execute(steps.update().where(steps.c.run_id == run_id, steps.c.step == step).values(graph=_dump(graph)))
+
     def delete_steps_after(self, run_id: str, step: int) -> None:
         """Forget steps after ``step`` (used when rolling a run back)."""
         with self._tx() as c:

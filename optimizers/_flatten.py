@@ -37,32 +37,43 @@ from pydantic.fields import FieldInfo
 
 from trace_core.spaces import Choice, Float, Int, Json, Space
 
-__all__ = ["Leaf", "Group", "Seq", "VarSeq", "Fixed", "Spec", "spec_of", "sample", "flatten", "dimensions", "fixed_parts"]
+__all__ = ["Leaf", "Group", "Seq", "VarSeq", "Fixed", "Spec", "spec_of", "sample", "flatten", "dimensions",
+           "fixed_parts"]
 
 
 @dataclass(frozen=True)
 class Leaf:
+    """One searched value and its distribution."""
+
     dist: BaseDistribution
 
 
 @dataclass(frozen=True)
 class Group:
+    """A pydantic model: its fields' specs, by name."""
+
     fields: tuple[tuple[str, Any], ...]
 
 
 @dataclass(frozen=True)
 class Seq:
+    """A fixed-length list or tuple: one spec per item."""
+
     items: tuple[Any, ...]
 
 
 @dataclass(frozen=True)
 class VarSeq:
+    """A list of ``length`` items (a searched length up to ``max_length``), all of one spec."""
+
     length: IntDistribution
     item: Any
 
 
 @dataclass(frozen=True)
 class Fixed:
+    """A part kept as it is, and why."""
+
     reason: str
 
 
@@ -134,6 +145,8 @@ def _field(ann: Any, c: dict[str, Any]) -> Spec:
         if hi is None:
             return Fixed("a list without max_length")
         item = _field(args[0], {})
+        if isinstance(item, Fixed):
+            return Fixed(f"list items are kept ({item.reason})")
         if lo == hi:
             return Seq((item,) * hi)
         return VarSeq(IntDistribution(lo, hi), item)

@@ -22,7 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from optimizers.base import LLMCall, Optimizer, Update
 from trace_core import Parameter, prompts
-from trace_core.errors import BudgetExceeded, InvalidProposal
+from trace_core.errors import BudgetExceeded, ConfigError, InvalidProposal
+from trace_core.feedback import Direction
 from trace_core.llm.errors import LLMError, UnparseableReply
 from trace_core.spaces import Choice, Code, Float, Int, Json, Space, Text
 
@@ -36,6 +37,7 @@ __all__ = [
     "check_suggestion",
     "ask_with_repair",
     "suggest",
+    "LLMOptimizer",
 ]
 
 log = logging.getLogger(__name__)
@@ -158,7 +160,7 @@ def reply_model(parameters: Sequence[Parameter]) -> type[BaseModel]:
     Example:
         >>> from trace_core.spaces import Float
         >>> Reply = reply_model([Parameter(1.0, name="lr", space=Float(0, 1))])
-        >>> Reply.model_json_schema()["$defs"]["Suggestion"]["properties"]["lr"]["maximum"]
+        >>> Reply.model_json_schema()["$defs"]["Suggestion"]["properties"]["lr"]["anyOf"][0]["maximum"]
         1.0
     """
     fields: dict[str, Any] = {
@@ -341,7 +343,7 @@ def ask_with_repair(llm: Any, messages: Sequence[Mapping[str, Any]], validate: C
             texts, call = _ask(llm, messages, n - len(choices), options)
         except LLMError as e:
             failure = f"the LLM call failed: {type(e).__name__}: {_message(e)}"
-            log.warning("OptoPrime-style proposal failed: %s", failure)
+            log.warning("asking for a proposal failed: %s", failure)
             break
         first_calls.append(call)
         if not texts:
@@ -381,6 +383,38 @@ def suggest(optimizer: Optimizer, llm: Any, messages: Sequence[Mapping[str, Any]
     return updates
 
 
-def names_of(parameters: Iterable[Parameter]) -> list[str]:
-    """Parameter names in order (helper for prompts)."""
-    return [p.name for p in parameters]
+
+class LLMOptimizer(Optimizer):
+    """Base of optimizers that ask an LLM for suggestions (OptoPrime, OPRO): the LLM,
+    the objective, the repair bound, and :meth:`ask`, which turns messages into
+    ``k`` validated updates."""
+
+    def __init__(self, parameters: Iterable[Parameter], llm: Any, *, objective: str | None = None,
+                 max_repairs: int = 2, temperature: float | None = None, direction: Direction = "maximize"):
+        super().__init__(parameters, direction=direction)
+        if max_repairs < 0:
+            raise ConfigError(f"max_repairs must be >= 0, got {max_repairs}")
+        self.llm = llm
+        self.objective = objective
+        self.max_repairs = max_repairs
+        self.temperature = temperature
+        self._reply_format: type[BaseModel] | None = None
+
+    @property
+    def reply_format(self) -> type[BaseModel]:
+        """The reply's pydantic model (built once from the spaces), sent as structured output."""
+        if self._reply_format is None:
+            self._reply_format = reply_model(self.parameters)
+        return self._reply_format
+
+    def goal(self, default: str) -> str:
+        """The objective (or ``default``) and which way scores should go."""
+        better = "higher" if self.direction == "maximize" else "lower"
+        return f"{(self.objective or default).strip()} A {better} score is better."
+
+    def ask(self, messages: Sequence[Mapping[str, Any]], k: int, meta: Mapping[str, Any]) -> list[Update]:
+        """``k`` updates from ``messages`` (see :func:`suggest`)."""
+        if k < 1:
+            raise ValueError(f"k must be at least 1, got {k}")
+        return suggest(self, self.llm, messages, k=k, max_repairs=self.max_repairs, reply_format=self.reply_format,
+                       meta={"optimizer": type(self).__name__, **meta}, temperature=self.temperature)

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import optuna
+import sqlalchemy.exc
 from optuna.distributions import (
     BaseDistribution,
     CategoricalDistribution,
@@ -42,6 +44,7 @@ log = logging.getLogger(__name__)
 
 SAMPLERS = ("tpe", "cmaes", "gp", "random")
 _MAX_RESAMPLES = 20
+_SCHEMA_TRIES = 5
 
 
 def _sampler(name: str | optuna.samplers.BaseSampler, seed: int | None) -> optuna.samplers.BaseSampler:
@@ -73,7 +76,7 @@ def _pruner(pruner: str | optuna.pruners.BasePruner | None) -> optuna.pruners.Ba
     return table[pruner]()
 
 
-def _storage(url: str | None) -> optuna.storages.BaseStorage:
+def _open_storage(url: str | None) -> optuna.storages.BaseStorage:
     """In memory (None), a journal file (``journal:PATH`` or a ``.log``/``.journal`` path) or a database URL."""
     if url is None:
         return optuna.storages.InMemoryStorage()
@@ -82,7 +85,15 @@ def _storage(url: str | None) -> optuna.storages.BaseStorage:
 
         return JournalStorage(JournalFileBackend(url.removeprefix("journal:")))
     engine = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else None
-    return optuna.storages.RDBStorage(url, engine_kwargs=engine)
+    for attempt in range(_SCHEMA_TRIES):
+        try:
+            return optuna.storages.RDBStorage(url, engine_kwargs=engine)
+        except sqlalchemy.exc.SQLAlchemyError as e:  # workers starting together race to create the schema
+            if attempt == _SCHEMA_TRIES - 1:
+                raise
+            log.debug("another worker is creating the Optuna schema; retrying: %s", e)
+            time.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def _suggest(trial: optuna.Trial) -> _flatten.Draw:
@@ -132,6 +143,8 @@ class Search(Optimizer):
         1
     """
 
+    needs_trace = False
+
     def __init__(self, parameters: Iterable[Parameter], *, sampler: str | optuna.samplers.BaseSampler = "tpe",
                  seed: int | None = None, storage: str | None = None, study_name: str | None = None,
                  pruner: str | optuna.pruners.BasePruner | None = None, enqueue_initial: bool = False,
@@ -159,7 +172,7 @@ class Search(Optimizer):
     def study(self) -> optuna.Study:
         """The Optuna study (created or loaded on first use, with the current direction)."""
         if self._study is None:
-            self._storage = _storage(self.storage_url)
+            self._storage = _open_storage(self.storage_url)
             self._study = optuna.create_study(storage=self._storage, sampler=self._sampler, pruner=self._pruner,
                                               study_name=self.study_name, direction=self.direction,
                                               load_if_exists=True)
@@ -293,7 +306,11 @@ class Search(Optimizer):
         for uid, p in state.get("pending", {}).items():
             number = p["trial"]
             if self.storage_url is None:  # re-ask the pending trial with its values
-                values = self.validate({n: p["values"][n] for n in self.searched})
+                try:
+                    values = self.validate({n: p["values"][n] for n in self.searched})
+                except (KeyError, InvalidProposal) as e:
+                    log.warning("pending trial %s does not fit these parameters and is dropped: %s", number, e)
+                    continue
                 self.study.enqueue_trial(self._flat(values)[0])
                 trial = self.study.ask()
                 for n in self.searched:

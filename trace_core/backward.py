@@ -12,34 +12,44 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
+from trace_core.errors import ConfigError
 from trace_core.feedback import Feedback, as_feedback
 from trace_core.node import Node
 
 __all__ = ["backward", "Propagated", "Propagation", "subgraph", "topological"]
 
 
-def topological(outputs: Iterable[Node]) -> list[Node]:
-    """Every node that an output depends on, parents before children (iterative)."""
-    state: dict[Node, bool] = {}  # False: entered, True: emitted
+def _sort(outputs: Iterable[Node]) -> tuple[list[Node], dict[Node, int]]:
+    """Every node an output depends on, parents before children (iterative DFS), and
+    each node's position in that order."""
+    index: dict[Node, int] = {}  # -1 while a node's parents are being visited, then its position
     order: list[Node] = []
     for root in outputs:
-        if root in state:
+        if root in index:
             continue
         stack = [root]
         while stack:
             n = stack[-1]
-            s = state.get(n)
-            if s is None:
-                state[n] = False
-                for p in n.parents:
-                    if p not in state:
-                        stack.append(p)
-            else:
-                stack.pop()
-                if s is False:
-                    state[n] = True
-                    order.append(n)
-    return order
+            i = index.get(n)
+            if i is None:
+                parents = n.parents
+                if parents:
+                    index[n] = -1
+                    for p in parents:
+                        if p not in index:
+                            stack.append(p)
+                    continue
+                i = -1  # a leaf is emitted at once
+            stack.pop()
+            if i < 0:
+                index[n] = len(order)
+                order.append(n)
+    return order, index
+
+
+def topological(outputs: Iterable[Node]) -> list[Node]:
+    """Every node that an output depends on, parents before children (iterative)."""
+    return _sort(outputs)[0]
 
 
 class _Graph:
@@ -47,9 +57,8 @@ class _Graph:
 
     __slots__ = ("order", "index", "_children")
 
-    def __init__(self, order: list[Node]):
-        self.order = order
-        self.index = {n: i for i, n in enumerate(order)}
+    def __init__(self, order: list[Node], index: dict[Node, int]):
+        self.order, self.index = order, index
         self._children: list[list[int]] | None = None
 
     def children(self) -> list[list[int]]:
@@ -138,12 +147,24 @@ def backward(output: Any, feedback: Any = None) -> Propagation:
         isinstance(x, tuple) and len(x) == 2 for x in output
     ):
         pairs = output
+    elif isinstance(output, (list, tuple)) and any(isinstance(x, (Node, tuple)) for x in output):
+        raise ConfigError(
+            "backward takes backward(output, feedback) or backward([(output, feedback), ...]); got a "
+            f"{type(output).__name__} of outputs{' and a feedback' if feedback is not None else ''}: "
+            "pair each output with its feedback"
+        )
     else:
         pairs = [(output, feedback)]
     outputs = [o if isinstance(o, Node) else Node(o, "output") for o, _ in pairs]
     feedbacks = [as_feedback(f) for _, f in pairs]
-    graph = _Graph(topological(outputs))
-    index, order = graph.index, graph.order
+    order, index = _sort(outputs)
+    graph = _Graph(order, index)
+    records: dict[Node, Propagated] = {}
+    if len(outputs) == 1:  # every node of the graph reaches the one output
+        for n in order:
+            if n.trainable:
+                records[n] = Propagated(n, list(feedbacks), graph)
+        return Propagation(records, graph, outputs, feedbacks)
     reach = [0] * len(order)
     for i, out in enumerate(outputs):
         reach[index[out]] |= 1 << i
@@ -152,11 +173,13 @@ def backward(output: Any, feedback: Any = None) -> Propagation:
         if r:
             for p in order[i].parents:
                 reach[index[p]] |= r
-    records: dict[Node, Propagated] = {}
     for i, n in enumerate(order):
         if n.trainable:
-            r = reach[i]
-            items = [feedbacks[j] for j in range(len(outputs)) if r >> j & 1]
+            r, items = reach[i], []
+            while r:  # the set bits only: linear in what reached this parameter
+                low = r & -r
+                items.append(feedbacks[low.bit_length() - 1])
+                r ^= low
             records[n] = Propagated(n, items, graph)
     return Propagation(records, graph, outputs, feedbacks)
 

@@ -22,6 +22,25 @@ _LIMITS = {
 }
 
 
+class _Lock:
+    """A lock that copies and pickles as a fresh lock, so a Budget can be deep-copied
+    and sent to another process."""
+
+    __slots__ = ("_lock",)
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> bool:
+        return self._lock.__enter__()
+
+    def __exit__(self, *exc: Any) -> None:
+        self._lock.__exit__(*exc)
+
+    def __reduce__(self) -> tuple[type, tuple]:
+        return (_Lock, ())
+
+
 class Budget(BaseModel):
     """Limits on a run and the amounts spent so far (thread-safe).
 
@@ -47,7 +66,7 @@ class Budget(BaseModel):
 
     _spent: dict[str, float] = PrivateAttr(default_factory=lambda: {v: 0.0 for v in _LIMITS.values()})
     _started: float | None = PrivateAttr(default=None)
-    _lock: Any = PrivateAttr(default_factory=threading.Lock)
+    _lock: Any = PrivateAttr(default_factory=_Lock)
 
     def start(self) -> None:
         """Start the wall clock (first call wins)."""

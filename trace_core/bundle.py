@@ -20,7 +20,7 @@ import textwrap
 from collections.abc import Callable
 from typing import Any
 
-from trace_core.errors import InvalidProposal
+from trace_core.errors import ConfigError, InvalidProposal
 from trace_core.node import Node, Parameter, _reads, _tracing
 from trace_core.ops import fail
 from trace_core.spaces import Code
@@ -144,7 +144,7 @@ class BundledFunction:
         self._is_method = False
         if trainable:
             if self._source is None or self.name == "<lambda>":
-                raise ValueError(
+                raise ConfigError(
                     f"bundle(trainable=True) needs a def with readable source; {fn.__qualname__} has none "
                     "(defined in a REPL, exec or as a lambda) — define it in a file"
                 )
@@ -212,7 +212,7 @@ class BundledFunction:
         fn = namespace[self.name]
         fn = getattr(fn, "fn", fn)
         if len(self._compiled) >= _COMPILED_MAX:
-            self._compiled.pop(next(iter(self._compiled)))
+            self._compiled.pop(next(iter(self._compiled)), None)
         self._compiled[source] = fn
         return fn
 

@@ -112,13 +112,30 @@ def _unary(op: Op) -> Callable[[Node], Any]:
     return method
 
 
+def _apply2(op: Op, fn: Callable[[Any, Any], Any], x: Any, y: Any) -> Any:
+    """:func:`apply` for two operands, unrolled: binary operators are the hot path."""
+    a = x.value if isinstance(x, Node) else x
+    b = y.value if isinstance(y, Node) else y
+    if not _tracing.get():
+        return fn(a, b)
+    if not isinstance(x, Node):
+        x = Node(x, "const")
+    if not isinstance(y, Node):
+        y = Node(y, "const")
+    try:
+        out = fn(a, b)
+    except Exception as exc:  # an error is feedback: it becomes an ExceptionNode
+        return fail(op, (x, y), exc)
+    return Node(out, op.name, "", (x, y), op)
+
+
 def _binary(op: Op, reflected: bool = False) -> Callable[[Node, Any], Any]:
     fn = op.fn
     if reflected:
-        return lambda self, other: apply(op, fn, (other, self))
+        return lambda self, other: _apply2(op, fn, other, self)
 
     def method(self: Node, other: Any) -> Any:
-        return apply(op, fn, (self, other))
+        return _apply2(op, fn, self, other)
 
     return method
 

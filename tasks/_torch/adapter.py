@@ -38,6 +38,10 @@ class TabularTask(BaseTask):
         device: ``"cpu"`` or ``"cuda"``; threads: torch CPU threads (None: leave as is).
         extra: the subclass's own options (kept in ``options`` for ``spec()``).
 
+    Example:
+        >>> TabularTask("wine", seeds=[0, 1], val_seeds=[2]).val
+        [2]
+
     The examples are training seeds (``seeds`` for ``train``, ``val_seeds`` for
     ``val``, default the same); the split is fixed by ``split_seed``. Every epoch
     is counted in ``epochs_trained`` and its validation accuracy reported with
@@ -104,6 +108,10 @@ class Failed:
 
     ``kind`` is one of ``"invalid"`` (the values do not fit their spaces or do not
     build), ``"param_limit"``, ``"error"`` (training raised).
+
+    Example:
+        >>> output_feedback(Failed("invalid", "lr=5 is out of range")).failed
+        True
     """
 
     kind: str
@@ -127,7 +135,7 @@ def record_feedback(
     curve = format_curve(record)
     notes = diagnose(record, n_classes)
     info = {
-        "curve": {"train_loss": record.train_loss, "val_loss": record.val_loss, "val_acc": record.val_acc},
+        "curve": {k: [round(v, 4) for v in getattr(record, k)] for k in ("train_loss", "val_loss", "val_acc")},
         **(details or {}),
     }
     base = {"epochs_run": record.epochs_run, "seconds": round(record.seconds, 4), **extra}

@@ -56,7 +56,7 @@ def diagnose(record: Any, n_classes: int | None = None) -> list[str]:
     if n_classes and acc[-1] <= 1.5 / n_classes:
         notes.append(
             f"validation accuracy {acc[-1]:.3f} is near chance (1/{n_classes}): the model did not learn; "
-            "the learning rate is probably far too high or too low"
+            "the learning rate is probably far too high or too low, or training far too short"
         )
         return notes
     low = min(range(len(tloss)), key=tloss.__getitem__)

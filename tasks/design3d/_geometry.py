@@ -78,15 +78,15 @@ def silhouette_area(yz: np.ndarray, rows: int = 160) -> float:
     ok = lo <= hi
     y0 = yz[..., 0].min()
     stride = 2.0 * (yz[..., 0].max() - y0) + 1.0
-    return _union_length(row[ok], lo[ok] - y0, hi[ok] - y0, stride) * dz
+    return float(_union_length(row[ok], lo[ok] - y0, hi[ok] - y0, stride) * dz)
 
 
-def frontal_area(tri: Triangles, rows: int = 160) -> float:
+def frontal_area(tri: Triangles, rows: int = 120) -> float:
     """Area (m²) of the silhouette the oncoming flow sees (upstream-facing triangles)."""
     return silhouette_area(tri.corners[tri.normals[:, 0] < 0][:, :, 1:], rows)
 
 
-def facing_area(tri: Triangles, min_cos: float, rear: bool, rows: int = 160) -> float:
+def facing_area(tri: Triangles, min_cos: float, rear: bool, rows: int = 80) -> float:
     """Silhouette area (m²) of the triangles whose normal is within ``acos(min_cos)`` of
     the downstream (``rear``) or upstream direction."""
     length = np.linalg.norm(tri.normals, axis=1)
@@ -100,8 +100,9 @@ class Sections:
 
     x: np.ndarray
     area: np.ndarray  #: cross-section area (m²); overlapping parts count once
-    area_above: np.ndarray  #: cross-section area above the floor height (m²)
+    area_above: np.ndarray  #: cross-section area above the floor (m²)
     top: np.ndarray  #: highest point of the section (m; -inf where empty)
+    floor: np.ndarray  #: floor height used: ``max(floor_height, keel + floor_thickness)``
 
 
 def _cuts(tri: Triangles, stations: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -127,17 +128,26 @@ def _cuts(tri: Triangles, stations: np.ndarray) -> tuple[np.ndarray, np.ndarray,
     return station, np.where(flip[:, None], q, p), np.where(flip[:, None], p, q)
 
 
-def sections(tri: Triangles, stations: np.ndarray, floor: float, rows: int = 96) -> Sections:
+def sections(tri: Triangles, stations: np.ndarray, floor_height: float, floor_thickness: float = 0.0,
+             rows: int = 80) -> Sections:
     """Cut the mesh with planes ``x = station`` (sorted) and measure each cut.
 
     Each cut is scanned along ``rows`` horizontal lines; a point is inside when the
     winding number of the oriented segments around it is non-zero, so parts that
-    overlap (a wheel inside the body) count once.
+    overlap (a wheel inside the body) count once. The floor of a cut lies at least
+    ``floor_height`` above the ground and ``floor_thickness`` above its keel (its
+    lowest point on the centre line ``y = 0``, where wheels are not).
     """
     k = len(stations)
     station, p, q = _cuts(tri, stations)
     top = np.full(k, -np.inf)
     np.maximum.at(top, station, np.maximum(p[:, 1], q[:, 1]))
+    centre = (p[:, 0] < 0) != (q[:, 0] < 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z0 = p[centre, 1] - p[centre, 0] * (q[centre, 1] - p[centre, 1]) / (q[centre, 0] - p[centre, 0])
+    keel = np.full(k, np.inf)
+    np.minimum.at(keel, station[centre], z0)
+    floor = np.maximum(floor_height, np.where(np.isfinite(keel), keel + floor_thickness, floor_height))
     z_lo, z_hi = tri.corners[:, :, 2].min(), tri.corners[:, :, 2].max()
     dz = (z_hi - z_lo) / rows
     (y1, z1), (y2, z2) = p.T, q.T
@@ -153,10 +163,11 @@ def sections(tri: Triangles, stations: np.ndarray, floor: float, rows: int = 96)
     inside = (winding[:-1] != 0) & (group[:-1] == group[1:])
     length = np.where(inside, np.diff(y), 0.0) * dz
     where = group[:-1] // rows
-    above = line[:-1] > floor
+    above = line[:-1] > floor[where]
     return Sections(
         x=stations,
         area=np.bincount(where, length, minlength=k),
         area_above=np.bincount(where, np.where(above, length, 0.0), minlength=k),
         top=top,
+        floor=floor,
     )

@@ -18,7 +18,8 @@ __all__ = ["loft_vehicle", "STATIONS", "RING"]
 STATIONS = 22  #: cross-sections along the body
 RING = 16  #: points per cross-section
 WHEEL_RING = 10
-WHEEL_WIDTH = 0.22
+WHEEL_WIDTH = 0.22  #: exposed wheels; covered ones are narrower and set in
+COVERED_WIDTH = 0.14
 
 
 def _closed(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -90,10 +91,10 @@ def _wheels(d: BodyDims) -> list[tuple[np.ndarray, np.ndarray]]:
     phi = 2.0 * np.pi * np.arange(WHEEL_RING) / WHEEL_RING
     r = d.wheel_radius
     parts = []
+    width, outer = (COVERED_WIDTH, 0.5 * d.width - 0.15) if d.wheels_covered else (WHEEL_WIDTH, 0.5 * d.width - 0.03)
     for x in (0.18 * d.length, 0.8 * d.length):
         ring = np.stack([x + r * np.cos(phi), r + r * np.sin(phi)], axis=-1)
-        outer = 0.5 * d.width - 0.03
-        parts += [_prism(ring, outer - WHEEL_WIDTH, outer), _prism(ring, -outer, -outer + WHEEL_WIDTH)]
+        parts += [_prism(ring, outer - width, outer), _prism(ring, -outer, -outer + width)]
     return parts
 
 
@@ -112,9 +113,7 @@ def _deck(vertices: np.ndarray, x: float) -> tuple[float, float]:
 
 def loft_vehicle(d: BodyDims) -> tuple[np.ndarray, np.ndarray]:
     """Vertices and faces of the whole vehicle (body, wheels, spoiler)."""
-    parts = [_body(d)]
-    if d.wheels:
-        parts += _wheels(d)
+    parts = [_body(d), *_wheels(d)]
     if d.spoiler > 0:
         deck, half_width = _deck(parts[0][0], 0.915 * d.length)
         parts.append(_spoiler(d, deck, half_width))

@@ -19,14 +19,16 @@ Drag force ``D = ½ ρ v² · CdA`` with ``CdA`` built from the shape (flow alon
 Constraints (a :class:`VehicleClass`): a closed, consistently wound mesh;
 length, width and volume within the class; cabin height (highest roof above
 the floor) and cabin volume (volume above the floor where a seated person has
-headroom) at least the class minimum.
+headroom) at least the class minimum. The floor lies at least ``floor_height``
+above the ground and ``floor_thickness`` above the underbody, so lifting the
+body does not make room.
 
 Example:
     >>> from tasks.design3d.generator import ProceduralGenerator
     >>> gen = ProceduralGenerator()
     >>> sleek = estimate_drag(gen("sleek long teardrop low"))
     >>> boxy = estimate_drag(gen("boxy tall short blunt"))
-    >>> sleek.drag < boxy.drag
+    >>> bool(sleek.drag < boxy.drag)
     True
 """
 
@@ -50,7 +52,7 @@ __all__ = [
     "DragEstimate",
     "estimate_drag",
     "violations",
-    "fitness",
+    "evaluate_mesh",
     "AIR_DENSITY",
     "VISCOSITY",
 ]
@@ -62,7 +64,7 @@ CD_PROTRUSION = 0.6
 CD_FLAT_NOSE = 0.8
 SEPARATION_DEG = 20.0
 FLAT_DEG = 15.0
-STATIONS = 48
+STATIONS = 40
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,8 @@ class VehicleClass:
     max_volume: float
     min_cabin_height: float  #: highest roof point above the floor
     min_cabin_volume: float  #: volume above the floor where headroom >= seated_headroom
-    floor_height: float = 0.3
+    floor_height: float = 0.3  #: the floor is at least this high above the ground ...
+    floor_thickness: float = 0.12  #: ... and this high above the underbody (keel)
     seated_headroom: float = 0.85
 
 
@@ -120,7 +123,7 @@ class DragEstimate:
     speed: float
 
     def metrics(self) -> dict[str, float]:
-        return {k: round(float(v), 6) for k, v in asdict(self).items()}
+        return {k: float(v) for k, v in asdict(self).items()}
 
     def breakdown(self) -> str:
         """Where the drag comes from, largest first, for feedback text."""
@@ -148,7 +151,7 @@ def estimate_drag(mesh: trimesh.Trimesh, speed: float = 30.0, vehicle_class: Veh
     lo, hi = mesh.bounds
     length, width, height = (hi - lo).tolist()
     stations = lo[0] + length * (np.arange(STATIONS) + 0.5) / STATIONS
-    cut = sections(tri, stations, vc.floor_height)
+    cut = sections(tri, stations, vc.floor_height, vc.floor_thickness)
     a_max = max(float(cut.area.max()), 1e-9)
     a_front = frontal_area(tri)
     fineness = length / math.sqrt(4.0 * a_max / math.pi)
@@ -159,7 +162,7 @@ def estimate_drag(mesh: trimesh.Trimesh, speed: float = 30.0, vehicle_class: Veh
     cd_nose = CD_FLAT_NOSE * flat
     protrusion = max(0.0, a_front - a_max)
     cd_area = a_max * (cd_form + cd_base + cd_nose + CD_GROUND) + CD_PROTRUSION * protrusion
-    headroom = cut.top - vc.floor_height
+    headroom = cut.top - cut.floor
     seated = headroom >= vc.seated_headroom
     return DragEstimate(
         drag=0.5 * AIR_DENSITY * speed**2 * cd_area,
@@ -197,7 +200,7 @@ def violations(estimate: DragEstimate, vehicle_class: VehicleClass) -> list[str]
         out.append(f"volume {e.volume:.2f} m³ is above the {vc.name} maximum {vc.max_volume:.1f} m³: make it smaller")
     if e.cabin_height < vc.min_cabin_height:
         out.append(
-            f"cabin height {e.cabin_height:.2f} m (roof above the floor at {vc.floor_height:.2f} m) is below "
+            f"cabin height {e.cabin_height:.2f} m (roof above the floor) is below "
             f"the minimum {vc.min_cabin_height:.2f} m: people do not fit; make it taller"
         )
     if e.cabin_volume < vc.min_cabin_volume:
@@ -228,7 +231,7 @@ def _words(mesh: trimesh.Trimesh) -> str:
     return ("; ".join(out) + ".") if out else ""
 
 
-def fitness(mesh: trimesh.Trimesh, vehicle_class: str | VehicleClass = "car", speed: float = 30.0) -> Feedback:
+def evaluate_mesh(mesh: trimesh.Trimesh, vehicle_class: str | VehicleClass = "car", speed: float = 30.0) -> Feedback:
     """Score a mesh: drag in N (lower is better) with metrics, or a failure with the reasons."""
     vc = resolve_class(vehicle_class)
     problem = _watertight_problem(mesh)

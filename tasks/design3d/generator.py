@@ -51,7 +51,7 @@ class ProceduralGenerator:
     Example:
         >>> gen = ProceduralGenerator(jitter=0.0)
         >>> a, b = gen("boxy tall van"), gen("low sleek coupe")
-        >>> a.extents[2] > b.extents[2]
+        >>> bool(a.extents[2] > b.extents[2])
         True
     """
 

@@ -39,7 +39,7 @@ class BodyDims:
     tail_tip: float  #: height of the tail tip within the body
     spoiler: float  #: spoiler height above the rear deck in metres (0 = none)
     wheel_radius: float
-    wheels: bool  #: False when the wheels are enclosed by fairings (not modelled)
+    wheels_covered: bool  #: True: narrow wheels inside the body's width (fairings, skirts)
 
 
 @dataclass(frozen=True)
@@ -89,7 +89,7 @@ class ShapeParams:
             tail_tip=0.1 + 0.8 * self.tail_height,
             spoiler=0.0 if self.spoiler < 0.5 else 0.06 + 0.4 * (self.spoiler - 0.5),
             wheel_radius=0.27 + 0.15 * self.wheel_size,
-            wheels=self.wheel_cover < 0.5,
+            wheels_covered=self.wheel_cover >= 0.5,
         )
 
 

@@ -194,8 +194,12 @@ WORDS: dict[str, dict[str, float]] = {
     word: word_effects(spec) for table in CATEGORIES.values() for word, spec in table.items()
 }
 
-#: every word the generator understands, for evolutionary operators (shape words and modifiers)
-VOCABULARY: tuple[str, ...] = tuple(sorted(WORDS)) + tuple(sorted(MODIFIERS))
+_ORDER = ("taper", "nose", "roundness", "height", "length", "width", "wheels", "tail", "spoiler", "adjective",
+          "body type", "size")
+
+#: every word the generator understands, for evolutionary operators: modifiers, then shape words
+#: with the aerodynamically telling categories first (operators may read only a prefix)
+VOCABULARY: tuple[str, ...] = tuple(MODIFIERS) + tuple(w for cat in _ORDER for w in CATEGORIES[cat])
 
 
 @dataclass(frozen=True)

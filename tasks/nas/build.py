@@ -20,7 +20,15 @@ _ACT: dict[str, Callable[[], nn.Module]] = {"relu": nn.ReLU, "gelu": nn.GELU, "t
 
 
 class ArchitectureError(ValueError):
-    """The architecture cannot be built or does not fit the data; the message says why."""
+    """The architecture cannot be built or does not fit the data; the message says why.
+
+    Example:
+        >>> try:
+        ...     check_output(nn.Linear(4, 2), 4, 3)
+        ... except ArchitectureError as e:
+        ...     print(str(e)[:40])
+        the model must return logits of shape (b
+    """
 
 
 class _Block(nn.Module):

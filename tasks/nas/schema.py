@@ -22,6 +22,10 @@ class Layer(BaseModel):
 
     ``skip`` adds the layer's input to its output (a residual connection); when
     the input width differs, the input passes through a bias-free linear projection.
+
+    Example:
+        >>> Layer(width=128, norm="batch").activation
+        'relu'
     """
 
     model_config = ConfigDict(extra="forbid")

@@ -44,7 +44,13 @@ DEFAULT_BUILD = '''def build(in_features, n_classes):
 
 @dataclass(frozen=True)
 class NASResult:
-    """A trained architecture: its training record, size, latency and a short summary."""
+    """A trained architecture: its training record, size, latency and a short summary.
+
+    Example:
+        >>> from tasks._torch.train import TrainRecord
+        >>> NASResult(TrainRecord(1, "cpu"), 100, 0.1, "16 relu -> linear head").n_params
+        100
+    """
 
     record: TrainRecord
     n_params: int

@@ -67,7 +67,7 @@ class _Block(nn.Module):
 class TinyLM(nn.Module):
     """A small causal LM: ``forward(ids) -> logits`` of shape ``(batch, time, vocab)``.
 
-    Right padding needs no mask (causal attention never looks ahead). Left padding
+    ``seed`` fixes the initial weights (with a private generator). Right padding needs no mask (causal attention never looks ahead). Left padding
     (used for batched generation) needs ``attention_mask`` (1 = token, 0 = pad);
     positions then count real tokens only, so a padded row gives the same logits
     as the unpadded one.
@@ -78,21 +78,20 @@ class TinyLM(nn.Module):
         torch.Size([1, 3, 47])
     """
 
-    def __init__(self, cfg: ModelConfig) -> None:
+    def __init__(self, cfg: ModelConfig, *, seed: int | None = None) -> None:
         super().__init__()
         self.cfg = cfg
         self.tok = nn.Embedding(cfg.vocab_size, cfg.d_model)
         self.pos = nn.Embedding(cfg.max_len, cfg.d_model)
         self.blocks = nn.ModuleList(_Block(cfg) for _ in range(cfg.n_layer))
         self.ln_f = nn.LayerNorm(cfg.d_model)
-        self.apply(self._init)
-
-    @staticmethod
-    def _init(module: nn.Module) -> None:
-        if isinstance(module, (nn.Linear, nn.Embedding)):
-            nn.init.normal_(module.weight, std=0.02)
-        if isinstance(module, nn.Linear) and module.bias is not None:
-            nn.init.zeros_(module.bias)
+        # a private generator: the weights depend on ``seed`` alone, not on the global RNG state
+        gen = torch.Generator().manual_seed(seed) if seed is not None else None
+        for module in self.modules():
+            if isinstance(module, (nn.Linear, nn.Embedding)):
+                nn.init.normal_(module.weight, std=0.02, generator=gen)
+            if isinstance(module, nn.Linear) and module.bias is not None:
+                nn.init.zeros_(module.bias)
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())

@@ -36,6 +36,7 @@ from tasks.base import BaseTask, report
 from .data import Splits, make_splits
 from .losses import LOSSES
 from .model import ModelConfig
+from .tokenizer import CharTokenizer
 from .report import result_feedback
 from .trainer import Diverged, TrainConfig, Trainer
 
@@ -78,7 +79,7 @@ def search_space(*, max_steps: int = 400, max_lr: float = 0.1) -> dict[str, Spac
         "gamma_beta_ratio": Float(0.0, 2.0),
         "alpha": Float(0.0, 1.0),
         "lr": Float(1e-5, max_lr, log=True),
-        "steps": Int(10, max_steps),
+        "steps": Int(1, max_steps),
         "batch_size": Int(8, 64, log=True),
         "warmup_steps": Int(0, 1000),
     }
@@ -223,7 +224,7 @@ class PreferenceTask(BaseTask):
         if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
             raise ConfigError(f"device must be 'cpu' or 'cuda', got {device!r}")
         try:
-            self.model_config = ModelConfig(**{"vocab_size": 47, **(model or {})})
+            self.model_config = ModelConfig(**{"vocab_size": CharTokenizer().vocab_size, **(model or {})})
             self.splits = make_splits(tuple(families), max_operand=max_operand, seed=data_seed)
         except (TypeError, ValueError) as e:
             raise ConfigError(f"invalid preference task options: {e}") from None

@@ -134,9 +134,10 @@ class Trainer:
         self.splits = splits if splits is not None else make_splits()
         self.tokenizer = CharTokenizer()
         self.device = torch.device(config.device)
-        torch.manual_seed(config.seed)
         mcfg = model_config or ModelConfig(vocab_size=self.tokenizer.vocab_size)
-        self.model = TinyLM(mcfg).to(self.device)
+        if mcfg.vocab_size < self.tokenizer.vocab_size:
+            raise ValueError(f"ModelConfig.vocab_size={mcfg.vocab_size} is below the tokenizer's {self.tokenizer.vocab_size}")
+        self.model = TinyLM(mcfg, seed=config.seed).to(self.device)
         self.reference: nn.Module | None = None
         self.on_eval = on_eval
         self.step = 0
@@ -191,8 +192,11 @@ class Trainer:
         for split, data in self.held_out.items():
             self.reference_logps[split] = self._logps(self.reference, data)
 
-    def train(self) -> TrainResult:
-        """Run every phase (the warm-up only when not done or restored); returns the result."""
+    def train(self, *, final_eval: bool = True) -> TrainResult:
+        """Run every phase (the warm-up only when not done or restored); returns the result.
+
+        ``final_eval=False`` skips the closing evaluation (for throughput measurements).
+        """
         cfg = self.config
         if self.reference is None:
             self.warm_up()
@@ -216,7 +220,7 @@ class Trainer:
         self.result.seconds["preference"] = train_time
         self.result.pairs_per_second = cfg.steps * cfg.batch_size / train_time if train_time > 0 else 0.0
         t0 = time.perf_counter()
-        for split in ("val", "test"):
+        for split in ("val", "test") if final_eval else ():
             self.result.final[split] = self.evaluate(split, revisions=cfg.revisions)
         self.result.seconds["evaluation"] = time.perf_counter() - t0 + eval_time
         if cfg.checkpoint_dir:
@@ -299,7 +303,7 @@ class Trainer:
         return torch.randint(n, (size or self.config.batch_size,), generator=g).to(self.device)
 
     @torch.no_grad()
-    def _logps(self, model: nn.Module, data: EncodedPairs, chunk: int = 1024) -> torch.Tensor:
+    def _logps(self, model: nn.Module, data: EncodedPairs, chunk: int = 256) -> torch.Tensor:
         was_training = model.training
         model.eval()
         out = []

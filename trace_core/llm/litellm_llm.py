@@ -31,7 +31,7 @@ class LiteLLMBackend(BaseLLM):
         self.model = model
         self.api_base = api_base
         self._api_key = api_key
-        self.timeout = timeout
+        self.timeout = float(timeout)  # litellm's OpenAI path wants a float (an int is converted each call)
         self.params = params
         self._litellm = litellm = import_litellm()
         try:

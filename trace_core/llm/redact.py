@@ -23,7 +23,8 @@ _PATTERNS = [
 
 def known_secrets(extra: Iterable[str | None] = ()) -> list[str]:
     """Values of key-like environment variables plus ``extra`` (longest first, 8+ characters)."""
-    found = {v for k, v in os.environ.items() if _SECRET_ENV.search(k.upper()) and len(v) >= 8}
+    found = {os.environ.get(k, "") for k in list(os.environ) if _SECRET_ENV.search(k.upper())}
+    found = {v for v in found if len(v) >= 8}
     found.update(s for s in extra if s and len(s) >= 8)
     return sorted(found, key=len, reverse=True)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from typing import Any
 
 from trace_core.budget import Budget
 from trace_core.llm.base import LLM, BaseLLM, as_base
@@ -66,7 +65,3 @@ def wrap(llm: LLM, *, cache: CacheSpec = None, retry: Retry | bool | None = None
         out = LogLLM(out, log_path)
     return out
 
-
-def middleware_options(options: dict[str, Any]) -> dict[str, Any]:
-    """Pop the :func:`wrap` keywords out of ``options`` (used by backends that wrap themselves)."""
-    return {k: options.pop(k) for k in ("cache", "retry", "max_concurrency", "budget", "log_path") if k in options}

@@ -42,9 +42,11 @@ class LoopbackServer:
         reply: answer text, or a function of the request body returning it.
         tool_arguments: arguments of the tool call in ``tool_call`` mode.
         retry_after: value of the ``Retry-After`` header in ``429`` mode.
+        error_message: the message of the error bodies (``429``, ``500``).
         delay_s: wait of the ``slow`` mode.
         requests: the JSON bodies received, in order.
         headers: the request headers received, in order (lower-case names).
+        peak_in_flight: the most requests it was answering at once.
     """
 
     def __init__(self, mode: str = "normal", *, reply: str | Callable[[dict], str] = "Hello from the loopback server.",
@@ -55,11 +57,14 @@ class LoopbackServer:
         self.tool_arguments: dict[str, Any] = {}
         self.retry_after = retry_after
         self.delay_s = delay_s
+        self.error_message = "the loopback server was told to fail"
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
+        self.in_flight = self.peak_in_flight = 0
         self._lock = threading.Lock()
         self._httpd = _HTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="openai-loopback", daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.02,), name="openai-loopback",
+                                        daemon=True)
         self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
 
     def start(self) -> "LoopbackServer":
@@ -79,15 +84,18 @@ class LoopbackServer:
             self.headers.clear()
             self.script.clear()
             self.mode = mode
+            self.peak_in_flight = self.in_flight
+
+    def _count(self, step: int) -> None:
+        with self._lock:
+            self.in_flight += step
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
 
     def _next_mode(self, body: dict[str, Any], headers: dict[str, str]) -> str:
         with self._lock:
             self.requests.append(body)
             self.headers.append(headers)
-            mode = self.script.popleft() if self.script else self.mode
-        if mode not in MODES:
-            raise ValueError(f"unknown loopback server mode {mode!r}; use one of {MODES}")
-        return mode
+            return self.script.popleft() if self.script else self.mode
 
     def __enter__(self) -> "LoopbackServer":
         return self if self._thread.is_alive() else self.start()
@@ -116,11 +124,10 @@ def openai_server(mode: str = "normal", **options: Any) -> Iterator[LoopbackServ
         server.close()
 
 
-def _answer(server: LoopbackServer, body: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]] | None]:
-    """Texts (one per choice) and the tool call (or None) the server answers with."""
-    n = int(body.get("n") or 1)
+def _texts(server: LoopbackServer, body: dict[str, Any]) -> list[str]:
+    """The answer texts, one per requested choice."""
     text = server.reply(body) if callable(server.reply) else server.reply
-    return [text] * n, None
+    return [text] * int(body.get("n") or 1)
 
 
 def _tool_call(server: LoopbackServer, body: dict[str, Any]) -> dict[str, Any]:
@@ -184,6 +191,13 @@ def _handler_for(server: LoopbackServer) -> type[BaseHTTPRequestHandler]:
             pass
 
         def do_POST(self) -> None:  # noqa: N802 - http.server naming
+            server._count(1)
+            try:
+                self._answer()
+            finally:
+                server._count(-1)
+
+        def _answer(self) -> None:
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             try:
                 body = json.loads(raw or b"{}")
@@ -192,18 +206,20 @@ def _handler_for(server: LoopbackServer) -> type[BaseHTTPRequestHandler]:
             if not self.path.rstrip("/").endswith("/chat/completions"):
                 return self._send(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
             mode = server._next_mode(body, {k.lower(): v for k, v in self.headers.items()})
+            if mode not in MODES:
+                message = f"unknown loopback server mode {mode!r}; use one of {', '.join(MODES)}"
+                return self._send(500, {"error": {"message": message, "type": "server_error"}})
             if mode == "429":
-                return self._send(429, {"error": {"message": "rate limited", "type": "rate_limit_error"}},
+                return self._send(429, {"error": {"message": server.error_message, "type": "rate_limit_error"}},
                                   {"Retry-After": server.retry_after})
             if mode == "500":
-                return self._send(500, {"error": {"message": "internal server error", "type": "server_error"}})
+                return self._send(500, {"error": {"message": server.error_message, "type": "server_error"}})
             if mode == "malformed":
                 return self._send_raw(200, b'{"id": "broken", "choices": [ this is not json', "application/json")
             if mode == "slow":
                 time.sleep(server.delay_s)
-            texts, call = _answer(server, body)
-            if mode == "tool_call":
-                call = _tool_call(server, body)
+            texts = _texts(server, body)
+            call = _tool_call(server, body) if mode == "tool_call" else None
             if mode == "stream" or body.get("stream"):
                 return self._send_events(_stream_events(body, texts, call))
             return self._send(200, _completion_body(body, texts, call))
@@ -232,3 +248,20 @@ def _handler_for(server: LoopbackServer) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(b"0\r\n\r\n")
 
     return Handler
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve in the foreground: ``python -m trace_core.testing.server [mode]``.
+
+    Writes the base URL as the first line of stdout and serves until stdin closes
+    (so a parent process can run it out of process, e.g. for benchmarks).
+    """
+    args = sys.argv[1:] if argv is None else argv
+    with openai_server(args[0] if args else "normal") as server:
+        sys.stdout.write(server.url + "\n")
+        sys.stdout.flush()
+        sys.stdin.read()
+
+
+if __name__ == "__main__":
+    main()

@@ -11,10 +11,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
+from torch import nn
 
 from tasks._torch.curve import condensed_epochs, diagnose, format_curve
 from tasks._torch.data import load_data
-from tasks._torch.train import build_mlp, seeded_build, train_model
+from tasks._torch.train import Dropout, build_mlp, seeded_build, train_model
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -101,3 +103,18 @@ print(rec.epochs_run)
     out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "2"
+
+
+def test_torch_dropout_layers_get_the_run_generator():
+    data = load_data("iris")
+
+    def fit() -> list[float]:
+        with seeded_build(0):
+            model = nn.Sequential(nn.Linear(4, 32), nn.ReLU(), nn.Dropout(0.5), nn.Linear(32, 3))
+        rec = train_model(model, data, lr=1e-2, epochs=3, seed=3)
+        assert isinstance(model[2], Dropout)
+        return rec.val_loss
+
+    first = fit()
+    torch.rand(100)  # the global RNG moves on; the result must not
+    assert fit() == first

@@ -1,0 +1,218 @@
+"""What ``tracetune run`` and ``tracetune resume`` do around the loop: progress,
+Ctrl-C, warm start, the report, the regression check and the exit code."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from enum import IntEnum
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from agents.jobs import Job
+from agents.report import RunReport, trace_graph
+from agents.store import RunStore
+
+__all__ = ["Exit", "Stopper", "StepPrinter", "finish", "report_path", "say", "DEFAULT_REPORT"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_REPORT = ".tracetune/reports/{name}-{run_id}.html"
+
+
+def say(console: Console, text: str) -> None:
+    """Print plain text (no markup, no highlighting, no wrapping at the console width)."""
+    console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+class Exit(IntEnum):
+    """The exit codes of ``tracetune``."""
+
+    DONE = 0
+    FAILED = 1
+    INVALID = 2
+    TARGET_MISSED = 3
+    REGRESSION = 4
+    INTERRUPTED = 130
+
+
+class Stopper:
+    """``should_stop`` for the loop: the first Ctrl-C (or SIGTERM) asks the run to stop
+    after the current step; a second Ctrl-C stops at once."""
+
+    def __init__(self, err: Console):
+        self.requested = False
+        self.err = err
+
+    def __call__(self) -> bool:
+        return self.requested
+
+    def _handle(self, signum: int, _frame: Any) -> None:
+        if self.requested and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.requested = True
+        say(self.err, "\nstopping after the current step; everything done so far is kept "
+                       "(Ctrl-C again stops at once)")
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[Stopper]:
+        if threading.current_thread() is not threading.main_thread():
+            yield self
+            return
+        old = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+        for s in old:
+            signal.signal(s, self._handle)
+        try:
+            yield self
+        finally:
+            for s, handler in old.items():
+                signal.signal(s, handler)
+
+
+class StepPrinter:
+    """Progress of a run: a rich progress bar on a terminal, one plain line per step otherwise."""
+
+    def __init__(self, console: Console, total: int | None, *, on_first: Callable[[], str | None] | None = None):
+        self.console, self.total, self.on_first = console, total, on_first
+        self.progress: Progress | None = None
+        self.task: Any = None
+        self.best: float | None = None
+
+    def __enter__(self) -> StepPrinter:
+        if self.console.is_terminal:
+            self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                                     MofNCompleteColumn(), TextColumn("best {task.fields[best]}"),
+                                     TimeElapsedColumn(), console=self.console, transient=False)
+            self.progress.start()
+            self.task = self.progress.add_task("starting", total=self.total, best="—")
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+    def _say(self, text: str) -> None:
+        if self.progress is not None:
+            say(self.progress.console, text)
+        else:
+            typer.echo(text)
+
+    def on_step(self, rec: Any) -> None:
+        if self.on_first is not None:
+            first, self.on_first = self.on_first, None
+            note = first()
+            if note:
+                self._say(note)
+        best = "—" if rec.incumbent_score is None else f"{rec.incumbent_score:.6g}"
+        if self.progress is not None:
+            self.progress.update(self.task, completed=rec.step, description=f"step {rec.step}", best=best)
+            if rec.step and rec.accepted:
+                self._say(f"step {rec.step}: new best {best}")
+            return
+        of = f"/{self.total}" if self.total else ""
+        if rec.step == 0:
+            self._say(f"step 0{of}  starting score {best}")
+            return
+        cands = ", ".join("failed" if s is None else f"{s:.6g}" for s in rec.candidate_scores) or "no change"
+        self._say(f"step {rec.step}{of}  best {best}  candidates [{cands}]{'  accepted' if rec.accepted else ''}"
+                  f"  tokens {rec.tokens}  ${rec.cost_usd:.4f}  {rec.seconds:.2f}s")
+
+
+def report_path(template: str | None, run: dict[str, Any]) -> Path:
+    """Where the HTML report goes: ``{name}``, ``{run_id}`` and ``{date}`` are filled in."""
+    text = template or DEFAULT_REPORT
+    try:
+        return Path(text.format(name=run["name"], run_id=run["id"], date=dt.date.today().isoformat()))
+    except (KeyError, IndexError, ValueError):
+        return Path(text)
+
+
+def attach_graph(store: RunStore, run_id: str, task: Any) -> None:
+    """When no step recorded a trace (Search does not read traces), trace the best
+    values once so the report can draw the workflow."""
+    steps = store.steps(run_id)
+    if not steps or any(s.get("graph") for s in steps):
+        return
+    g = trace_graph(task)
+    if g is not None:
+        store.set_step_graph(run_id, steps[-1]["step"], {"after_step": steps[-1]["step"], "graph": g})
+
+
+def finish(store: RunStore, run_id: str, *, out: Console, report: str | None, write_report: bool,
+           fail_on_regression: float | None, target: float | None, task: Any = None) -> Exit:
+    """Write the report, print the summary, and decide the exit code."""
+    if task is not None:
+        attach_graph(store, run_id, task)
+    rep = RunReport.load(store, run_id)
+    say(out, rep.summary())
+    if write_report:
+        try:
+            path = rep.write(report_path(report, rep.run))
+            say(out, f"report: {path}")
+        except OSError as e:
+            say(out, f"could not write the report: {e}")
+    run = rep.run
+    if run["status"] == "failed":
+        return Exit.FAILED
+    if run["status"] == "interrupted":
+        say(out, f"interrupted; continue with: tracetune resume {run_id}")
+        return Exit.INTERRUPTED
+    comparison = rep.comparison
+    if fail_on_regression is not None and comparison is not None and comparison.regressed(fail_on_regression):
+        say(out, f"REGRESSION: {comparison.describe()} (more than {fail_on_regression:g}% worse)")
+        return Exit.REGRESSION
+    if target is not None and run.get("stop_reason") != "target reached":
+        say(out, f"the budget ran out before the target {target:g} was reached")
+        return Exit.TARGET_MISSED
+    return Exit.DONE
+
+
+def warm_values(previous: dict[str, Any] | None, task: Any, err: Console) -> dict[str, Any] | None:
+    """The previous run's best values for the parameters this task still has."""
+    if previous is None:
+        say(err, "warm start: no earlier finished run of this job; starting from the job's own values")
+        return None
+    names = {p.name for p in task.parameters()}
+    values = previous.get("best_values") or {}
+    dropped = sorted(set(values) - names)
+    if dropped:
+        say(err, f"warm start: ignoring values of parameters the task no longer has: {', '.join(dropped)}")
+    kept = {k: v for k, v in values.items() if k in names}
+    return kept or None
+
+
+def new_run_id(store: RunStore, job_key: str, before: set[str]) -> str | None:
+    """The id of the run started for ``job_key`` since ``before`` was listed."""
+    for run in store.list_runs(job_key=job_key, limit=20):
+        if run["id"] not in before:
+            return run["id"]
+    return None
+
+
+def build(job: Job, llm_override: str | None) -> tuple[Any, Any, Any]:
+    """Task, LLM object and optimizer (spec or instance) of a job."""
+    task = job.build_task()
+    llm_spec = job.llm
+    if llm_override is not None:
+        from agents.jobs import LLMSpec
+
+        word = llm_override.strip().lower()
+        if word in ("none", "off", "env"):  # no LLM at all, or whatever $TRACETUNE_LLM says
+            llm = "none" if word != "env" else None
+            return task, llm, job.build_optimizer(task, llm)
+        llm_spec = LLMSpec.model_validate(llm_override, context={"base_dir": Path.cwd()})
+    llm = llm_spec.build() if llm_spec is not None else None
+    return task, llm, job.build_optimizer(task, llm)
+
+
+def stderr_console() -> Console:
+    return Console(file=sys.stderr)

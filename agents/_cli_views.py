@@ -1,0 +1,117 @@
+"""The read-only views of ``tracetune``: runs, one run, and the registered tasks."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from agents._cli_run import say
+from agents.store import RunStore
+from trace_core.llm.redact import redact
+
+__all__ = ["list_runs", "show_run", "list_tasks"]
+
+
+def _num(value: float | None) -> str:
+    return "—" if value is None else f"{value:.6g}"
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = f"{value:.6g}" if isinstance(value, float) else " ".join(str(value).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _echo_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+
+
+def list_runs(store: RunStore, *, job: str | None, status: str | None, limit: int, as_json: bool,
+              out: Console) -> None:
+    runs = store.list_runs(job_key=job, status=status, limit=limit)
+    if as_json:
+        _echo_json([{k: r.get(k) for k in ("id", "name", "job_key", "task", "status", "stop_reason", "best_score",
+                                           "initial_score", "direction", "created_at", "updated_at")} for r in runs])
+        return
+    if not runs:
+        say(out, f"no runs in {store.safe_url}")
+        return
+    table = Table("run", "job", "task", "status", "start", "best", "stop reason", "created", box=None)
+    for r in runs:
+        table.add_row(r["id"], r.get("job_key") or r["name"], r.get("task") or "", r["status"],
+                      _num(r.get("initial_score")), _num(r.get("best_score")), r.get("stop_reason") or "",
+                      (r.get("created_at") or "")[:19])
+    out.print(table)
+
+
+def show_run(store: RunStore, run: dict[str, Any], *, as_json: bool, out: Console) -> None:
+    steps = store.steps(run["id"])
+    if as_json:
+        _echo_json({"run": redact(run), "steps": [{k: v for k, v in s.items() if k != "graph"} for s in steps]})
+        return
+    cfg = run.get("config") or {}
+    job = cfg.get("job") or {}
+    opt = cfg.get("optimizer") or {}
+    llm = (job.get("llm") or {}).get("model") or cfg.get("llm") or "none (or $TRACETUNE_LLM)"
+    meta = Table(box=None, show_header=False)
+    for key, value in (("run", run["id"]), ("job", run.get("job_key")), ("task", run.get("task")),
+                       ("status", f"{run['status']}: {run.get('stop_reason') or ''}"),
+                       ("optimizer", opt.get("name", "default")), ("llm", llm),
+                       ("score", f"{_num(run.get('initial_score'))} → {_num(run.get('best_score'))} "
+                                 f"({run.get('direction')})"),
+                       ("spent", ", ".join(f"{k} {v:.4g}" for k, v in (run.get("spent") or {}).items() if v)),
+                       ("job file", cfg.get("job_file") or "—"), ("created", run.get("created_at")),
+                       ("updated", run.get("updated_at"))):
+        meta.add_row(key, str(value))
+    out.print(meta)
+    table = Table("step", "best so far", "best candidate", "accepted", "tokens", "USD", "seconds", box=None)
+    for s in steps:
+        table.add_row(str(s["step"]), _num(s.get("incumbent_score")), _num(s.get("best_candidate_score")),
+                      "✓" if s.get("accepted") and s["step"] else "", str(s.get("tokens") or 0),
+                      f"{s.get('cost_usd') or 0:.4f}", f"{s.get('seconds') or 0:.2f}")
+    out.print(table)
+    values = Table("parameter", "best value", box=None)
+    for name, value in (run.get("best_values") or {}).items():
+        values.add_row(name, _short(value, 100))
+    out.print(values)
+
+
+def _describe(name: str) -> dict[str, Any]:
+    from tasks.registry import task_class
+
+    try:
+        task = task_class(name)()
+        params = [{"name": p.name, "space": p.space.describe(), "value": _short(p.value),
+                   "description": p.description or ""} for p in task.parameters()]
+        return {"name": name, "direction": task.direction, "description": task.description, "parameters": params}
+    except Exception as e:  # noqa: BLE001 - one task that cannot be built must not hide the others
+        return {"name": name, "error": f"{type(e).__name__}: {e}"}
+
+
+def list_tasks(names: Sequence[str] | None, *, as_json: bool, out: Console) -> None:
+    """Build each task in turn (imports happen here, one task at a time)."""
+    from tasks.registry import task_names
+
+    known = task_names()
+    unknown = [n for n in names or () if n not in known]
+    if unknown:
+        say(Console(stderr=True), f"error: unknown task {', '.join(unknown)}; registered: {', '.join(known)}")
+        raise typer.Exit(2)
+    infos = []
+    for name in names or known:
+        info = _describe(name)
+        infos.append(info)
+        if as_json:
+            continue
+        if "error" in info:
+            say(out, f"{name}: cannot be built: {info['error']}")
+            continue
+        say(out, f"{name} ({info['direction']}): {info['description']}")
+        for p in info["parameters"]:
+            say(out, f"    {p['name']}: {p['space']} = {p['value']}")
+    if as_json:
+        _echo_json(infos)

@@ -1,0 +1,269 @@
+"""``tracetune``: run tuning jobs, resume them, and look at what they did.
+
+The library never prints; this module does. See ``tracetune --help``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from agents import _cli_views as views
+from agents._cli_run import Exit, Stopper, StepPrinter, build, finish, new_run_id, say, stderr_console, warm_values
+from agents.jobs import Job, load_job
+from agents.store import RunStore
+from trace_core.errors import ConfigError, InvalidProposal, TraceTuneError
+
+__all__ = ["app", "main"]
+
+EXIT_CODES = ("Exit codes: 0 done; 1 the run failed; 2 usage error or invalid job file; 3 the budget ran out "
+              "before the job's target; 4 regression flagged (--fail-on-regression); 130 stopped by Ctrl-C "
+              "(continue with `tracetune resume RUN`).")
+
+app = typer.Typer(
+    name="tracetune",
+    help="Optimize workflows with an LLM or a classical optimizer, from job files.\n\n" + EXIT_CODES,
+    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+
+StoreOpt = Annotated[Optional[str], typer.Option("--store", help="Run store: SQLAlchemy URL or SQLite path "
+                                                 "(default: $TRACETUNE_STORE or .tracetune/runs.db).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+class _StderrHandler(logging.Handler):
+    """Log records to whatever ``sys.stderr`` is now."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+        except Exception:  # noqa: BLE001
+            self.handleError(record)
+
+
+@app.callback()
+def _main(verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="-v info, -vv debug.")] = 0,
+          ) -> None:
+    root = logging.getLogger()
+    if not any(isinstance(h, _StderrHandler) for h in root.handlers):
+        handler = _StderrHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
+    root.setLevel(logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING)
+
+
+def _fail(message: str, code: Exit = Exit.INVALID) -> typer.Exit:
+    say(stderr_console(), f"error: {message}")
+    return typer.Exit(int(code))
+
+
+def _store(url: str | None) -> RunStore:
+    try:
+        return RunStore(url)
+    except ConfigError as e:
+        raise _fail(str(e)) from None
+
+
+def _get_run(store: RunStore, run_id: str) -> dict[str, Any]:
+    try:
+        return store.get_run(run_id)
+    except ConfigError as e:
+        raise _fail(str(e)) from None
+
+
+@app.command(epilog=EXIT_CODES)
+def run(
+    job_file: Annotated[Path, typer.Argument(metavar="JOB", help="Job file (.toml, .yaml, .json).")],
+    warm_start: Annotated[Optional[bool], typer.Option(
+        "--warm-start/--no-warm-start", help="Start from the best values of the last finished run of this job.")] = None,
+    fail_on_regression: Annotated[Optional[float], typer.Option(
+        "--fail-on-regression", metavar="PCT", min=0,
+        help="Exit 4 when the best score is worse than the last finished run's by more than PCT percent.")] = None,
+    store: StoreOpt = None,
+    report: Annotated[Optional[str], typer.Option(
+        "--report", help="HTML report path ({name}, {run_id}, {date} are filled in).")] = None,
+    no_report: Annotated[bool, typer.Option("--no-report", help="Write no HTML report.")] = False,
+    llm: Annotated[Optional[str], typer.Option(
+        "--llm", help="Use this LLM instead of the job's: a model string, 'none', 'env', or scripted:FILE.")] = None,
+) -> None:
+    """Run a job file, print a summary, and write the HTML report."""
+    try:
+        job = load_job(job_file)
+    except ConfigError as e:
+        raise _fail(str(e)) from None
+    warm = job.warm_start if warm_start is None else warm_start
+    pct = fail_on_regression if fail_on_regression is not None else job.fail_on_regression
+    runs = _store(store or job.store)
+    err, out = stderr_console(), Console()
+    try:
+        task, llm_obj, optimizer = build(job, llm)
+    except (TraceTuneError, ImportError, TypeError, ValueError) as e:
+        raise _fail(f"cannot set up job {job.name!r}: {e}") from None
+    previous = next(iter(runs.list_runs(job_key=job.name, status="finished", limit=1)), None)
+    initial = warm_values(previous, task, err) if warm else None
+    before = {r["id"] for r in runs.list_runs(job_key=job.name, limit=20)}
+    extra = {"job": job.stored(), "job_file": str(job_file.resolve()),
+             "previous_run": previous["id"] if previous else None,
+             "warm_start_from": previous["id"] if initial else None, "fail_on_regression": pct,
+             "report": None if no_report else (report or job.report)}
+    if job.llm is not None and not job.llm.is_test_hook and llm is None:
+        extra["llm"] = job.llm.settings()
+    stopper = Stopper(err)
+    started: dict[str, str | None] = {}
+
+    def first() -> str:
+        started["id"] = new_run_id(runs, job.name, before)
+        return f"run {started['id']}: job {job.name}, store {runs.safe_url}"
+
+    code = _loop(lambda on_step: _optimize(job, task, optimizer, llm_obj, runs, extra, initial, on_step, stopper),
+                 StepPrinter(out, job.budget.max_steps, on_first=first), stopper, err)
+    run_id = code[1] or started.get("id") or new_run_id(runs, job.name, before)
+    if run_id is None:
+        raise typer.Exit(int(code[0]))
+    result = finish(runs, run_id, out=out, report=extra["report"], write_report=not no_report,
+                    fail_on_regression=pct, target=job.target, task=task)
+    raise typer.Exit(int(code[0] if code[0] != Exit.DONE else result))
+
+
+def _optimize(job: Job, task: Any, optimizer: Any, llm: Any, store: RunStore, extra: dict[str, Any],
+              initial: dict[str, Any] | None, on_step: Any, stopper: Stopper) -> str:
+    from agents.loop import optimize
+
+    return optimize(task, optimizer=optimizer, llm=llm, budget=job.make_budget(), k=job.k, executor=job.executor,
+                    store=store, seed=job.seed, minibatch=job.minibatch, workers=job.workers, timeout=job.timeout,
+                    target=job.target, name=job.name, job_key=job.name, extra_config=extra, on_step=on_step,
+                    should_stop=stopper, initial_values=initial).run_id
+
+
+def _loop(go: Any, printer: StepPrinter, stopper: Stopper, err: Console) -> tuple[Exit, str | None]:
+    """Run ``go(on_step)`` under the printer and the Ctrl-C handler; map errors to exit codes."""
+    try:
+        with stopper.installed(), printer:
+            return Exit.DONE, go(printer.on_step)
+    except KeyboardInterrupt:
+        say(err, "stopped at once (second Ctrl-C); the last committed step is kept")
+        return Exit.INTERRUPTED, None
+    except (ConfigError, InvalidProposal) as e:
+        say(err, f"error: {e}")
+        return Exit.INVALID, None
+    except Exception as e:  # noqa: BLE001 - any failure of the run: reported, exit 1
+        logging.getLogger(__name__).debug("run failed", exc_info=True)
+        say(err, f"the run failed: {type(e).__name__}: {e}")
+        return Exit.FAILED, None
+
+
+@app.command(epilog=EXIT_CODES)
+def resume(
+    run_id: Annotated[str, typer.Argument(metavar="RUN", help="Run id (a unique prefix is enough).")],
+    store: StoreOpt = None,
+    report: Annotated[Optional[str], typer.Option("--report", help="HTML report path.")] = None,
+    no_report: Annotated[bool, typer.Option("--no-report", help="Write no HTML report.")] = False,
+    llm: Annotated[Optional[str], typer.Option("--llm", help="Use this LLM instead of the job's.")] = None,
+) -> None:
+    """Continue a run that was killed, interrupted or failed, from its last committed step."""
+    from agents.loop import resume as resume_run
+
+    runs = _store(store)
+    row = _get_run(runs, run_id)
+    cfg = row.get("config") or {}
+    task = optimizer = llm_obj = None
+    job: Job | None = None
+    if cfg.get("job"):
+        try:
+            job = Job.model_validate(cfg["job"], context={"base_dir": cfg["job"].get("base_dir", ".")})
+            task, llm_obj, optimizer = build(job, llm)
+        except (TraceTuneError, ImportError, TypeError, ValueError) as e:
+            raise _fail(f"cannot rebuild the job of run {row['id']}: {e}") from None
+        optimizer = optimizer if job.optimizer.custom else None
+    elif llm is not None:
+        llm_obj = llm
+    err, out = stderr_console(), Console()
+    stopper = Stopper(err)
+    total = (cfg.get("budget") or {}).get("max_steps")
+    say(out, f"resuming run {row['id']} ({row['name']}) after step {(runs.last_step(row['id']) or {}).get('step', '-')}")
+    code, _ = _loop(lambda on_step: resume_run(row["id"], store=runs, task=task, optimizer=optimizer, llm=llm_obj,
+                                               on_step=on_step, should_stop=stopper).run_id,
+                    StepPrinter(out, total), stopper, err)
+    result = finish(runs, row["id"], out=out, report=report or cfg.get("report"), write_report=not no_report,
+                    fail_on_regression=cfg.get("fail_on_regression"), target=cfg.get("target"), task=task)
+    raise typer.Exit(int(code if code != Exit.DONE else result))
+
+
+@app.command("list")
+def list_(
+    store: StoreOpt = None,
+    job: Annotated[Optional[str], typer.Option("--job", help="Only runs of this job.")] = None,
+    status: Annotated[Optional[str], typer.Option("--status", help="running, finished, interrupted or failed.")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many runs, newest first.")] = 50,
+    as_json: JsonOpt = False,
+) -> None:
+    """List runs, newest first."""
+    views.list_runs(_store(store), job=job, status=status, limit=limit, as_json=as_json, out=Console())
+
+
+@app.command()
+def show(run_id: Annotated[str, typer.Argument(metavar="RUN")], store: StoreOpt = None, as_json: JsonOpt = False) -> None:
+    """Show a run: settings, scores, spending, steps and best values."""
+    runs = _store(store)
+    views.show_run(runs, _get_run(runs, run_id), as_json=as_json, out=Console())
+
+
+@app.command()
+def report(
+    run_id: Annotated[str, typer.Argument(metavar="RUN")],
+    html: Annotated[Optional[Path], typer.Option("--html", help="Write the self-contained HTML report here.")] = None,
+    store: StoreOpt = None,
+) -> None:
+    """Print a run's text summary; with --html, also write the HTML report."""
+    from agents.report import RunReport
+
+    runs = _store(store)
+    rep = RunReport.load(runs, _get_run(runs, run_id)["id"])
+    typer.echo(rep.summary())
+    if html is not None:
+        typer.echo(f"report: {rep.write(html)}")
+
+
+@app.command()
+def export(
+    run_id: Annotated[str, typer.Argument(metavar="RUN")],
+    store: StoreOpt = None,
+    step: Annotated[Optional[int], typer.Option("--step", help="The values after this step instead of the best.")] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file, not stdout.")] = None,
+) -> None:
+    """Print the best parameter values of a run as JSON (name -> value)."""
+    runs = _store(store)
+    row = _get_run(runs, run_id)
+    try:
+        values = row.get("best_values") or {} if step is None else runs.snapshot(row["id"], step)
+    except ConfigError as e:
+        raise _fail(str(e)) from None
+    text = json.dumps(values, indent=2, sort_keys=True, ensure_ascii=False)
+    if output is None:
+        typer.echo(text)
+    else:
+        output.write_text(text + "\n", encoding="utf-8")
+
+
+@app.command()
+def tasks(
+    names: Annotated[Optional[list[str]], typer.Argument(metavar="[NAME]...", help="Only these tasks.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List registered tasks and their parameters (each task is built with its defaults)."""
+    views.list_tasks(names or None, as_json=as_json, out=Console())
+
+
+def main() -> None:
+    """The ``tracetune`` console script."""
+    app(prog_name="tracetune")
+
+
+if __name__ == "__main__":
+    main()

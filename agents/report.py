@@ -1,0 +1,225 @@
+"""Reports of runs: a self-contained HTML file and a text summary for logs.
+
+The HTML (one file, no network: inline SVG, inline CSS and script) shows the score
+per step (best so far and every candidate), the cost per step, the trace graph of
+the best values, how the parameter values changed over the run, the LLM calls
+(prompt and reply, redacted), and how the run compares with the previous run of the
+same job. :class:`Comparison` is also what ``--fail-on-regression`` uses.
+
+Example:
+    >>> from agents import optimize
+    >>> from tasks.examples.numeric import NumericTask
+    >>> from trace_core import Budget
+    >>> result = optimize(NumericTask(), optimizer="search", budget=Budget(max_steps=2), store="sqlite://")
+    >>> report = RunReport.load(result.store_url, result.run_id)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from agents.store import RunStore, open_store
+from trace_core.feedback import better
+
+__all__ = ["RunReport", "Comparison", "compare", "previous_run", "trace_graph"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """This run's best score against a previous run's.
+
+    ``change`` is the improvement (positive = better, whatever the direction) and
+    ``percent`` that change relative to the previous score.
+
+    Example:
+        >>> c = compare(0.8, {"id": "abc", "best_score": 1.0}, "maximize")
+        >>> c.verdict, round(c.percent, 1), c.regressed(10), c.regressed(25)
+        ('worse', -20.0, True, False)
+    """
+
+    previous_id: str
+    previous_score: float | None
+    score: float | None
+    direction: str
+    change: float | None
+    percent: float | None
+
+    @property
+    def verdict(self) -> str:
+        if self.change is None:
+            return "not comparable"
+        return "better" if self.change > 0 else "worse" if self.change < 0 else "the same"
+
+    def regressed(self, percent: float) -> bool:
+        """True when this run is worse than the previous one by more than ``percent``."""
+        return self.percent is not None and self.percent < 0 and -self.percent > percent
+
+    def describe(self) -> str:
+        if self.change is None:
+            return f"not comparable with run {self.previous_id} (a score is missing)"
+        if self.change == 0:
+            return f"the same as run {self.previous_id} ({_num(self.score)})"
+        pct = "" if self.percent is None or math.isinf(self.percent) else f", {abs(self.percent):.3g}%"
+        return (f"{self.verdict} than run {self.previous_id} by {abs(self.change):.4g}{pct} "
+                f"({_num(self.previous_score)} → {_num(self.score)}, {self.direction})")
+
+
+def compare(score: float | None, previous: dict[str, Any], direction: str) -> Comparison:
+    """Compare ``score`` with the ``best_score`` of a previous run row."""
+    prev = previous.get("best_score")
+    change = percent = None
+    if score is not None and prev is not None:
+        change = (score - prev) if direction == "maximize" else (prev - score)
+        percent = change / abs(prev) * 100 if prev != 0 else (0.0 if change == 0 else math.copysign(math.inf, change))
+    elif prev is not None:  # this run has no score at all: as bad as it gets
+        change, percent = -math.inf, -math.inf
+    return Comparison(previous["id"], prev, score, direction, change, percent)
+
+
+def previous_run(store: RunStore, run: dict[str, Any]) -> dict[str, Any] | None:
+    """The run this one is compared with: the one recorded when it started, else the
+    last finished run of the same job created before it."""
+    prev_id = (run.get("config") or {}).get("previous_run")
+    if prev_id:
+        try:
+            return store.get_run(prev_id)
+        except Exception:  # noqa: BLE001 - deleted since; fall back to the search below
+            log.warning("previous run %s of run %s is gone", prev_id, run["id"])
+    for other in store.list_runs(job_key=run.get("job_key"), status="finished"):
+        if other["id"] != run["id"] and (other.get("created_at") or "") <= (run.get("created_at") or ""):
+            return other
+    return None
+
+
+def trace_graph(task: Any, max_nodes: int = 400) -> dict[str, Any] | None:
+    """Run ``task`` once on its first example with its live values and return the traced
+    graph (node-link JSON), or None when it cannot be traced. For runs whose optimizer
+    does not read traces (Search), so the report still shows the workflow."""
+    from trace_core import catching, graph
+
+    examples = list(task.train) or list(task.val)
+    try:
+        with catching():
+            out = task.run(examples[0] if examples else None)
+        if not hasattr(out, "parents") or graph.to_networkx(out).number_of_nodes() > max_nodes:
+            return None
+        import json
+
+        return json.loads(graph.to_json(out))
+    except Exception:  # noqa: BLE001 - the graph only decorates a report
+        log.info("could not trace the task for the report", exc_info=True)
+        return None
+
+
+def _num(value: float | None) -> str:
+    return "—" if value is None else f"{value:.6g}"
+
+
+@dataclass
+class RunReport:
+    """Everything a report shows about one run, read from the store.
+
+    Example:
+        >>> from agents import optimize
+        >>> from tasks.examples.numeric import NumericTask
+        >>> from trace_core import Budget
+        >>> store = RunStore("sqlite://")
+        >>> run = optimize(NumericTask(), optimizer="search", budget=Budget(max_steps=2), store=store)
+        >>> "score:" in RunReport.load(store, run.run_id).summary()
+        True
+    """
+
+    run: dict[str, Any]
+    steps: list[dict[str, Any]]
+    candidates: list[dict[str, Any]]
+    llm_calls: list[dict[str, Any]]
+    previous: dict[str, Any] | None = None
+
+    @classmethod
+    def load(cls, store: RunStore | str | None, run_id: str) -> RunReport:
+        store = open_store(store)
+        run = store.get_run(run_id)
+        rid = run["id"]
+        return cls(run, store.steps(rid), store.candidates(rid), store.llm_calls(rid), previous_run(store, run))
+
+    @property
+    def direction(self) -> str:
+        return self.run.get("direction") or "maximize"
+
+    @property
+    def comparison(self) -> Comparison | None:
+        return None if self.previous is None else compare(self.run.get("best_score"), self.previous, self.direction)
+
+    @property
+    def best_step(self) -> int:
+        """The step at which the final best score was first reached."""
+        best = self.run.get("best_score")
+        for s in self.steps:
+            if s.get("incumbent_score") == best:
+                return s["step"]
+        return self.steps[-1]["step"] if self.steps else 0
+
+    def graph(self) -> tuple[dict[str, Any] | str, int] | None:
+        """The trace graph closest to the best values, and the step whose values it traced."""
+        traced = []
+        for s in self.steps:
+            g = s.get("graph")
+            if isinstance(g, dict) and "graph" in g:  # traced after the step (see trace_graph)
+                traced.append((g.get("after_step", s["step"]), g["graph"]))
+            elif g:  # traced at the start of the step: the values after the previous one
+                traced.append((s["step"] - 1, g))
+        if not traced:
+            return None
+        later = [t for t in traced if t[0] >= self.best_step]
+        values_step, g = min(later, key=lambda t: t[0]) if later else max(traced, key=lambda t: t[0])
+        return g, values_step
+
+    def summary(self) -> str:
+        """A few lines for logs: outcome, scores, spending, comparison, best values."""
+        r = self.run
+        spent = r.get("spent") or {}
+        lines = [f"run {r['id']}  {r['name']} (task {r.get('task')})  {r['status']}: {r.get('stop_reason') or '—'}"]
+        change = ""
+        init, best = r.get("initial_score"), r.get("best_score")
+        if init is not None and best is not None and init != best:
+            verb = "improved" if better(best, init, self.direction) else "changed"
+            change = f"; {verb} by {abs(best - init):.4g}" + (f" ({abs(best - init) / abs(init) * 100:.3g}%)" if init else "")
+        lines.append(f"score: {_num(init)} → {_num(best)} ({self.direction}{change})")
+        tokens = sum(s.get("tokens") or 0 for s in self.steps)
+        cost = sum(s.get("cost_usd") or 0.0 for s in self.steps)
+        lines.append(f"steps {max(len(self.steps) - 1, 0)}, evaluations {spent.get('evaluations', 0):g}, "
+                     f"LLM calls {len(self.llm_calls)}, tokens {tokens}, cost ${cost:.4f}, "
+                     f"{sum(s.get('seconds') or 0.0 for s in self.steps):.1f} s in steps")
+        if self.comparison is not None:
+            lines.append(f"vs previous: {self.comparison.describe()}")
+        warm = (r.get("config") or {}).get("warm_start_from")
+        if warm:
+            lines.append(f"warm start: from the best values of run {warm}")
+        values = r.get("best_values") or {}
+        shown = ", ".join(f"{k}={_short(v)}" for k, v in values.items())
+        lines.append(f"best values: {shown or '—'}")
+        return "\n".join(lines)
+
+    def html(self) -> str:
+        """The self-contained HTML report."""
+        from agents._report_html import render
+
+        return render(self)
+
+    def write(self, path: str | Path) -> Path:
+        """Write the HTML report to ``path`` (folders are made); returns the path."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(self.html(), encoding="utf-8")
+        return path
+
+
+def _short(value: Any, limit: int = 40) -> str:
+    text = f"{value:.6g}" if isinstance(value, float) else " ".join(str(value).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

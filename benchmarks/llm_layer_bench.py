@@ -1,0 +1,249 @@
+"""Benchmark of the LLM layer against the loopback OpenAI-compatible server.
+
+Prints one table, each figure beside a baseline measured in the same run (medians):
+
+* our overhead per call: the time a call spends in tracetune's code (request
+  normalization, middleware, conversion to a Completion) — measured as the call's
+  time minus the time inside ``litellm.completion`` — for the default ``LiteLLM``
+  (retry only) and for the full stack (log, cache miss, budget, limit, retry);
+  target <= 1 ms. The difference of medians of whole calls is shown beside it;
+* litellm's own overhead over the bare ``openai`` client (for information);
+* cache-hit latency of the full stack (target <= 1 ms);
+* 32 concurrent calls (threads, then asyncio) through ``max_concurrency=8`` against a
+  server that takes 20 ms per request: wall time beside the ideal (4 rounds of 20 ms),
+  and the peak number of requests the server saw at once (must be <= 8);
+* the requests the server saw under a 429/500 fault script beside what the retry
+  policy allows (``attempts`` per call).
+
+Run: ``.venv/bin/python benchmarks/llm_layer_bench.py [--quick]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+from trace_core.llm import Budget, LiteLLM, LLMError, Retry  # noqa: E402
+from trace_core.llm._litellm import import_litellm  # noqa: E402
+from trace_core.testing import openai_server  # noqa: E402
+
+KEY = "sk-bench-0123456789"
+MODEL = "openai/loopback"
+
+
+class TimedLiteLLM:
+    """litellm with ``completion`` timed (the rest passes through)."""
+
+    def __init__(self, litellm: Any) -> None:
+        self._litellm, self.spent = litellm, 0.0
+
+    def completion(self, **kwargs: Any) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return self._litellm.completion(**kwargs)
+        finally:
+            self.spent += time.perf_counter() - t0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._litellm, name)
+
+
+def median_ms(fn: Callable[[int], Any], n: int) -> float:
+    times = []
+    for i in range(n):
+        t0 = time.perf_counter()
+        fn(i)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times) * 1000
+
+
+def overhead_ms(llm: LiteLLM, n: int, bare: Callable[[int], Any], prefix: str = "question") -> tuple[float, ...]:
+    """Medians in ms of: our call, the bare call (interleaved with ours), and our call minus
+    the time inside ``litellm.completion`` (the time spent in tracetune's code)."""
+    timed = TimedLiteLLM(llm.backend._litellm)
+    llm.backend._litellm = timed
+    totals, bares, ours = [], [], []
+    for i in range(n):
+        t0 = time.perf_counter()
+        bare(i)
+        bares.append(time.perf_counter() - t0)
+        timed.spent = 0.0
+        t0 = time.perf_counter()
+        llm.complete(f"{prefix} {i}")
+        total = time.perf_counter() - t0
+        totals.append(total)
+        ours.append(total - timed.spent)
+    llm.backend._litellm = timed._litellm
+    return tuple(statistics.median(x) * 1000 for x in (totals, bares, ours))
+
+
+def stubbed_overhead_ms(llm: LiteLLM, n: int, response: Any) -> float:
+    """Median ms of a call whose ``litellm.completion`` returns ``response`` at once: our code alone."""
+
+    class Stub:
+        def completion(self, **kwargs: Any) -> Any:
+            return response
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(real, name)
+
+    real = llm.backend._litellm
+    llm.backend._litellm = Stub()
+    try:
+        return median_ms(lambda i: llm.complete(f"stubbed question {i}"), n)
+    finally:
+        llm.backend._litellm = real
+
+
+@contextlib.contextmanager
+def server_process() -> Iterator[str]:
+    """The loopback server in its own process (so it does not share our GIL): yields its URL."""
+    proc = subprocess.Popen([sys.executable, "-c", "from trace_core.testing.server import main; main()"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        yield proc.stdout.readline().strip()
+    finally:
+        proc.stdin.close()
+        proc.wait(10)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    n = 60 if parser.parse_args().quick else 300
+    litellm = import_litellm()
+    import openai
+
+    rows: list[tuple[str, str, str, str]] = []
+    tmp = tempfile.mkdtemp(prefix="llm-bench-")
+    with server_process() as url:
+        base = {"model": MODEL, "api_base": url, "api_key": KEY, "max_retries": 0, "num_retries": 0}
+        client = openai.OpenAI(base_url=url, api_key=KEY, max_retries=0)
+        for _ in range(20):  # warm up connections and litellm's first-call set-up
+            litellm.completion(messages=[{"role": "user", "content": "warm"}], **base)
+            client.chat.completions.create(model="loopback", messages=[{"role": "user", "content": "warm"}])
+
+        def msg(i: int) -> list[dict[str, str]]:
+            return [{"role": "user", "content": f"question {i}"}]
+
+        bare_openai = median_ms(lambda i: client.chat.completions.create(model="loopback", messages=msg(i)), n)
+        bare_litellm = median_ms(lambda i: litellm.completion(messages=msg(i), **base), n)
+        rows.append(("bare openai client, per call", f"{bare_openai:.2f} ms", "-", "baseline"))
+        rows.append(("bare litellm.completion, per call", f"{bare_litellm:.2f} ms", f"{bare_openai:.2f} ms",
+                     f"litellm adds {bare_litellm - bare_openai:.2f} ms ({bare_litellm / bare_openai:.1f}x) (info)"))
+
+        def bare_call(i: int) -> Any:
+            return litellm.completion(messages=msg(i), **base)
+
+        canned = bare_call(0)
+        stacks = {
+            "LiteLLM default (retry)": LiteLLM(MODEL, api_base=url, api_key=KEY),
+            "full stack, cache miss": LiteLLM(
+                MODEL, api_base=url, api_key=KEY, cache=os.path.join(tmp, "cache.sqlite"), retry=Retry(),
+                max_concurrency=8, budget=Budget(max_tokens=10**9, max_calls=10**6),
+                log_path=os.path.join(tmp, "calls.jsonl")),
+        }
+        for label, llm in stacks.items():
+            total, bare, ours = overhead_ms(llm, n, bare_call)
+            alone = stubbed_overhead_ms(llm, n, canned)
+            worst = max(ours, alone)
+            rows.append((f"{label}: our overhead", f"{ours:.3f} ms", "target 1 ms",
+                         f"{'OK' if worst <= 1 else 'MISS'}; {alone:.3f} ms with litellm stubbed; whole call "
+                         f"{total:.2f} ms vs bare {bare:.2f} ms interleaved"))
+        full = stacks["full stack, cache miss"]
+        full.complete("question 0")
+        hit = median_ms(lambda i: full.complete("question 0"), n)
+        rows.append(("full stack, cache hit: latency", f"{hit:.3f} ms", "target 1 ms",
+                     f"{'OK' if hit <= 1 else 'MISS'}; {bare_litellm / hit:.0f}x faster than a bare call"))
+
+    with openai_server() as srv:
+        rows += concurrency_rows(srv)
+        rows += fault_rows(srv)
+
+    widths = [max(len(r[i]) for r in rows + [HEADER]) for i in range(4)]
+    for row in [HEADER, tuple("-" * w for w in widths), *rows]:
+        print(" | ".join(cell.ljust(w) for cell, w in zip(row, widths)))
+
+
+HEADER = ("figure (median)", "value", "baseline / target", "ratio / verdict")
+
+
+def concurrency_rows(srv: Any) -> list[tuple[str, str, str, str]]:
+    srv.reset("slow")
+    srv.delay_s = 0.02
+    limit, calls = 8, 32
+    ideal = calls / limit * srv.delay_s * 1000
+    llm = LiteLLM(MODEL, api_base=srv.url, api_key=KEY, max_concurrency=limit, retry=False)
+    llm.complete("warm")
+    rows = []
+    with ThreadPoolExecutor(calls) as pool:
+        walls = []
+        for _ in range(3):
+            srv.reset("slow")
+            t0 = time.perf_counter()
+            list(pool.map(lambda i: llm.complete(f"c{i}"), range(calls)))
+            walls.append((time.perf_counter() - t0) * 1000)
+    wall = statistics.median(walls)
+    rows.append((f"{calls} threads through max_concurrency={limit}", f"{wall:.0f} ms", f"ideal {ideal:.0f} ms",
+                 f"{wall / ideal:.2f}x ideal, {calls / wall * 1000:.0f} calls/s, server peak "
+                 f"{srv.peak_in_flight} in flight"))
+
+    async def gather() -> float:
+        t0 = time.perf_counter()
+        await asyncio.gather(*(llm.acomplete(f"a{i}") for i in range(calls)))
+        return (time.perf_counter() - t0) * 1000
+
+    async def runs() -> list[float]:
+        await llm.acomplete("warm")
+        out = []
+        for _ in range(3):
+            srv.reset("slow")
+            out.append(await gather())
+        return out
+
+    wall = statistics.median(asyncio.run(runs()))
+    rows.append((f"{calls} asyncio tasks through max_concurrency={limit}", f"{wall:.0f} ms", f"ideal {ideal:.0f} ms",
+                 f"{wall / ideal:.2f}x ideal, {calls / wall * 1000:.0f} calls/s, server peak "
+                 f"{srv.peak_in_flight} in flight"))
+    return rows
+
+
+def fault_rows(srv: Any) -> list[tuple[str, str, str, str]]:
+    policy = Retry(attempts=4, base_delay_s=0.001, max_delay_s=0.05)
+    llm = LiteLLM(MODEL, api_base=srv.url, api_key=KEY, retry=policy)
+    rows = []
+    srv.reset("normal")
+    srv.retry_after = "0"
+    calls = 10
+    srv.script.extend(["429", "500", "normal"] * calls)
+    ok = sum(1 for i in range(calls) if llm.complete(f"f{i}").text)
+    rows.append((f"fault script 429,500,ok x{calls}", f"{len(srv.requests)} requests",
+                 f"allowed {calls * policy.attempts}", f"{ok}/{calls} calls answered; "
+                 f"{'OK' if len(srv.requests) <= calls * policy.attempts else 'TOO MANY'}"))
+    srv.reset("500")
+    failed = 0
+    for i in range(5):
+        try:
+            llm.complete(f"g{i}")
+        except LLMError:
+            failed += 1
+    rows.append(("always 500 x5", f"{len(srv.requests)} requests", f"allowed {5 * policy.attempts}",
+                 f"{failed}/5 calls failed with a typed error; "
+                 f"{'OK' if len(srv.requests) <= 5 * policy.attempts else 'TOO MANY'}"))
+    return rows
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,214 @@
+"""Evolution: a (μ+λ) population with elitism, over Text parameters and the numbers beside them.
+
+Children come from parents chosen by binary tournament: word-level crossover of two
+parents and word mutation (replace, insert, delete, swap) with words from the
+vocabulary and from the population (:mod:`optimizers._words`); with an ``llm``, an
+LLM writes the text of a child from its parents and their feedback instead
+(:mod:`optimizers._evolution_llm`), and a reply that cannot be used falls back to
+word operators. Numbers (``Float``, ``Int`` and the numeric leaves of ``Json``) take
+Gaussian steps inside their spaces; a ``Choice`` is resampled with a small
+probability. ``Code`` is written only by the LLM operator (without one it is kept).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution
+
+from optimizers import _flatten, _words
+from optimizers._evolution_llm import write_child
+from optimizers._values import from_json_values, key_of, to_json_values
+from optimizers.base import Optimizer, Update
+from trace_core import Feedback, Parameter
+from trace_core.errors import InvalidProposal
+from trace_core.feedback import Direction
+
+__all__ = ["Evolution"]
+
+log = logging.getLogger(__name__)
+
+_TRIES = 12  # attempts to make a valid child not seen before
+_FEEDBACK_CHARS = 600
+
+
+class Evolution(Optimizer):
+    """A (μ+λ) evolutionary optimizer with word-level and LLM operators.
+
+    Args:
+        parameters: Text parameters (and any Float, Int, Choice, Json, Code beside them).
+        population: μ, the individuals kept (the best, so the best is never lost).
+        offspring: λ, the children one generation is meant to have (the loop's ``k``
+            decides how many ``propose`` returns).
+        vocabulary: words mutation may insert (plus every word seen in the population).
+        llm: an LLM that writes children from parents and their feedback.
+        llm_rate: the share of children the LLM writes when there is one.
+        crossover_rate: the share of children made from two parents.
+        sigma: a Gaussian step's width as a share of a numeric range (or log range).
+        choice_rate: the probability a Choice (or categorical leaf) is resampled.
+        objective: what the LLM operator is told the goal is.
+
+    Example:
+        >>> from trace_core import Feedback, Parameter
+        >>> from trace_core.spaces import Text
+        >>> p = Parameter("be brief", name="prompt", space=Text())
+        >>> opt = Evolution([p], vocabulary=["exact", "polite"], seed=0)
+        >>> children = opt.propose(k=2)
+        >>> opt.observe(children[0].values, Feedback(score=1.0), update=children[0])
+        >>> opt.state_dict()["population"][0]["score"]
+        1.0
+    """
+
+    needs_trace = False
+
+    def __init__(self, parameters: Iterable[Parameter], *, population: int = 8, offspring: int = 8,
+                 vocabulary: Sequence[str] | None = None, llm: Any = None, seed: int | None = None,
+                 llm_rate: float = 1.0, crossover_rate: float = 0.5, sigma: float = 0.1, choice_rate: float = 0.1,
+                 objective: str | None = None, max_repairs: int = 1, direction: Direction = "maximize"):
+        super().__init__(parameters, direction=direction)
+        if population < 1 or offspring < 1:
+            raise ValueError(f"population and offspring must be at least 1, got {population}, {offspring}")
+        self.mu, self.lam, self.vocabulary = population, offspring, list(vocabulary or ())
+        self.llm, self.llm_rate, self.crossover_rate = llm, llm_rate, crossover_rate
+        self.sigma, self.choice_rate, self.objective, self.max_repairs = sigma, choice_rate, objective, max_repairs
+        self.rng = random.Random(seed)
+        self.population: list[dict[str, Any]] = []  # {"values": json values, "score", "feedback"}, best first
+        self.text_names = self._names(["text"])
+        self.llm_names = self._names(["text", "code"]) if llm is not None else []
+        self.specs = {n: _flatten.spec_of(p.space) for n, p in self.by_name.items()}
+        self.numeric_names = [n for n, s in self.specs.items() if _flatten.dimensions(s)]
+        kept = [n for n in self.by_name if n not in self.text_names + self.llm_names + self.numeric_names]
+        if kept:
+            log.info("Evolution keeps %s unchanged (Code needs llm=; other spaces have nothing to mutate)", kept)
+
+    # -- selection ----------------------------------------------------------------------------
+    def _rank(self, ind: Mapping[str, Any]) -> float:
+        s = ind.get("score")
+        if s is None or math.isnan(s):
+            return math.inf
+        return -s if self.direction == "maximize" else s
+
+    def _pick(self, exclude: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        pool = [i for i in self.population if i is not exclude] or self.population
+        a, b = self.rng.choice(pool), self.rng.choice(pool)
+        return a if self._rank(a) <= self._rank(b) else b
+
+    def observe(self, values: Mapping[str, Any], feedback: Feedback, *, update: Update | None = None) -> None:
+        try:
+            clean = self.validate({n: values.get(n, p.value) for n, p in self.by_name.items()})
+        except InvalidProposal as e:
+            log.warning("observed values outside the spaces are not added to the population: %s", e)
+            return
+        data = to_json_values(self.by_name, clean)
+        key = key_of(data)
+        self.population = [i for i in self.population if key_of(i["values"]) != key]
+        text = feedback.text if len(feedback.text) <= _FEEDBACK_CHARS else feedback.text[:_FEEDBACK_CHARS] + " …"
+        self.population.append({"values": data, "score": self.score(feedback), "feedback": text})
+        self.population.sort(key=self._rank)  # stable: older individuals win ties
+        del self.population[self.mu:]
+
+    # -- variation ------------------------------------------------------------------------------
+    def propose(self, propagated: Mapping[Parameter, Any] | None = None, k: int = 1) -> list[Update]:
+        live = {"values": to_json_values(self.by_name, self.values()), "score": None, "feedback": ""}
+        seen = {key_of(i["values"]) for i in self.population} | {key_of(live["values"])}
+        updates = []
+        for _ in range(k):
+            update = self._child(live, seen)
+            seen.add(key_of(to_json_values(self.by_name, update.values)))
+            updates.append(update)
+        return updates
+
+    def _child(self, live: dict[str, Any], seen: set[str]) -> Update:
+        pool = _words.word_pool([v for i in self.population + [live] for n, v in i["values"].items()
+                                 if n in self.text_names], self.vocabulary)
+        update = valid = None
+        for _ in range(_TRIES):
+            parents = [self._pick()] if self.population else [live]
+            if len(self.population) > 1 and self.rng.random() < self.crossover_rate:
+                parents.append(self._pick(exclude=parents[0]))
+            if self.llm_names and self.rng.random() < self.llm_rate:
+                update = self._llm_child(parents, pool)
+            else:
+                update = self._word_child(parents, pool)
+            if update is not None:
+                if key_of(to_json_values(self.by_name, update.values)) not in seen:
+                    return update
+                valid = update
+        return valid or Update({}, reasoning=f"no valid child in {_TRIES} tries: the spaces refused them")
+
+    def _word_child(self, parents: list[dict[str, Any]], pool: list[str], notes: Sequence[str] = ()) -> Update | None:
+        a, b = parents[0]["values"], parents[-1]["values"]
+        child, done = dict(a), list(notes)
+        for n in self.text_names:
+            if len(parents) > 1:
+                child[n], what = _words.crossover(a[n], b[n], self.rng)
+                done.append(f"{n}: {what}")
+        mutated = [n for n in self.text_names if self.rng.random() < 1 / len(self.text_names)]
+        if self.text_names and not mutated:
+            mutated = [self.rng.choice(self.text_names)]
+        for n in mutated:
+            child[n], what = _words.mutate(child[n], pool, self.rng)
+            done.append(f"{n}: {what}")
+        return self._finish(parents, child, "word", "; ".join(done))
+
+    def _llm_child(self, parents: list[dict[str, Any]], pool: list[str]) -> Update | None:
+        goal = self.objective or f"{self.direction} the score"
+        result = write_child(self.llm, self, parents, self.llm_names, objective=goal, vocabulary=self.vocabulary,
+                             max_repairs=self.max_repairs)
+        if result.values is None:
+            note = f"LLM operator failed ({result.error}); word operators used"
+            log.info("Evolution: %s", note)
+            update = self._word_child(parents, pool, [note])
+            return None if update is None else Update(update.values, update.reasoning, result.calls,
+                                                      {**update.meta, "llm_error": result.error})
+        child = {**parents[0]["values"], **to_json_values(self.by_name, result.values)}
+        update = self._finish(parents, child, "llm", result.reasoning)
+        return None if update is None else Update(update.values, update.reasoning, result.calls, update.meta)
+
+    def _finish(self, parents: list[dict[str, Any]], child: dict[str, Any], operator: str, what: str) -> Update | None:
+        """Step the numbers, validate everything; None when a space refuses the child."""
+        for n in self.numeric_names:
+            child[n] = _flatten.sample(self.specs[n], n, child[n], self._step)
+        try:
+            values = self.validate(from_json_values(self.by_name, child))
+        except InvalidProposal as e:
+            log.debug("child refused by a space: %s", e)
+            return None
+        kind = "crossover" if len(parents) > 1 else "mutation"
+        scores = ", ".join("unscored" if p["score"] is None else f"{p['score']:g}" for p in parents)
+        return Update(values, reasoning=f"{operator} {kind} of parent(s) scored {scores}: {what}",
+                      meta={"operator": f"{operator}-{kind}"})
+
+    def _step(self, key: str, dist: BaseDistribution, current: Any) -> Any:
+        """A Gaussian step (numbers) or a rare resample (categories) inside ``dist``."""
+        rng = self.rng
+        if isinstance(dist, CategoricalDistribution):
+            if current is None or current not in dist.choices or rng.random() < self.choice_rate:
+                return rng.choice(dist.choices)
+            return current
+        lo, hi, log_scale = dist.low, dist.high, dist.log
+        if current is None:
+            current = rng.uniform(lo, hi)
+        to = (math.log, math.exp) if log_scale else (float, float)
+        a, b = to[0](lo), to[0](hi)
+        x = min(b, max(a, to[0](current) + rng.gauss(0.0, self.sigma * (b - a))))
+        x = min(hi, max(lo, to[1](x)))
+        return x if isinstance(dist, FloatDistribution) else int(round(x))
+
+    # -- resume ----------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        version, internal, gauss = self.rng.getstate()
+        return {"population": [dict(i) for i in self.population], "rng": [version, list(internal), gauss],
+                "direction": self.direction}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.direction = state.get("direction", self.direction)
+        self.population = [dict(i) for i in state.get("population", [])]
+        self.population.sort(key=self._rank)
+        if state.get("rng"):
+            version, internal, gauss = state["rng"]
+            self.rng.setstate((version, tuple(internal), gauss))

@@ -1,0 +1,294 @@
+"""The parameters' minimal subgraph as the sections of a short program.
+
+Names are given in topological order (``add0``, ``mul1``; parameters keep their
+own), never from ids or global counters, so one graph always reads the same. A
+:class:`Level` says how hard to shorten: cut values, collapse runs of similar ops
+("… 980 more like this"), cut long argument lists, drop intermediate values and
+middle lines. Parameters, outputs and feedback are always shown.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from optimizers.optoprime.format import cut, format_feedback, format_parameters, format_value
+from trace_core.backward import topological
+from trace_core.feedback import Feedback
+from trace_core.node import ExceptionNode, Node, Parameter
+from trace_core.ops import Op
+from trace_core.spaces import Code
+
+__all__ = ["Level", "LEVELS", "GraphView"]
+
+_NOT_IDENT = re.compile(r"\W")
+_MAX_PERIOD = 6  # the longest block of ops recognised as repeating
+_INLINE_CHARS = 24  # constants this short are written inline instead of named
+
+
+@dataclass(frozen=True)
+class Level:
+    """How hard to shorten: value lengths, when to collapse, how many arguments and
+    lines to show."""
+
+    value_chars: int
+    output_chars: int
+    feedback_chars: int
+    min_repeats: int | None  # collapse a block repeated this many times (None: never)
+    max_args: int
+    intermediates: bool
+    max_lines: int | None
+
+
+LEVELS: tuple[Level, ...] = (
+    Level(600, 3000, 8000, None, 64, True, None),
+    Level(200, 1500, 6000, 8, 16, True, None),
+    Level(80, 800, 4000, 4, 8, True, 400),
+    Level(48, 600, 4000, 4, 8, True, 200),
+    Level(32, 400, 3000, 4, 6, True, 120),
+    Level(32, 400, 3000, 4, 6, False, 120),
+    Level(24, 200, 2000, 4, 4, False, 30),
+)
+
+
+def _collect(parameters: Sequence[Parameter], propagated: Any) -> tuple[list[Node], list[Node], list[Feedback], bool]:
+    """The subgraph (topological), the outputs, the feedback, and whether feedback[i]
+    belongs to outputs[i]."""
+    if propagated is None or not len(propagated):
+        return [], [], [], False
+    mine = [p for p in parameters if p in propagated]
+    if not mine and hasattr(propagated, "by_name"):  # rebuilt parameters: match by name
+        named = {p.name: p for p in propagated}
+        mine = [named[p.name] for p in parameters if p.name in named]
+    graph = getattr(propagated, "graph", None)
+    if graph is not None and hasattr(propagated, "outputs"):
+        outputs, feedback = list(propagated.outputs), list(propagated.feedback)
+        return graph.descendants(mine), outputs, feedback, len(outputs) == len(feedback)
+    union: dict[Node, None] = {}
+    feedback: dict[int, Feedback] = {}
+    for p in mine:
+        record = propagated[p]
+        union.update(dict.fromkeys(record.nodes))
+        for fb in record.feedback:
+            feedback.setdefault(id(fb), fb)
+    nodes = [n for n in topological(list(union)) if n in union]
+    parents = {q for n in nodes for q in n.parents}
+    sinks = [n for n in nodes if n not in parents]
+    fbs = list(feedback.values())
+    return nodes, sinks, fbs, len(sinks) == len(fbs) == 1
+
+
+def _collapse(keys: Sequence[str], min_repeats: int | None) -> list[int | tuple[int, int]]:
+    """Indices to show, with ``(hidden, period)`` markers where a block of ops repeats."""
+    n = len(keys)
+    if min_repeats is None:
+        return list(range(n))
+    min_repeats = max(min_repeats, 4)  # hide at least two blocks
+    out: list[int | tuple[int, int]] = []
+    i = 0
+    while i < n:
+        best_p = best_len = 0
+        for p in range(1, _MAX_PERIOD + 1):
+            if i + p * min_repeats > n:
+                break
+            j = i + p
+            while j < n and keys[j] == keys[j - p]:
+                j += 1
+            reps = (j - i) // p
+            if reps >= min_repeats and reps * p > best_len:
+                best_p, best_len = p, reps * p
+        if best_p:
+            out.extend(range(i, i + best_p))
+            out.append((best_len // best_p - 2, best_p))
+            out.extend(range(i + best_len - best_p, i + best_len))
+            i += best_len
+        else:
+            out.append(i)
+            i += 1
+    return out
+
+
+class GraphView:
+    """The minimal subgraph of ``parameters`` in ``propagated``, named and ready to render.
+
+    Example:
+        >>> from trace_core import backward, node
+        >>> from trace_core.spaces import Float
+        >>> x = Parameter(1.0, name="x", space=Float(0, 5))
+        >>> y = (x + node(2.0)) * node(3.0)
+        >>> print(GraphView([x], backward(y, "too small")).sections(LEVELS[0])["code"])
+        add0 = x + 2.0
+        mul1 = add0 * 3.0
+    """
+
+    def __init__(self, parameters: Sequence[Parameter], propagated: Any):
+        self.parameters = list(parameters)
+        nodes, outputs, feedback, aligned = _collect(self.parameters, propagated)
+        inside = set(nodes)
+        self.outputs = [o for o in outputs if o in inside]
+        self.feedback = feedback
+        self._output_feedback = dict(zip(outputs, feedback)) if aligned else {}
+        taken = {p.name for p in self.parameters}
+        mine = lambda n: n.trainable and n.name in taken  # noqa: E731
+        names: dict[Node, str] = {}
+        self.inputs: set[Node] = set()
+        self.lines: list[Node] = []
+        clean: dict[str, str] = {}
+        counter = 0
+
+        def fresh(n: Node) -> str:
+            nonlocal counter
+            base = clean.get(n.name)
+            if base is None:
+                base = _NOT_IDENT.sub("_", n.name) or "node"
+                base = clean[n.name] = base if not base[0].isdigit() else "n" + base
+            name = f"{base}{counter}"
+            counter += 1
+            while name in taken:
+                name += "_"
+            return name
+
+        for n in nodes:
+            if mine(n):
+                names[n] = n.name
+                continue
+            for q in n.parents:
+                if q not in names:
+                    if mine(q):
+                        names[q] = q.name
+                    elif q not in inside and (literal := _literal(q)) is not None:
+                        names[q] = literal
+                    else:
+                        names[q] = fresh(q)
+                        self.inputs.add(q)
+            if n not in names:
+                names[n] = fresh(n)
+            self.lines.append(n)
+        self.names = names
+        self.keys = [f"{n.op.name if n.op is not None else n.name}/{len(n.parents)}" for n in self.lines]
+        self._collapsed: dict[int | None, list[int | tuple[int, int]]] = {}
+
+    # -- pieces ---------------------------------------------------------------------
+    def _args(self, parents: Sequence[Node], max_args: int) -> list[str]:
+        names = self.names
+        if len(parents) <= max_args:
+            return [names[p] for p in parents]
+        return [*(names[p] for p in parents[: max_args - 1]), f"…{len(parents) - max_args:,} more…", names[parents[-1]]]
+
+    def expression(self, n: Node, max_args: int) -> str:
+        """The right-hand side of ``n``'s line: ``x + 2.0`` or ``solve(problem)``."""
+        op = n.op
+        if isinstance(op, Op):
+            args = self._args(n.parents, max_args)
+            if op.name == "call":
+                return f"{args[0]}({', '.join(args[1:])})"
+            if op.name == "getattr" and len(n.parents) == 2 and isinstance(n.parents[1].value, str):
+                return f"{args[0]}.{n.parents[1].value}"
+            try:
+                return op.source.format(*args)
+            except (IndexError, KeyError, ValueError):
+                return f"{op.name}({', '.join(args)})"
+        name = getattr(op, "name", n.name)
+        args = self._args([p for p in n.parents if not _own_code(p, op)], max_args)
+        return f"{name}({', '.join(args)})"
+
+    def definition(self, op: Any, limit: int) -> str:
+        own = next((p.name for p in self.parameters if _own_code(p, op)), None)
+        text = f"[{op.name}] {cut(str(getattr(op, 'description', '')).strip(), limit)}"
+        return text + (f"\n(its code is the variable {own})" if own else "")
+
+    def _value(self, n: Node, limit: int) -> str:
+        if isinstance(n, ExceptionNode):
+            return "raised " + cut(n.description.strip(), limit * 3)
+        return format_value(n.value, limit)
+
+    # -- sections -------------------------------------------------------------------
+    def visible(self, level: Level) -> list[int | tuple[int, int]]:
+        """The code lines shown at ``level``: line indices and ``(hidden, period)`` markers
+        (period 0: lines left out)."""
+        order = self._collapsed.get(level.min_repeats)
+        if order is None:
+            order = self._collapsed[level.min_repeats] = _collapse(self.keys, level.min_repeats)
+        if level.max_lines is not None and len(order) > level.max_lines:
+            half = level.max_lines // 2
+            order = [*order[:half], (len(order) - 2 * half, 0), *order[-half:]]
+        return order
+
+    def sections(self, level: Level, order: list[int | tuple[int, int]] | None = None) -> dict[str, str]:
+        """The program's sections at one shortening level (empty ones say so)."""
+        if order is None:
+            order = self.visible(level)
+        code: list[str] = []
+        shown: list[Node] = []
+        for item in order:
+            if isinstance(item, tuple):
+                hidden, period = item
+                if period == 0:
+                    code.append(f"# … {hidden:,} lines left out")
+                elif period == 1:
+                    code.append(f"# … {hidden:,} more like this")
+                else:
+                    code.append(f"# … {hidden:,} more blocks like the {period} lines above")
+                continue
+            n = self.lines[item]
+            shown.append(n)
+            code.append(f"{self.names[n]} = {self.expression(n, level.max_args)}")
+        ops: dict[int, Any] = {}
+        used: dict[Node, None] = {}
+        for n in shown:
+            if n.op is not None and not isinstance(n.op, Op):
+                ops.setdefault(id(n.op), n.op)
+            for q in n.parents:
+                if q in self.inputs:
+                    used[q] = None
+        definitions = "\n".join(self.definition(op, max(200, level.value_chars)) for op in ops.values())
+        outputs = set(self.outputs)
+        limit = level.value_chars
+        inputs = [f"{self.names[q]} = {self._value(q, limit)}" for q in used]
+        middle = [f"{self.names[n]} = {self._value(n, limit)}" for n in shown if n not in outputs]
+        return {
+            "code": "\n".join(code) or "(no traced operations between the variables and the outputs)",
+            "definitions": definitions or "(none)",
+            "inputs": "\n".join(inputs) or "(none)",
+            "intermediates": ("\n".join(middle) or "(none)") if level.intermediates else "(left out to save space)",
+            "outputs": "\n".join(f"{self.names[o]} = {self._value(o, level.output_chars)}" for o in self.outputs)
+            or "(none)",
+            "feedback": self._feedback(level.feedback_chars),
+        }
+
+    def _feedback(self, limit: int) -> str:
+        if self._output_feedback and self.outputs:
+            lines = [f"{self.names[o]}: {format_feedback(self._output_feedback[o], limit)}" for o in self.outputs]
+        else:
+            lines = [format_feedback(fb, limit) for fb in self.feedback]
+        return "\n".join(lines) or "(no feedback yet)"
+
+    def variables(self) -> str:
+        """Every parameter with its space, description and whole value."""
+        return format_parameters(self.parameters)
+
+
+def _own_code(p: Node, op: Any) -> bool:
+    """True when ``p`` is the Code parameter of the trainable bundle ``op``."""
+    if not isinstance(p, Parameter):  # (getattr on a Node would record an op)
+        return False
+    return isinstance(p.space, Code) and p.space.name is not None and p.space.name == getattr(op, "name", None)
+
+
+def _literal(n: Node) -> str | None:
+    """A short constant written inline, or None."""
+    if n.op is not None or n.parents or n.name != "const" or type(n) is not Node:
+        return None
+    v = n.value
+    if v is None or isinstance(v, (bool, int, float)):
+        text = repr(v)
+    elif isinstance(v, slice) and all(isinstance(x, (int, type(None))) for x in (v.start, v.stop, v.step)):
+        text = ":".join("" if x is None else str(x) for x in (v.start, v.stop, *(() if v.step is None else (v.step,))))
+    elif isinstance(v, str) and "\n" not in v:
+        text = format_value(v)
+    else:
+        return None
+    return text if len(text) <= _INLINE_CHARS else None
+

@@ -1,0 +1,147 @@
+"""Reply parsing and the repair loop (optimizers._reply)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from pydantic import BaseModel
+
+from optimizers._reply import ask_with_repair, check_suggestion, parse_json, parse_reply, reply_model
+from optimizers.optoprime import OptoPrime
+from trace_core import Parameter
+from trace_core.errors import BudgetExceeded, InvalidProposal
+from trace_core.llm import FatalLLMError, ScriptedLLM, UnparseableReply
+from trace_core.spaces import Choice, Code, Float, Int, Json, Text
+
+
+class Arch(BaseModel):
+    width: int
+    depth: int = 2
+
+
+def _optimizer():
+    params = [
+        Parameter(1.0, name="x", space=Float(0, 10)),
+        Parameter(3, name="k", space=Int(1, 5)),
+        Parameter("hi", name="prompt", space=Text(max_chars=20)),
+        Parameter("def f(a):\n    return a\n", name="f", space=Code(name="f", args=["a"])),
+        Parameter("relu", name="act", space=Choice(["relu", "tanh"])),
+        Parameter(Arch(width=4), name="arch", space=Json(Arch)),
+    ]
+    return OptoPrime(params, ScriptedLLM([]))
+
+
+@pytest.mark.parametrize("text", [
+    '{"a": 1}',
+    'Sure, here it is:\n```json\n{"a": 1}\n```\nGood luck!',
+    'My answer is {"a": 1} as requested.',
+    "{'a': 1}",
+    'I think {x} matters. {"a": 1}',
+])
+def test_parse_json_finds_the_object(text):
+    assert parse_json(text) == {"a": 1}
+
+
+@pytest.mark.parametrize("text, words", [
+    ('{"a": 1, "b": [1, 2', "cut off"),
+    ("no json here", "no JSON object"),
+    ("", "empty"),
+    ('{"a": 1,, }', "not valid JSON"),
+])
+def test_parse_json_says_what_is_wrong(text, words):
+    with pytest.raises(UnparseableReply, match=words) as info:
+        parse_json(text)
+    assert info.value.raw == text
+
+
+def test_parse_reply_validates_against_a_schema():
+    assert parse_reply('ok: {"width": 8}', Arch).width == 8
+    with pytest.raises(UnparseableReply, match="width"):
+        parse_reply('{"depth": 3}', Arch)
+
+
+def test_check_suggestion_accepts_every_space_and_drops_unchanged_values():
+    opt = _optimizer()
+    reply = {"reasoning": "r", "no_change": False, "suggestion": {
+        "x": "2.5", "k": 3, "prompt": "hello", "f": "def f(a):\n    return a + 1\n", "act": "TANH",
+        "arch": {"width": 16}}}
+    s = check_suggestion(json.dumps(reply), opt)
+    assert s.values["x"] == 2.5 and s.values["act"] == "tanh" and s.values["arch"] == Arch(width=16)
+    assert "k" not in s.values  # unchanged
+    assert not s.no_change and s.reasoning == "r"
+
+
+def test_check_suggestion_reports_every_problem_and_changes_nothing():
+    opt = _optimizer()
+    reply = {"suggestion": {"x": 50, "nope": 1, "f": "def f(a) return", "prompt": "h" * 30, "k": 2}}
+    with pytest.raises(InvalidProposal) as info:
+        check_suggestion(json.dumps(reply), opt)
+    message = str(info.value)
+    for words in ("out of range", "unknown parameter 'nope'", "does not parse", "at most 20 are allowed"):
+        assert words in message
+    assert opt.values()["x"] == 1.0 and opt.values()["k"] == 3
+
+
+@pytest.mark.parametrize("reply, words", [
+    ('["x", 2]', "got a JSON list"),
+    ('{"reasoning": "r", "changes": {"x": 2}}', 'no "suggestion" key'),
+    ('{"suggestion": [2]}', "must be a JSON object"),
+    ('{"suggestion": {}, "no_change": "maybe"}', "true or false"),
+])
+def test_check_suggestion_rejects_wrong_shapes(reply, words):
+    with pytest.raises((UnparseableReply, InvalidProposal), match=words):
+        check_suggestion(reply, _optimizer())
+
+
+def test_no_change_wins_and_empty_suggestion_means_no_change():
+    opt = _optimizer()
+    assert check_suggestion('{"reasoning": "fine", "suggestion": {"x": 99}, "no_change": true}', opt).no_change
+    assert check_suggestion('{"reasoning": "fine", "suggestion": {"x": 1.0}}', opt).no_change
+
+
+def test_reply_model_schema_comes_from_the_spaces():
+    schema = reply_model(_optimizer().parameters).model_json_schema()
+    props = schema["$defs"]["Suggestion"]["properties"]
+    assert props["x"]["anyOf"][0]["maximum"] == 10.0
+    assert props["act"]["anyOf"][0]["enum"] == ["relu", "tanh"]
+    assert set(schema["required"]) == {"reasoning", "suggestion"}
+
+
+def _ask(llm, max_repairs=2, n=1):
+    return ask_with_repair(llm, [{"role": "user", "content": "x?"}], lambda t: parse_json(t)["x"],
+                           max_repairs=max_repairs, n=n)
+
+
+def test_repair_sends_the_error_back_and_succeeds():
+    llm = ScriptedLLM(['{"x": ', '{"y": 1}', '{"x": 7}'])
+    answer = _ask(llm)[0]
+    assert (answer.value, answer.repairs, len(answer.calls)) == (7, 2, 3)
+    follow_up = llm.calls[1]
+    assert follow_up[-2] == {"role": "assistant", "content": '{"x": '}
+    assert "cut off" in follow_up[-1]["content"]
+    assert "KeyError" in llm.calls[2][-1]["content"] or "'x'" in llm.calls[2][-1]["content"]
+
+
+def test_repair_gives_up_after_max_repairs():
+    llm = ScriptedLLM(["nope", "still nope", "never"])
+    answer = _ask(llm, max_repairs=1)[0]
+    assert not answer.ok and answer.value is None and answer.repairs == 1
+    assert "no JSON object" in answer.error and len(llm.calls) == 2
+
+
+def test_llm_errors_become_failed_answers_but_budget_propagates():
+    answers = _ask(ScriptedLLM([FatalLLMError("provider down")] * 2), n=2)
+    assert [a.ok for a in answers] == [False, False] and "provider down" in answers[0].error
+    with pytest.raises(BudgetExceeded):
+        _ask(ScriptedLLM([BudgetExceeded("no more dollars", limit="max_usd")]))
+    with pytest.raises(BudgetExceeded):  # also during a repair
+        _ask(ScriptedLLM(["bad", BudgetExceeded("no more dollars", limit="max_usd")]))
+
+
+def test_n_choices_are_repaired_independently():
+    llm = ScriptedLLM(['{"x": 1}', "oops", '{"x": 3}', '{"x": 2}'])
+    answers = _ask(llm, n=3)
+    assert [a.value for a in answers] == [1, 2, 3]
+    assert [a.repairs for a in answers] == [0, 1, 0]
+    assert llm.requests[0].n == 3 and len(answers[0].calls) == 1 and len(answers[1].calls) == 1
