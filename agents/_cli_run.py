@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import os
 import signal
 import sys
 import threading
@@ -137,14 +138,17 @@ def report_path(template: str | None, run: dict[str, Any]) -> Path:
 
 
 def attach_graph(store: RunStore, run_id: str, task: Any) -> None:
-    """When no step recorded a trace (Search does not read traces), trace the best
-    values once so the report can draw the workflow."""
-    steps = store.steps(run_id)
-    if not steps or any(s.get("graph") for s in steps):
+    """When no recorded trace shows the best values (Search reads no traces; an LLM
+    optimizer's last trace predates its last accepted step), trace them once so the
+    report draws the workflow as it is now. The last step's own trace is kept."""
+    rep = RunReport.load(store, run_id)
+    found = rep.graph()
+    if not rep.steps or (found is not None and found[1] >= rep.best_step):
         return
     g = trace_graph(task)
     if g is not None:
-        store.set_step_graph(run_id, steps[-1]["step"], {"after_step": steps[-1]["step"], "graph": g})
+        last = rep.steps[-1]
+        store.set_step_graph(run_id, last["step"], {"after_step": last["step"], "graph": g, "forward": last.get("graph")})
 
 
 def finish(store: RunStore, run_id: str, *, out: Console, report: str | None, write_report: bool,
@@ -198,21 +202,39 @@ def new_run_id(store: RunStore, job_key: str, before: set[str]) -> str | None:
     return None
 
 
-def build(job: Job, llm_override: str | None) -> tuple[Any, Any, Any]:
-    """Task, LLM object and optimizer (spec or instance) of a job."""
-    task = job.build_task()
-    llm_spec = job.llm
-    if llm_override is not None:
-        from agents.jobs import LLMSpec
+def llm_option(text: str) -> Any:
+    """The LLM a ``--llm`` option names: ``none``/``off`` (no LLM), ``env`` ($TRACETUNE_LLM),
+    a model string, or a test hook (``scripted:FILE``, ``replay:FILE``; paths from the current folder)."""
+    from agents.jobs import LLMSpec
 
-        word = llm_override.strip().lower()
-        if word in ("none", "off", "env"):  # no LLM at all, or whatever $TRACETUNE_LLM says
-            llm = "none" if word != "env" else None
-            return task, llm, job.build_optimizer(task, llm)
-        llm_spec = LLMSpec.model_validate(llm_override, context={"base_dir": Path.cwd()})
-    llm = llm_spec.build() if llm_spec is not None else None
+    word = text.strip().lower()
+    if word in ("none", "off", "env"):
+        return "none" if word != "env" else None
+    return LLMSpec.model_validate(text, context={"base_dir": Path.cwd()}).build()
+
+
+def llm_label(llm: Any) -> str:
+    """What to call the LLM a run used, for reports."""
+    if llm is None:
+        return os.environ.get("TRACETUNE_LLM") or "none"
+    return llm if isinstance(llm, str) else str(getattr(llm, "model", type(llm).__name__))
+
+
+def build(job: Job, llm_override: str | None) -> tuple[Any, Any, Any]:
+    """Task, LLM (object, ``"none"`` or None for the environment) and optimizer (spec or instance) of a job."""
+    task = job.build_task()
+    if llm_override is not None:
+        llm = llm_option(llm_override)
+    else:
+        llm = job.llm.build() if job.llm is not None else None
     return task, llm, job.build_optimizer(task, llm)
 
 
 def stderr_console() -> Console:
     return Console(file=sys.stderr)
+
+
+def stdout_console() -> Console:
+    """The console for results: tables are not cut to 80 columns when piped to a file or a log."""
+    console = Console()
+    return console if console.is_terminal else Console(width=240)

@@ -56,7 +56,7 @@ def show_run(store: RunStore, run: dict[str, Any], *, as_json: bool, out: Consol
     cfg = run.get("config") or {}
     job = cfg.get("job") or {}
     opt = cfg.get("optimizer") or {}
-    llm = (job.get("llm") or {}).get("model") or cfg.get("llm") or "none (or $TRACETUNE_LLM)"
+    llm = cfg.get("llm_model") or (job.get("llm") or {}).get("model") or cfg.get("llm") or "none (or $TRACETUNE_LLM)"
     meta = Table(box=None, show_header=False)
     for key, value in (("run", run["id"]), ("job", run.get("job_key")), ("task", run.get("task")),
                        ("status", f"{run['status']}: {run.get('stop_reason') or ''}"),

@@ -62,7 +62,7 @@ def diff_html(old: Any, new: Any) -> str:
 
 def _header(rep: RunReport) -> str:
     r, cfg = rep.run, redact(rep.run.get("config") or {})
-    llm = (cfg.get("job") or {}).get("llm") or cfg.get("llm")
+    llm = cfg.get("llm_model") or (cfg.get("job") or {}).get("llm") or cfg.get("llm")
     opt = cfg.get("optimizer") or {}
     spent = r.get("spent") or {}
     rows = [("run", _e(r["id"])), ("job", _e(r.get("job_key"))), ("task", _e(r.get("task"))),

@@ -47,7 +47,9 @@ def ticks(lo: float, hi: float, n: int = 5) -> list[float]:
 class _Frame:
     """Maps data to pixels and draws the axes of one chart."""
 
-    def __init__(self, x_range: tuple[float, float], values: Sequence[float], *, zero: bool = False):
+    def __init__(self, x_range: tuple[float, float], values: Sequence[float], *, zero: bool = False,
+                 size: tuple[int, int] = (_W, _H)):
+        self.w, self.h = size
         self.x0, self.x1 = x_range if x_range[1] > x_range[0] else (x_range[0], x_range[0] + 1)
         finite = [v for v in values if v is not None and math.isfinite(v)] or [0.0]
         lo, hi = min(finite), max(finite)
@@ -63,34 +65,34 @@ class _Frame:
         self.y0, self.y1 = (lo if zero and lo == 0 else lo - pad), hi + pad
 
     def x(self, v: float) -> float:
-        return _L + (v - self.x0) / (self.x1 - self.x0) * (_W - _L - _R)
+        return _L + (v - self.x0) / (self.x1 - self.x0) * (self.w - _L - _R)
 
     def y(self, v: float) -> float:
         return self._y(math.log10(v) if self.log else v)
 
     def _y(self, t: float) -> float:
-        return _H - _B - (t - self.y0) / (self.y1 - self.y0) * (_H - _T - _B)
+        return self.h - _B - (t - self.y0) / (self.y1 - self.y0) * (self.h - _T - _B)
 
     def axes(self, x_label: str, y_label: str) -> list[str]:
-        out = [f'<line class="axis" x1="{_L}" y1="{_H - _B}" x2="{_W - _R}" y2="{_H - _B}"/>',
-               f'<line class="axis" x1="{_L}" y1="{_T}" x2="{_L}" y2="{_H - _B}"/>']
+        out = [f'<line class="axis" x1="{_L}" y1="{self.h - _B}" x2="{self.w - _R}" y2="{self.h - _B}"/>',
+               f'<line class="axis" x1="{_L}" y1="{_T}" x2="{_L}" y2="{self.h - _B}"/>']
         for t in ticks(self.y0, self.y1) if not self.log else range(math.ceil(self.y0), math.floor(self.y1) + 1):
             y = self._y(t)
-            out.append(f'<line class="grid" x1="{_L}" y1="{y:.1f}" x2="{_W - _R}" y2="{y:.1f}"/>'
+            out.append(f'<line class="grid" x1="{_L}" y1="{y:.1f}" x2="{self.w - _R}" y2="{y:.1f}"/>'
                        f'<text class="tick" x="{_L - 6}" y="{y + 4:.1f}" text-anchor="end">'
                        f'{_fmt(10.0 ** t if self.log else t)}</text>')
         step = max(1, math.ceil((self.x1 - self.x0) / 10))
         for t in range(math.ceil(self.x0), math.floor(self.x1) + 1, step):
-            out.append(f'<text class="tick" x="{self.x(t):.1f}" y="{_H - _B + 16}" text-anchor="middle">{t}</text>')
+            out.append(f'<text class="tick" x="{self.x(t):.1f}" y="{self.h - _B + 16}" text-anchor="middle">{t}</text>')
         y_label += " (log scale)" if self.log else ""
-        out.append(f'<text class="label" x="{(_L + _W - _R) / 2}" y="{_H - 4}" text-anchor="middle">{_e(x_label)}'
-                   f'</text><text class="label" x="14" y="{(_T + _H - _B) / 2}" text-anchor="middle" '
-                   f'transform="rotate(-90 14 {(_T + _H - _B) / 2})">{_e(y_label)}</text>')
+        out.append(f'<text class="label" x="{(_L + self.w - _R) / 2}" y="{self.h - 4}" text-anchor="middle">{_e(x_label)}'
+                   f'</text><text class="label" x="14" y="{(_T + self.h - _B) / 2}" text-anchor="middle" '
+                   f'transform="rotate(-90 14 {(_T + self.h - _B) / 2})">{_e(y_label)}</text>')
         return out
 
 
-def _svg(kind: str, parts: Sequence[str], label: str) -> str:
-    return (f'<svg class="plot" data-kind="{kind}" viewBox="0 0 {_W} {_H}" role="img" aria-label="{_e(label)}" '
+def _svg(kind: str, parts: Sequence[str], label: str, frame: _Frame) -> str:
+    return (f'<svg class="plot" data-kind="{kind}" viewBox="0 0 {frame.w} {frame.h}" role="img" aria-label="{_e(label)}" '
             f'xmlns="http://www.w3.org/2000/svg">{"".join(parts)}</svg>')
 
 
@@ -110,7 +112,7 @@ def score_chart(steps: Sequence[Mapping[str, Any]], candidates: Sequence[Mapping
     for c in candidates:
         tip = f"step {c['step']} candidate {c['idx']}: {c.get('status')}"
         if c.get("score") is None:
-            x, y = frame.x(c["step"]), _H - _B
+            x, y = frame.x(c["step"]), frame.h - _B
             parts.append(f'<path class="cand failed mark" d="M{x - 4:.1f},{y - 4:.1f} l8,8 m0,-8 l-8,8" '
                          f'data-step="{c["step"]}" data-idx="{c["idx"]}"><title>{_e(tip)}</title></path>')
             continue
@@ -121,22 +123,22 @@ def score_chart(steps: Sequence[Mapping[str, Any]], candidates: Sequence[Mapping
     for step, value in best:
         parts.append(f'<circle class="best-pt mark" cx="{frame.x(step):.1f}" cy="{frame.y(value):.1f}" r="2.5">'
                      f'<title>step {step}: best so far {_fmt(value)}</title></circle>')
-    return _svg("score", parts, "score per step")
+    return _svg("score", parts, "score per step", frame)
 
 
 def bar_chart(kind: str, bars: Sequence[tuple[int, float, str]], y_label: str) -> str:
     """One bar per step: ``(step, value, tooltip)``."""
     last = max([b[0] for b in bars] or [1])
-    frame = _Frame((-0.5, last + 0.5), [b[1] for b in bars], zero=True)
+    frame = _Frame((-0.5, last + 0.5), [b[1] for b in bars], zero=True, size=(400, 240))
     width = max(2.0, (frame.x(1) - frame.x(0)) * 0.7)
     parts = frame.axes("step", y_label)
     if not any(b[1] for b in bars):
-        parts.append(f'<text class="label" x="{(_L + _W - _R) / 2}" y="{_T + 30}" text-anchor="middle">none</text>')
+        parts.append(f'<text class="label" x="{(_L + frame.w - _R) / 2}" y="{_T + 30}" text-anchor="middle">none</text>')
     for step, value, tip in bars:
         top, base = frame.y(max(value, 0.0)), frame.y(0.0)
         parts.append(f'<rect class="bar mark" x="{frame.x(step) - width / 2:.1f}" y="{top:.1f}" width="{width:.1f}" '
                      f'height="{max(base - top, 0.5):.1f}" data-step="{step}"><title>{_e(tip)}</title></rect>')
-    return _svg(kind, parts, y_label)
+    return _svg(kind, parts, y_label, frame)
 
 
 _NODE_W, _NODE_H, _GAP_X, _GAP_Y = 170, 44, 60, 18

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from agents import _cli_views as views
-from agents._cli_run import Exit, Stopper, StepPrinter, build, finish, new_run_id, say, stderr_console, warm_values
+from agents._cli_run import Exit, Stopper, StepPrinter, build, finish, llm_label, llm_option, new_run_id, say, stderr_console, stdout_console, warm_values
 from agents.jobs import Job, load_job
 from agents.store import RunStore
 from trace_core.errors import ConfigError, InvalidProposal, TraceTuneError
@@ -100,7 +100,7 @@ def run(
     warm = job.warm_start if warm_start is None else warm_start
     pct = fail_on_regression if fail_on_regression is not None else job.fail_on_regression
     runs = _store(store or job.store)
-    err, out = stderr_console(), Console()
+    err, out = stderr_console(), stdout_console()
     try:
         task, llm_obj, optimizer = build(job, llm)
     except (TraceTuneError, ImportError, TypeError, ValueError) as e:
@@ -113,7 +113,8 @@ def run(
              "warm_start_from": previous["id"] if initial else None, "fail_on_regression": pct,
              "report": None if no_report else (report or job.report)}
     if job.llm is not None and not job.llm.is_test_hook and llm is None:
-        extra["llm"] = job.llm.settings()
+        extra["llm"] = job.llm.settings()  # so the Python resume() rebuilds it too
+    extra["llm_model"] = llm_label(llm_obj)
     stopper = Stopper(err)
     started: dict[str, str | None] = {}
 
@@ -182,8 +183,11 @@ def resume(
             raise _fail(f"cannot rebuild the job of run {row['id']}: {e}") from None
         optimizer = optimizer if job.optimizer.custom else None
     elif llm is not None:
-        llm_obj = llm
-    err, out = stderr_console(), Console()
+        try:
+            llm_obj = llm_option(llm)
+        except (TraceTuneError, ValueError) as e:
+            raise _fail(f"--llm {llm!r}: {e}") from None
+    err, out = stderr_console(), stdout_console()
     stopper = Stopper(err)
     total = (cfg.get("budget") or {}).get("max_steps")
     say(out, f"resuming run {row['id']} ({row['name']}) after step {(runs.last_step(row['id']) or {}).get('step', '-')}")
@@ -204,14 +208,14 @@ def list_(
     as_json: JsonOpt = False,
 ) -> None:
     """List runs, newest first."""
-    views.list_runs(_store(store), job=job, status=status, limit=limit, as_json=as_json, out=Console())
+    views.list_runs(_store(store), job=job, status=status, limit=limit, as_json=as_json, out=stdout_console())
 
 
 @app.command()
 def show(run_id: Annotated[str, typer.Argument(metavar="RUN")], store: StoreOpt = None, as_json: JsonOpt = False) -> None:
     """Show a run: settings, scores, spending, steps and best values."""
     runs = _store(store)
-    views.show_run(runs, _get_run(runs, run_id), as_json=as_json, out=Console())
+    views.show_run(runs, _get_run(runs, run_id), as_json=as_json, out=stdout_console())
 
 
 @app.command()
@@ -257,7 +261,7 @@ def tasks(
     as_json: JsonOpt = False,
 ) -> None:
     """List registered tasks and their parameters (each task is built with its defaults)."""
-    views.list_tasks(names or None, as_json=as_json, out=Console())
+    views.list_tasks(names or None, as_json=as_json, out=stdout_console())
 
 
 def main() -> None:

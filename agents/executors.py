@@ -117,13 +117,7 @@ _WORKER_TASK: Any = None
 
 def _init_worker(payload: bytes) -> None:
     global _WORKER_TASK
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    try:
-        import torch
-
-        torch.set_num_threads(1)
-    except ImportError:
-        pass
+    os.environ.setdefault("OMP_NUM_THREADS", "1")  # torch reads it when first imported
     _WORKER_TASK = _rebuild(pickle.loads(payload))
 
 
@@ -174,7 +168,8 @@ class ProcessExecutor(Executor):
     def _new_pool(self) -> cf.ProcessPoolExecutor:
         import multiprocessing
 
-        ctx = multiprocessing.get_context("spawn")
+        methods = multiprocessing.get_all_start_methods()
+        ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
         return cf.ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_worker,
                                       initargs=(self._payload,))
 

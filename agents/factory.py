@@ -15,6 +15,7 @@ __all__ = ["build_llm", "build_optimizer", "optimizer_spec", "task_spec", "build
 log = logging.getLogger(__name__)
 
 OPTIMIZERS = ("default", "search", "optoprime", "opro", "evolution")
+_SEARCH_ONLY = ("sampler", "pruner", "storage", "study_name", "enqueue_initial")
 
 
 def build_llm(spec: Any, budget: Budget | None = None) -> Any:
@@ -62,8 +63,8 @@ def build_optimizer(
     if name not in OPTIMIZERS:
         raise ConfigError(f"unknown optimizer {name!r}; use one of {', '.join(OPTIMIZERS)}")
     if name == "default":
-        if llm is None:
-            log.info("no LLM configured: using Search (Optuna) as the optimizer")
+        if llm is not None:  # Search-only options do not apply to the LLM optimizer
+            options = {k: v for k, v in options.items() if k not in _SEARCH_ONLY}
         opt = optimizers.default(parameters, llm=llm, seed=seed, vocabulary=vocabulary, objective=objective, **options)
     elif name == "search":
         opt = optimizers.Search(parameters, seed=seed, **options)

@@ -22,7 +22,7 @@ from trace_core import Budget, Feedback, backward, better, catching, graph
 from trace_core.errors import BudgetExceeded, ConfigError, TaskError
 from trace_core.feedback import Direction
 
-__all__ = ["optimize", "resume", "RunResult", "StepRecord"]
+__all__ = ["optimize", "resume", "open_run", "Run", "Pending", "RunResult", "StepRecord"]
 
 log = logging.getLogger(__name__)
 _GRAPH_MAX_NODES = 400
@@ -74,8 +74,25 @@ def _feedback_json(fb: Feedback, limit: int = 4000) -> dict[str, Any]:
     return data
 
 
-class _Run:
-    """The state of one run while it is optimized."""
+@dataclass
+class Pending:
+    """A proposed step: its candidates and their evaluations, not yet committed."""
+
+    updates: list[Any]
+    todo: list[Any]
+    results: list[EvalResult]
+    best: int | None
+    train_fb: Any
+    graph: Any
+    started: float
+
+    @property
+    def best_score(self) -> float | None:
+        return None if self.best is None else Optimizer_score(self.results[self.best])
+
+
+class Run:
+    """The state of one run while it is optimized (see :func:`open_run`)."""
 
     def __init__(self, task: Any, optimizer: Any, store: RunStore, run_id: str, *, budget: Budget, k: int,
                  executor: Executor, seed: int, minibatch: int | None, on_step: Callable[[StepRecord], None] | None,
@@ -147,8 +164,9 @@ class _Run:
         self.incumbent_score = self.initial_score = Optimizer_score(result)
         self.commit(0, values, [], [result], accepted=True, train_fb=None, graph_json=None)
 
-    def one_step(self) -> StepRecord:
-        self.step += 1
+    def propose_step(self) -> Pending:
+        """Forward, backward, propose and evaluate the next step's candidates (nothing
+        is applied or committed yet)."""
         started = time.perf_counter()
         propagated, train_fb, g = (None, None, None)
         if getattr(self.opt, "needs_trace", True):
@@ -169,15 +187,38 @@ class _Run:
             s = Optimizer_score(r)
             if s is not None and (best_i is None or better(s, Optimizer_score(results[best_i]), self.direction)):
                 best_i = i
-        accepted = best_i is not None and better(Optimizer_score(results[best_i]), self.incumbent_score, self.direction)
-        if accepted:
-            self.opt.apply(todo[best_i])
-            self.incumbent_score = Optimizer_score(results[best_i])
-        self.tokens += sum(u.tokens for u in updates)
-        self.cost += sum(u.cost_usd for u in updates)
-        rec = self.commit(self.step, self.opt.values(), updates, results, accepted=accepted, train_fb=train_fb,
-                          graph_json=g, todo=todo, seconds=time.perf_counter() - started)
-        return rec
+        return Pending(updates, todo, results, best_i, train_fb, g, started)
+
+    def finish_step(self, pending: Pending, accept: bool | None = None) -> StepRecord:
+        """Commit a proposed step. ``accept=None`` keeps the best candidate if it beats
+        the incumbent; True / False force the decision on the best candidate."""
+        self.step += 1
+        best = pending.best
+        if accept is None:
+            accept = best is not None and better(Optimizer_score(pending.results[best]), self.incumbent_score,
+                                                 self.direction)
+        accept = bool(accept and best is not None)
+        if accept:
+            self.opt.apply(pending.todo[best])
+            self.incumbent_score = Optimizer_score(pending.results[best])
+        self.tokens += sum(u.tokens for u in pending.updates)
+        self.cost += sum(u.cost_usd for u in pending.updates)
+        return self.commit(self.step, self.opt.values(), pending.updates, pending.results, accepted=accept,
+                           train_fb=pending.train_fb, graph_json=pending.graph, todo=pending.todo,
+                           seconds=time.perf_counter() - pending.started)
+
+    def one_step(self) -> StepRecord:
+        return self.finish_step(self.propose_step())
+
+    def restore(self, step: int, reason: str = "rolled back") -> StepRecord:
+        """Commit a new step whose values are those of committed step ``step``."""
+        snap = self.store.snapshot(self.run_id, step)
+        rows = [s for s in self.store.steps(self.run_id) if s["step"] == step]
+        update = _update(self.opt.validate(snap), f"{reason} to step {step}")
+        self.opt.apply(update)
+        self.incumbent_score = rows[0]["incumbent_score"] if rows else self.incumbent_score
+        self.step += 1
+        return self.commit(self.step, self.opt.values(), [update], [], accepted=True, train_fb=None, graph_json=None)
 
     # -- the store -------------------------------------------------------------------------
     def commit(self, step: int, values: dict[str, Any], updates: Sequence[Any], results: Sequence[EvalResult], *,
@@ -246,8 +287,13 @@ class _Run:
             try:
                 self.one_step()
             except BudgetExceeded as e:
-                self.step -= 1
                 return f"budget {e.limit or 'limit'} reached"
+
+    owns_executor = True
+
+    def close(self) -> None:
+        if self.owns_executor:
+            self.executor.close()
 
     def result(self, reason: str) -> RunResult:
         status = "interrupted" if reason == "interrupted" else "finished"
@@ -343,7 +389,7 @@ def optimize(
                               direction=task.direction, job_key=job_key or run_name)
     log.info("run %s: %s with %s, budget %s", run_id, run_name, type(opt).__name__, budget.describe())
     ex = get_executor(executor, task, workers=workers, timeout=timeout)
-    run = _Run(task, opt, store, run_id, budget=budget, k=k, executor=ex, seed=seed, minibatch=minibatch,
+    run = Run(task, opt, store, run_id, budget=budget, k=k, executor=ex, seed=seed, minibatch=minibatch,
                on_step=on_step, should_stop=should_stop, target=target)
     try:
         reason = run.loop()
@@ -367,7 +413,7 @@ def _update(values: Mapping[str, Any], reasoning: str) -> Any:
     return Update(dict(values), reasoning=reasoning)
 
 
-def resume(
+def open_run(
     run_id: str,
     *,
     store: RunStore | str | None = None,
@@ -378,12 +424,11 @@ def resume(
     executor: str | Executor | None = None,
     on_step: Callable[[StepRecord], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
-) -> RunResult:
-    """Continue a run from its last committed step (after a crash, a kill or Ctrl-C).
+) -> Run:
+    """Rebuild a stored run at its last committed step, ready to continue.
 
     The task and optimizer are rebuilt from the stored config unless given; the live
-    values and the optimizer state are those of the last committed step. A step
-    that was in flight is redone; nothing is written twice.
+    values and the optimizer state are those of the last committed step.
     """
     store = open_store(store)
     row = store.get_run(run_id)
@@ -400,10 +445,11 @@ def resume(
         seed=cfg.get("seed", 0), vocabulary=getattr(task, "vocabulary", None) or None,
         objective=getattr(task, "description", None) or None)
     opt.direction = task.direction
-    ex_kind = executor or cfg.get("executor", "thread")
-    ex = get_executor(ex_kind, task, workers=cfg.get("workers"), timeout=cfg.get("timeout"))
-    run = _Run(task, opt, store, run_id, budget=budget, k=cfg.get("k", 1), executor=ex, seed=cfg.get("seed", 0),
-               minibatch=cfg.get("minibatch"), on_step=on_step, should_stop=should_stop, target=cfg.get("target"))
+    ex = get_executor(executor or cfg.get("executor", "thread"), task, workers=cfg.get("workers"),
+                      timeout=cfg.get("timeout"))
+    run = Run(task, opt, store, run_id, budget=budget, k=cfg.get("k", 1), executor=ex, seed=cfg.get("seed", 0),
+              minibatch=cfg.get("minibatch"), on_step=on_step, should_stop=should_stop, target=cfg.get("target"))
+    run.owns_executor = not isinstance(executor, Executor)
     last = store.last_step(run_id)
     if last is not None:
         clean = opt.validate(last["values"])
@@ -418,14 +464,24 @@ def resume(
         for s in store.steps(run_id):
             run.tokens += s.get("tokens") or 0
             run.cost += s.get("cost_usd") or 0.0
-    store.update_run(run_id, status="running", stop_reason=None)
-    log.info("resuming run %s after step %s", run_id, run.step)
+    return run
+
+
+def resume(run_id: str, **kwargs: Any) -> RunResult:
+    """Continue a run from its last committed step (after a crash, a kill or Ctrl-C).
+
+    Takes the keywords of :func:`open_run`. A step that was in flight is redone;
+    nothing is written twice.
+    """
+    run = open_run(run_id, **kwargs)
+    run.store.update_run(run.run_id, status="running", stop_reason=None)
+    log.info("resuming run %s after step %s", run.run_id, run.step)
     try:
         reason = run.loop()
     except BaseException as e:
-        store.update_run(run_id, status="failed", stop_reason=f"{type(e).__name__}: {e}"[:200], spent=budget.spent)
+        run.store.update_run(run.run_id, status="failed", stop_reason=f"{type(e).__name__}: {e}"[:200],
+                             spent=run.budget.spent)
         raise
     finally:
-        if not isinstance(ex_kind, Executor):
-            ex.close()
+        run.close()
     return run.result(reason)

@@ -172,7 +172,8 @@ class RunReport:
             g = s.get("graph")
             if isinstance(g, dict) and "graph" in g:  # traced after the step (see trace_graph)
                 traced.append((g.get("after_step", s["step"]), g["graph"]))
-            elif g:  # traced at the start of the step: the values after the previous one
+                g = g.get("forward")
+            if g:  # traced at the start of the step: the values after the previous one
                 traced.append((s["step"] - 1, g))
         if not traced:
             return None

@@ -81,7 +81,7 @@ def speed_table(n: int, repeats: int) -> bool:
     for name, rate in rows:
         print(f"{name:38s} {rate:10.0f} {1e3 / rate:9.2f} {'':>12s}")
     print(f"{'frontal area (scanline union)':38s} {ours:10.0f} {1e3 / ours:9.2f} {ours / base:11.1f}x")
-    print(f"{'frontal area (trimesh/shapely, base)':38s} {base:10.0f} {1e3 / base:9.2f} {1.0:11.1f}x")
+    print(f"{'frontal area (shapely union, baseline)':38s} {base:10.0f} {1e3 / base:9.2f} {1.0:11.1f}x")
     errors = [abs(frontal_area(_tri(m)) / shapely_frontal_area(m) - 1) for m in meshes[:20]]
     print(f"frontal area vs shapely: max relative difference {max(errors):.2e} over 20 meshes")
     ok = rows[0][1] >= 100.0

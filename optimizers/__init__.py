@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from optimizers.base import LLMCall, Optimizer, Update
 from optimizers.composite import Composite
-from optimizers.default import default
+from optimizers._default import default
 from optimizers.evolution import Evolution
 from optimizers.search import Search
 
@@ -35,3 +35,7 @@ def __getattr__(name: str) -> Any:
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'optimizers' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -178,7 +178,8 @@ def reply_model(parameters: Sequence[Parameter]) -> type[BaseModel]:
 
 @dataclass(frozen=True)
 class Suggestion:
-    """A checked reply: the reasoning and the validated values that differ from the live ones."""
+    """A checked reply: the reasoning and the validated values that differ from the live
+    ones (see :func:`check_suggestion` for an example)."""
 
     reasoning: str
     values: dict[str, Any]
@@ -208,6 +209,13 @@ def check_suggestion(text: str, optimizer: Optimizer) -> Suggestion:
     Raises:
         UnparseableReply: not JSON, or not the expected object.
         InvalidProposal: unknown names or values a space rejects (every one listed).
+
+    Example:
+        >>> from optimizers.optoprime import OptoPrime
+        >>> from trace_core.spaces import Int
+        >>> opt = OptoPrime([Parameter(1, name="k", space=Int(1, 9))], llm=None)
+        >>> check_suggestion('{"reasoning": "more", "suggestion": {"k": "4"}}', opt)
+        Suggestion(reasoning='more', values={'k': 4}, no_change=False)
     """
     data = parse_json(text)
     if not isinstance(data, dict):
@@ -387,7 +395,18 @@ def suggest(optimizer: Optimizer, llm: Any, messages: Sequence[Mapping[str, Any]
 class LLMOptimizer(Optimizer):
     """Base of optimizers that ask an LLM for suggestions (OptoPrime, OPRO): the LLM,
     the objective, the repair bound, and :meth:`ask`, which turns messages into
-    ``k`` validated updates."""
+    ``k`` validated updates.
+
+    Example:
+        >>> from trace_core.llm import ScriptedLLM
+        >>> from trace_core.spaces import Int
+        >>> class Pick(LLMOptimizer):
+        ...     def propose(self, propagated=None, k=1):
+        ...         return self.ask([{"role": "user", "content": "Pick k."}], k, {})
+        >>> k = Parameter(1, name="k", space=Int(1, 9))
+        >>> Pick([k], ScriptedLLM(['{"reasoning": "", "suggestion": {"k": 4}}'])).propose()[0].values
+        {'k': 4}
+    """
 
     def __init__(self, parameters: Iterable[Parameter], llm: Any, *, objective: str | None = None,
                  max_repairs: int = 2, temperature: float | None = None, direction: Direction = "maximize"):
@@ -416,5 +435,8 @@ class LLMOptimizer(Optimizer):
         """``k`` updates from ``messages`` (see :func:`suggest`)."""
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
+        if self.llm is None:
+            raise ConfigError(f"{type(self).__name__} needs an LLM to propose; pass llm= (for example "
+                              "trace_core.llm.LiteLLM('openai/gpt-4o-mini')) or use Search without one")
         return suggest(self, self.llm, messages, k=k, max_repairs=self.max_repairs, reply_format=self.reply_format,
                        meta={"optimizer": type(self).__name__, **meta}, temperature=self.temperature)

@@ -12,6 +12,7 @@ probability. ``Code`` is written only by the LLM operator (without one it is kep
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import random
@@ -23,7 +24,7 @@ from optuna.distributions import BaseDistribution, CategoricalDistribution, Floa
 from optimizers import _flatten, _words
 from optimizers._evolution_llm import write_child
 from optimizers._values import from_json_values, key_of, to_json_values
-from optimizers.base import Optimizer, Update
+from optimizers.base import LLMCall, Optimizer, Update
 from trace_core import Feedback, Parameter
 from trace_core.errors import InvalidProposal
 from trace_core.feedback import Direction
@@ -33,6 +34,7 @@ __all__ = ["Evolution"]
 log = logging.getLogger(__name__)
 
 _TRIES = 12  # attempts to make a valid child not seen before
+_LLM_TRIES = 2  # of which at most this many ask the LLM
 _FEEDBACK_CHARS = 600
 
 
@@ -42,8 +44,10 @@ class Evolution(Optimizer):
     Args:
         parameters: Text parameters (and any Float, Int, Choice, Json, Code beside them).
         population: μ, the individuals kept (the best, so the best is never lost).
-        offspring: λ, the children one generation is meant to have (the loop's ``k``
-            decides how many ``propose`` returns).
+        offspring: λ, the children of one generation: once λ children are observed, the
+            best μ of parents and children become the next parents. (Until μ individuals
+            were observed, every observation joins the parents.) ``k`` in ``propose``
+            is how many children one call returns.
         vocabulary: words mutation may insert (plus every word seen in the population).
         llm: an LLM that writes children from parents and their feedback.
         llm_rate: the share of children the LLM writes when there is one.
@@ -76,7 +80,8 @@ class Evolution(Optimizer):
         self.llm, self.llm_rate, self.crossover_rate = llm, llm_rate, crossover_rate
         self.sigma, self.choice_rate, self.objective, self.max_repairs = sigma, choice_rate, objective, max_repairs
         self.rng = random.Random(seed)
-        self.population: list[dict[str, Any]] = []  # {"values": json values, "score", "feedback"}, best first
+        self.population: list[dict[str, Any]] = []  # parents {"values": json, "score", "feedback"}, best first
+        self.children: list[dict[str, Any]] = []  # observed children of this generation
         self.text_names = self._names(["text"])
         self.llm_names = self._names(["text", "code"]) if llm is not None else []
         self.specs = {n: _flatten.spec_of(p.space) for n, p in self.by_name.items()}
@@ -105,16 +110,23 @@ class Evolution(Optimizer):
             return
         data = to_json_values(self.by_name, clean)
         key = key_of(data)
-        self.population = [i for i in self.population if key_of(i["values"]) != key]
         text = feedback.text if len(feedback.text) <= _FEEDBACK_CHARS else feedback.text[:_FEEDBACK_CHARS] + " …"
-        self.population.append({"values": data, "score": self.score(feedback), "feedback": text})
-        self.population.sort(key=self._rank)  # stable: older individuals win ties
-        del self.population[self.mu:]
+        individual = {"values": data, "score": self.score(feedback), "feedback": text}
+        for group in (self.population, self.children):  # a value seen again: its latest evaluation counts
+            group[:] = [i for i in group if key_of(i["values"]) != key]
+        if len(self.population) < self.mu:
+            self.population.append(individual)
+            self.population.sort(key=self._rank)
+            return
+        self.children.append(individual)
+        if len(self.children) >= self.lam:  # (μ+λ): the best of parents and children survive
+            self.population = sorted(self.population + self.children, key=self._rank)[: self.mu]  # stable sort
+            self.children = []
 
     # -- variation ------------------------------------------------------------------------------
     def propose(self, propagated: Mapping[Parameter, Any] | None = None, k: int = 1) -> list[Update]:
         live = {"values": to_json_values(self.by_name, self.values()), "score": None, "feedback": ""}
-        seen = {key_of(i["values"]) for i in self.population} | {key_of(live["values"])}
+        seen = {key_of(i["values"]) for i in self.population + self.children} | {key_of(live["values"])}
         updates = []
         for _ in range(k):
             update = self._child(live, seen)
@@ -125,24 +137,35 @@ class Evolution(Optimizer):
     def _child(self, live: dict[str, Any], seen: set[str]) -> Update:
         pool = _words.word_pool([v for i in self.population + [live] for n, v in i["values"].items()
                                  if n in self.text_names], self.vocabulary)
+        calls: list[LLMCall] = []  # every LLM call this child cost, kept on the update
         update = valid = None
-        for _ in range(_TRIES):
+        for attempt in range(_TRIES):
             parents = [self._pick()] if self.population else [live]
             if len(self.population) > 1 and self.rng.random() < self.crossover_rate:
                 parents.append(self._pick(exclude=parents[0]))
-            if self.llm_names and self.rng.random() < self.llm_rate:
-                update = self._llm_child(parents, pool)
+            if self.llm_names and attempt < _LLM_TRIES and self.rng.random() < self.llm_rate:
+                update = self._llm_child(parents, pool, calls)
             else:
                 update = self._word_child(parents, pool)
             if update is not None:
+                valid = dataclasses.replace(update, llm_calls=tuple(calls))
                 if key_of(to_json_values(self.by_name, update.values)) not in seen:
-                    return update
-                valid = update
-        return valid or Update({}, reasoning=f"no valid child in {_TRIES} tries: the spaces refused them")
+                    return valid
+        return valid or Update({}, reasoning=f"no valid child in {_TRIES} tries: the spaces refused them",
+                               llm_calls=tuple(calls))
+
+    def _base(self, parents: list[dict[str, Any]]) -> dict[str, Any]:
+        """The first parent's values, each non-text value taken from either parent (uniform crossover)."""
+        child = dict(parents[0]["values"])
+        if len(parents) > 1:
+            for n in self.by_name:
+                if n not in self.text_names and self.rng.random() < 0.5:
+                    child[n] = parents[1]["values"][n]
+        return child
 
     def _word_child(self, parents: list[dict[str, Any]], pool: list[str], notes: Sequence[str] = ()) -> Update | None:
         a, b = parents[0]["values"], parents[-1]["values"]
-        child, done = dict(a), list(notes)
+        child, done = self._base(parents), list(notes)
         for n in self.text_names:
             if len(parents) > 1:
                 child[n], what = _words.crossover(a[n], b[n], self.rng)
@@ -155,19 +178,19 @@ class Evolution(Optimizer):
             done.append(f"{n}: {what}")
         return self._finish(parents, child, "word", "; ".join(done))
 
-    def _llm_child(self, parents: list[dict[str, Any]], pool: list[str]) -> Update | None:
+    def _llm_child(self, parents: list[dict[str, Any]], pool: list[str], calls: list[LLMCall]) -> Update | None:
         goal = self.objective or f"{self.direction} the score"
         result = write_child(self.llm, self, parents, self.llm_names, objective=goal, vocabulary=self.vocabulary,
                              max_repairs=self.max_repairs)
+        calls.extend(result.calls)
         if result.values is None:
             note = f"LLM operator failed ({result.error}); word operators used"
             log.info("Evolution: %s", note)
             update = self._word_child(parents, pool, [note])
-            return None if update is None else Update(update.values, update.reasoning, result.calls,
-                                                      {**update.meta, "llm_error": result.error})
-        child = {**parents[0]["values"], **to_json_values(self.by_name, result.values)}
-        update = self._finish(parents, child, "llm", result.reasoning)
-        return None if update is None else Update(update.values, update.reasoning, result.calls, update.meta)
+            return None if update is None else dataclasses.replace(update, meta={**update.meta,
+                                                                                  "llm_error": result.error})
+        child = {**self._base(parents), **to_json_values(self.by_name, result.values)}
+        return self._finish(parents, child, "llm", result.reasoning)
 
     def _finish(self, parents: list[dict[str, Any]], child: dict[str, Any], operator: str, what: str) -> Update | None:
         """Step the numbers, validate everything; None when a space refuses the child."""
@@ -202,13 +225,15 @@ class Evolution(Optimizer):
     # -- resume ----------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         version, internal, gauss = self.rng.getstate()
-        return {"population": [dict(i) for i in self.population], "rng": [version, list(internal), gauss],
+        return {"population": [dict(i) for i in self.population], "children": [dict(i) for i in self.children],
+                "rng": [version, list(internal), gauss],
                 "direction": self.direction}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         self.direction = state.get("direction", self.direction)
         self.population = [dict(i) for i in state.get("population", [])]
         self.population.sort(key=self._rank)
+        self.children = [dict(i) for i in state.get("children", [])]
         if state.get("rng"):
             version, internal, gauss = state["rng"]
             self.rng.setstate((version, tuple(internal), gauss))

@@ -13,7 +13,7 @@ from typing import Any
 from optimizers._reply import LLMOptimizer
 from optimizers._values import key_of, to_json_values
 from optimizers.base import Update
-from optimizers.optoprime.format import cut, format_parameters, format_value
+from optimizers.optoprime.format import cut, format_json, format_parameters
 from trace_core import Parameter, prompts
 from trace_core.errors import ConfigError
 from trace_core.feedback import Direction, as_feedback
@@ -65,7 +65,7 @@ class OPRO(LLMOptimizer):
         return order[-self.max_history :]
 
     def _entry(self, entry: Mapping[str, Any]) -> str:
-        values = ", ".join(f"{k}={format_value(v, self.value_chars)}" for k, v in entry["values"].items())
+        values = ", ".join(f"{k}={format_json(v, self.value_chars)}" for k, v in entry["values"].items())
         score = "failed" if entry["score"] is None else f"{entry['score']:.6g}"
         note = f" ({cut(entry['feedback'], 300)})" if entry.get("feedback") else ""
         return f"values: {values}\nscore: {score}{note}"

@@ -10,6 +10,14 @@ The initial values are not enqueued as a trial by default: the loop evaluates th
 incumbent and observes it, and a value Search never proposed is added to the study
 as a finished trial. Pass ``enqueue_initial=True`` to make the first trial the current
 values when Search is driven without observing the incumbent.
+
+``observe`` tells the trial of the update (matched by the update, else by its values):
+a score completes it, a failed or missing score fails it, and a Feedback with
+``details["pruned"]`` marks it pruned. ``reporter(update)`` reports intermediate values
+to the trial and raises :class:`~trace_core.errors.Pruned` when the pruner says so.
+With an in-memory study, ``state_dict`` keeps the finished trials so ``load_state_dict``
+rebuilds the study; with a storage URL the storage keeps them. After a resume the
+sampler is reseeded with ``seed + number of trials`` so it does not replay its points.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from trace_core.feedback import Feedback
 from trace_core.node import Parameter
 
-__all__ = ["cut", "format_value", "format_feedback", "format_parameters", "estimate_tokens"]
+__all__ = ["cut", "format_value", "format_json", "format_feedback", "format_parameters", "estimate_tokens"]
 
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 _BIG = 10**9
@@ -93,7 +93,7 @@ def format_value(value: Any, limit: int | None = None) -> str:
             return f"{fence}\n{body}\n{fence}"
         return cut(json.dumps(value, ensure_ascii=False), limit)
     if isinstance(value, BaseModel):
-        text = value.model_dump_json()
+        return format_json(value.model_dump(mode="json"), limit)
     elif isinstance(value, BaseException):
         text = f"{type(value).__name__}: {value}"
     else:
@@ -102,6 +102,22 @@ def format_value(value: Any, limit: int | None = None) -> str:
         except Exception as e:  # noqa: BLE001 - a broken __repr__ must not break the prompt
             text = f"<{type(value).__name__}: repr failed with {type(e).__name__}>"
     return cut(_ADDRESS.sub("", text), limit)
+
+
+def format_json(value: Any, limit: int | None = None) -> str:
+    """JSON data (values as suggestions carry them) as prompt text; text as :func:`format_value`.
+
+    Example:
+        >>> format_json({"width": 8, "act": "relu"})
+        '{"width": 8, "act": "relu"}'
+    """
+    if isinstance(value, str):
+        return format_value(value, limit)
+    try:
+        text = json.dumps(value, ensure_ascii=False, allow_nan=True)
+    except (TypeError, ValueError):
+        return format_value(value, limit)
+    return cut(text, limit)
 
 
 def _number(x: Any) -> str:

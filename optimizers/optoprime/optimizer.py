@@ -16,7 +16,7 @@ from typing import Any
 from optimizers._reply import LLMOptimizer
 from optimizers._values import to_json_values
 from optimizers.base import Update
-from optimizers.optoprime.format import cut, estimate_tokens, format_feedback, format_value
+from optimizers.optoprime.format import cut, estimate_tokens, format_feedback, format_json
 from optimizers.optoprime.view import LEVELS, GraphView
 from trace_core import Parameter, prompts
 from trace_core.errors import ConfigError
@@ -26,7 +26,7 @@ __all__ = ["OptoPrime"]
 
 log = logging.getLogger(__name__)
 
-_MIN_LINE_TOKENS = 6  # a shown line costs at least this (code line + its value): skip hopeless levels early
+_MIN_LINE_TOKENS = 8  # a shown line costs at least this (code line + its value): skip hopeless levels early
 
 
 class OptoPrime(LLMOptimizer):
@@ -72,7 +72,7 @@ class OptoPrime(LLMOptimizer):
             return ""
         entries = []
         for i, (values, feedback) in enumerate(self._memory, 1):
-            shown = ", ".join(f"{k}={format_value(v, limit)}" for k, v in values.items())
+            shown = ", ".join(f"{k}={format_json(v, limit)}" for k, v in values.items())
             entries.append(f"{i}. {shown}\n   feedback: {format_feedback(feedback, limit * 2)}")
         return prompts.render("optoprime/memory", entries="\n".join(entries))
 

@@ -6,9 +6,10 @@
   interval), intervals are merged per line, and the covered lengths are summed
   (exact along y, midpoint rule along z). No polygon union is built.
 - :func:`sections`: cross-section area, area above a floor and roof height at
-  stations along ``x``. A plane cuts each triangle into an oriented segment;
-  Green's theorem turns the unordered segments into areas without stitching
-  loops (``A = -sum ∫ (z - z0) dy``, zero along the floor line itself).
+  stations along ``x``. A plane cuts each triangle into a segment, oriented by
+  the triangle's normal; each cut is scanned along horizontal lines and a point
+  is inside where the winding number is non-zero, so loops need no stitching and
+  overlapping parts count once.
 """
 
 from __future__ import annotations
@@ -149,6 +150,8 @@ def sections(tri: Triangles, stations: np.ndarray, floor_height: float, floor_th
     np.minimum.at(keel, station[centre], z0)
     floor = np.maximum(floor_height, np.where(np.isfinite(keel), keel + floor_thickness, floor_height))
     z_lo, z_hi = tri.corners[:, :, 2].min(), tri.corners[:, :, 2].max()
+    if not z_hi > z_lo:
+        return Sections(stations, np.zeros(k), np.zeros(k), top, floor)
     dz = (z_hi - z_lo) / rows
     (y1, z1), (y2, z2) = p.T, q.T
     seg, row = _lines(np.stack([z1, z2], axis=-1), z_lo, dz)
@@ -163,11 +166,11 @@ def sections(tri: Triangles, stations: np.ndarray, floor_height: float, floor_th
     inside = (winding[:-1] != 0) & (group[:-1] == group[1:])
     length = np.where(inside, np.diff(y), 0.0) * dz
     where = group[:-1] // rows
-    above = line[:-1] > floor[where]
+    above = np.clip((line[:-1] + 0.5 * dz - floor[where]) / dz, 0.0, 1.0)  # share of the row above the floor
     return Sections(
         x=stations,
         area=np.bincount(where, length, minlength=k),
-        area_above=np.bincount(where, np.where(above, length, 0.0), minlength=k),
+        area_above=np.bincount(where, above * length, minlength=k),
         top=top,
         floor=floor,
     )

@@ -200,7 +200,7 @@ class Trainer:
         cfg = self.config
         if self.reference is None:
             self.warm_up()
-        t0, pending, eval_time = time.perf_counter(), [], 0.0
+        t0, pending, eval_time, start = time.perf_counter(), [], 0.0, self.step
         self.model.train()
         while self.step < cfg.steps:
             index = self._sample(len(self.train_data), self.step, salt=2)
@@ -218,7 +218,7 @@ class Trainer:
                 self.save_checkpoint(Path(cfg.checkpoint_dir) / "last.pt")
         train_time = time.perf_counter() - t0 - eval_time
         self.result.seconds["preference"] = train_time
-        self.result.pairs_per_second = cfg.steps * cfg.batch_size / train_time if train_time > 0 else 0.0
+        self.result.pairs_per_second = (cfg.steps - start) * cfg.batch_size / train_time if train_time > 0 else 0.0
         t0 = time.perf_counter()
         for split in ("val", "test") if final_eval else ():
             self.result.final[split] = self.evaluate(split, revisions=cfg.revisions)
@@ -251,7 +251,11 @@ class Trainer:
             raise RuntimeError("evaluate() needs the reference model: call warm_up() or train() first")
         policy = self._logps(self.model, self.held_out[split])
         if not bool(torch.isfinite(policy).all()):
-            raise Diverged(f"non-finite log-probs on {split} at step {self.step}", step=self.step, loss=math.nan)
+            raise Diverged(
+                f"training diverged: non-finite log-probs on {split} at step {self.step}; lower the learning rate",
+                step=self.step,
+                loss=math.nan,
+            )
         metrics: dict[str, Any] = pair_metrics(policy, self.reference_logps[split])
         if not generations:
             return metrics
@@ -272,7 +276,8 @@ class Trainer:
         """Save model, reference, optimizer, step and curves (``torch.save``, tensors and plain data)."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        assert self.reference is not None, "save_checkpoint() after warm_up()"
+        if self.reference is None:
+            raise RuntimeError("save_checkpoint() needs the reference model: call warm_up() or train() first")
         state = {
             "model": self.model.state_dict(),
             "reference": self.reference.state_dict(),

@@ -27,7 +27,7 @@ def params():
 
 def test_without_an_llm_numbers_go_to_search_and_text_to_evolution(caplog):
     p = params()
-    with caplog.at_level(logging.INFO, logger="optimizers.default"):
+    with caplog.at_level(logging.INFO, logger="optimizers._default"):
         assert type(default([p["x"]], seed=0)) is Search
         assert type(default([p["prompt"]], seed=0, vocabulary=["exact"])) is Evolution
         both = default(list(p.values()), seed=0, direction="minimize")
@@ -50,7 +50,7 @@ def test_code_alone_needs_an_llm():
 
 def test_with_an_llm_given_or_configured_it_is_optoprime(monkeypatch, caplog):
     llm = ScriptedLLM(['{"reasoning": "r", "suggestion": {"x": 0.25}, "no_change": false}'])
-    with caplog.at_level(logging.INFO, logger="optimizers.default"):
+    with caplog.at_level(logging.INFO, logger="optimizers._default"):
         opt = default(list(params().values()), llm=llm, objective="small x")
     assert type(opt) is optimizers.OptoPrime
     assert "OptoPrime with scripted" in caplog.text

@@ -45,11 +45,18 @@ def test_word_operators_improve_word_overlap_with_a_hidden_target():
         assert scores[0] >= start + 0.3, (start, opt.population[0])
 
 
-def test_minimize_keeps_the_lowest_scores():
-    opt = Evolution([Parameter("a b c", name="prompt", space=Text())], population=2, direction="minimize", seed=0)
-    for text, score in [("a", 3.0), ("b", 1.0), ("c", 2.0), ("d", None)]:
-        opt.observe({"prompt": text}, Feedback(score=score) if score is not None else Feedback.failure("x"))
-    assert [i["values"]["prompt"] for i in opt.population] == ["b", "c"]
+def test_generations_keep_the_best_of_parents_and_children():
+    opt = Evolution([Parameter("a b c", name="prompt", space=Text())], population=2, offspring=2,
+                    direction="minimize", seed=0)
+
+    def parents():
+        return [i["values"]["prompt"] for i in opt.population]
+
+    for text, score in [("a", 3.0), ("b", 1.0), ("c", 2.0)]:
+        opt.observe({"prompt": text}, Feedback(score=score))
+    assert parents() == ["b", "a"]  # c waits for its generation to complete
+    opt.observe({"prompt": "d"}, Feedback.failure("crashed"))
+    assert parents() == ["b", "c"] and opt.children == []
 
 
 def test_numbers_step_inside_their_spaces_and_choices_resample():
@@ -119,6 +126,16 @@ def test_unusable_llm_replies_are_repaired_then_fall_back_to_word_operators():
     assert len(first.llm_calls) == 2 and len(first.values["prompt"]) <= 80
     assert "unknown variables" in llm.calls[-1][-1]["content"]  # the repair message names the problem
     assert second.values["prompt"] == "short and exact" and second.meta["operator"] == "llm-mutation"
+
+
+def test_an_llm_repeating_itself_costs_at_most_two_calls_per_child():
+    reply = json.dumps({"reasoning": "r", "suggestion": {"prompt": "always the same"}})
+    llm = ScriptedLLM(lambda messages: reply)
+    opt = Evolution([Parameter("start here", name="prompt", space=Text())], llm=llm, seed=0, vocabulary=["new"])
+    first, second = opt.propose(k=2)
+    assert first.values["prompt"] == "always the same" and len(first.llm_calls) == 1
+    assert second.values["prompt"] != "always the same" and second.meta["operator"].startswith("word")
+    assert len(second.llm_calls) == 2 and len(llm.calls) == 3  # the duplicate calls are on the child's bill
 
 
 def test_crossover_prompt_renders_parents_best_first():

@@ -11,7 +11,7 @@ import pytest
 
 from optimizers.optoprime import OptoPrime
 from trace_core import Feedback, Parameter, backward, bundle, node
-from trace_core.errors import BudgetExceeded
+from trace_core.errors import BudgetExceeded, ConfigError
 from trace_core.llm import FatalLLMError, ScriptedLLM
 from trace_core.spaces import Code, Float, Text
 
@@ -224,3 +224,11 @@ def test_without_memory_nothing_is_kept():
     x, f, llm, opt, result = _problem([])
     opt.observe({"x": 2.0}, 1.0)
     assert opt.state_dict() == {"memory": []}
+
+
+def test_without_an_llm_propose_says_what_to_do():
+    x = Parameter(1.0, name="x", space=Float(0, 10))
+    with pytest.raises(ConfigError, match="needs an LLM"):
+        OptoPrime([x], None).propose(None)
+    with pytest.raises(ValueError, match="k must be at least 1"):
+        OptoPrime([x], ScriptedLLM([])).propose(None, k=0)

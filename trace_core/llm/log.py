@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from trace_core.llm.base import LLM, Middleware
 from trace_core.llm.records import Completion, Request
@@ -36,6 +36,28 @@ class LogLLM(Middleware):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        self._file: TextIO | None = None
+        self._pid = 0
+
+    def _append(self, line: str) -> None:
+        """Append one line (an append-mode handle per process: one write per line, safe across processes)."""
+        with self._lock:
+            if self._file is None or self._pid != os.getpid():
+                self._file = open(self.path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 - kept open
+                self._pid = os.getpid()
+            self._file.write(line + "\n")
+
+    def close(self) -> None:
+        """Close the log file (it is reopened by the next call)."""
+        with self._lock:
+            if self._file is not None:
+                self._file.close()
+                self._file = None
+
+    def __del__(self) -> None:
+        file = getattr(self, "_file", None)
+        if file is not None:
+            file.close()
 
     def _write(self, request: Request, completion: Completion | None, error: BaseException | None,
                started: float) -> None:
@@ -47,9 +69,7 @@ class LogLLM(Middleware):
             record["latency_s"] = time.perf_counter() - started
         if error is not None:
             record["error"] = {"type": type(error).__name__, "message": str(error)}
-        line = json.dumps(redact(record, self.secrets), ensure_ascii=False, default=repr)
-        with self._lock, open(self.path, "a", encoding="utf-8") as fh:
-            fh.write(line + "\n")
+        self._append(json.dumps(redact(record, self.secrets), ensure_ascii=False, default=repr))
 
     def _complete(self, request: Request) -> Completion:
         started, completion, error = time.perf_counter(), None, None

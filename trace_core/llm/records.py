@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
@@ -111,6 +112,12 @@ class Completion(BaseModel):
         return self.parsed[0] if self.parsed else self.text
 
 
+@functools.lru_cache(maxsize=256)
+def json_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """``model.model_json_schema()``, computed once per model (do not mutate the result)."""
+    return model.model_json_schema()
+
+
 def to_messages(messages: Messages) -> list[dict[str, Any]]:
     """Chat messages as a list of dicts; a string becomes one user message."""
     if isinstance(messages, str):
@@ -146,7 +153,7 @@ class Request:
             out["tools"] = list(self.tools)
         if self.response_format is not None:
             out["response_format"] = {"name": self.response_format.__name__,
-                                      "schema": self.response_format.model_json_schema()}
+                                      "schema": json_schema(self.response_format)}
         if self.extra:
             out["extra"] = dict(self.extra)
         return out

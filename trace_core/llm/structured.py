@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from trace_core.llm.errors import UnparseableReply
-from trace_core.llm.records import Completion, Request
+from trace_core.llm.records import Completion, Request, json_schema
 
 __all__ = ["tool_schema", "tool_schemas", "schema_instruction", "with_schema_prompt", "parse_reply", "parse_completion"]
 
@@ -50,7 +50,7 @@ def tool_schemas(tools: Sequence[Mapping[str, Any] | type[BaseModel]] | None) ->
 
 def schema_instruction(model: type[BaseModel]) -> str:
     """The instruction added to the prompt for models without native structured output."""
-    schema = json.dumps(model.model_json_schema(), separators=(",", ":"))
+    schema = json.dumps(json_schema(model), separators=(",", ":"))
     return (f"Answer with one JSON object that validates against this JSON schema ({model.__name__}):\n{schema}\n"
             "Reply with the JSON object only, without code fences or commentary.")
 

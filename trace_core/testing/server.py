@@ -32,6 +32,11 @@ __all__ = ["MODES", "LoopbackServer", "openai_server"]
 MODES = ("normal", "stream", "tool_call", "429", "500", "slow", "malformed")
 
 
+def _check_mode(mode: str) -> None:
+    if mode not in MODES:
+        raise ValueError(f"unknown loopback server mode {mode!r}; use one of {', '.join(MODES)}")
+
+
 class LoopbackServer:
     """The running server; see :func:`openai_server`.
 
@@ -51,6 +56,7 @@ class LoopbackServer:
 
     def __init__(self, mode: str = "normal", *, reply: str | Callable[[dict], str] = "Hello from the loopback server.",
                  delay_s: float = 0.2, retry_after: str = "0") -> None:
+        _check_mode(mode)
         self.mode = mode
         self.script: collections.deque[str] = collections.deque()
         self.reply = reply
@@ -78,7 +84,8 @@ class LoopbackServer:
         self._httpd.server_close()
 
     def reset(self, mode: str = "normal") -> None:
-        """Forget recorded requests and queued modes; set ``mode``."""
+        """Forget recorded requests, queued modes and the in-flight peak; set ``mode``."""
+        _check_mode(mode)
         with self._lock:
             self.requests.clear()
             self.headers.clear()

@@ -78,3 +78,12 @@ def test_generators_by_name():
     assert isinstance(make_generator("procedural", jitter=0.0), Generator)
     with pytest.raises(ConfigError, match="procedural"):
         make_generator("dreamfusion")
+
+
+def test_importing_the_package_loads_no_heavy_modules():
+    import subprocess
+    import sys
+
+    code = "import sys, tasks.design3d as d; print(sorted({'trimesh', 'matplotlib', 'shapely'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

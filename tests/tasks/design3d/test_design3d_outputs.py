@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import base64
 import importlib.util
+import io
 
 import numpy as np
 import pytest
 import trimesh
+from PIL import Image
 
 from tasks.design3d import ProceduralGenerator, ShapEGenerator, data_uri, export_design, mesh_bytes, normalize_mesh
 from tasks.design3d import render_base64, render_png
@@ -23,9 +25,6 @@ def mesh() -> trimesh.Trimesh:
 
 
 def test_render_is_a_png_of_the_requested_size(mesh):
-    from PIL import Image
-    import io
-
     one = render_png(mesh, size=(200, 120))
     assert one.startswith(PNG)
     assert Image.open(io.BytesIO(one)).size == (200, 120)

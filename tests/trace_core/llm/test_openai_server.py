@@ -47,6 +47,8 @@ def test_modes_and_recording():
         assert len(srv.requests) == 5 and srv.requests[0]["n"] == 2 and srv.headers[0]["authorization"] == "Bearer k"
         srv.mode = "no-such-mode"
         assert post(srv.url, BODY)[0] == 500  # the handler refuses an unknown mode
+    with pytest.raises(ValueError, match="unknown loopback server mode"):
+        openai_server("sideways").__enter__()
     assert set(MODES) == {"normal", "stream", "tool_call", "429", "500", "slow", "malformed"}
 
 

@@ -1,0 +1,216 @@
+"""`tracetune` through typer's runner: every command, exit codes, warm start and regressions."""
+
+from __future__ import annotations
+
+import json
+import re
+import textwrap
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from agents import RunStore
+from agents.cli import app
+from tasks import registry
+
+ROOT = Path(__file__).resolve().parents[2]
+JOBS = ROOT / "examples" / "jobs"
+
+
+def invoke(*args: str) -> Any:
+    return CliRunner().invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+
+def numeric_job(path: Path, *, name: str = "nightly", center: tuple[float, float] = (3.0, -1.5), steps: int = 4,
+                extra: str = "") -> Path:
+    path.write_text(textwrap.dedent(f"""
+        name = "{name}"
+        k = 2
+        {extra}
+        [task]
+        name = "numeric"
+        options = {{ center = [{center[0]}, {center[1]}] }}
+        [optimizer]
+        name = "search"
+        options = {{ sampler = "random" }}
+        [budget]
+        max_steps = {steps}
+        """), encoding="utf-8")
+    return path
+
+
+def run_id_of(output: str) -> str:
+    return re.search(r"^run ([0-9a-f]{12})", output, re.M).group(1)
+
+
+def test_help_documents_the_commands_and_exit_codes() -> None:
+    result = invoke("--help")
+    assert result.exit_code == 0
+    for word in ("run", "resume", "list", "show", "report", "export", "tasks", "Exit codes"):
+        assert word in result.output
+    result = invoke("run", "--help")
+    text = " ".join(result.output.split())
+    for code in ("0 done", "1 the run failed", "2 usage error or invalid job file", "3 the budget ran out",
+                 "4 regression flagged"):
+        assert code in text
+    assert invoke("run").exit_code == 2  # a usage error: JOB is missing
+
+
+def test_run_prints_a_line_per_step_and_writes_the_report(tmp_path: Path) -> None:
+    db, html = tmp_path / "runs.db", tmp_path / "out" / "{name}-{run_id}.html"
+    result = invoke("run", numeric_job(tmp_path / "job.toml"), "--store", db, "--report", html)
+    assert result.exit_code == 0, result.output
+    run_id = run_id_of(result.stdout)
+    lines = result.stdout.splitlines()
+    assert [ln.split()[1] for ln in lines if ln.startswith("step ")] == ["0/4", "1/4", "2/4", "3/4", "4/4"]
+    assert "finished: budget max_steps reached" in result.stdout
+    report = tmp_path / "out" / f"nightly-{run_id}.html"
+    assert f"report: {report}" in result.stdout and report.stat().st_size > 1000
+    run = RunStore(db).get_run(run_id)
+    assert run["job_key"] == "nightly" and run["config"]["job"]["name"] == "nightly"
+    assert run["config"]["llm_model"] == "none"
+
+
+def test_list_show_report_export(tmp_path: Path) -> None:
+    db = tmp_path / "runs.db"
+    first = run_id_of(invoke("run", numeric_job(tmp_path / "a.toml", name="alpha"), "--store", db,
+                             "--no-report").stdout)
+    second = run_id_of(invoke("run", numeric_job(tmp_path / "b.toml", name="beta"), "--store", db,
+                              "--no-report").stdout)
+    listed = invoke("list", "--store", db, "--json")
+    rows = json.loads(listed.stdout)
+    assert {r["id"] for r in rows} == {first, second} and {r["status"] for r in rows} == {"finished"}
+    assert [r["id"] for r in json.loads(invoke("list", "--store", db, "--json", "--job", "alpha").stdout)] == [first]
+    table = invoke("list", "--store", db).stdout
+    assert first in table and second in table and "beta" in table
+    shown = invoke("show", first[:6], "--store", db)  # a unique prefix is enough
+    assert shown.exit_code == 0 and "best so far" in shown.stdout and "alpha" in shown.stdout
+    steps = json.loads(invoke("show", first, "--store", db, "--json").stdout)["steps"]
+    assert [s["step"] for s in steps] == [0, 1, 2, 3, 4]
+    best = RunStore(db).get_run(first)["best_values"]
+    assert json.loads(invoke("export", first, "--store", db).stdout) == best
+    assert json.loads(invoke("export", first, "--store", db, "--step", "0").stdout) == {"x": 0.0, "y": 0.0}
+    invoke("export", first, "--store", db, "-o", tmp_path / "best.json")
+    assert json.loads((tmp_path / "best.json").read_text()) == best
+    rep = invoke("report", first, "--store", db, "--html", tmp_path / "r.html")
+    assert rep.exit_code == 0 and f"run {first}" in rep.stdout and "score: 11.25 →" in rep.stdout
+    assert "<svg" in (tmp_path / "r.html").read_text()
+    for command in ("show", "report", "export", "resume"):
+        missing = invoke(command, "ffffffffffff", "--store", db)
+        assert missing.exit_code == 2 and "no run 'ffffffffffff'" in missing.stderr
+
+
+def test_tasks_lists_parameters_and_survives_a_broken_task(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(registry._REGISTRY, "broken_example", "json:loads")  # json.loads() needs an argument
+    result = invoke("tasks", "numeric", "broken_example", "code_repair")
+    assert result.exit_code == 0
+    assert "numeric (minimize)" in result.stdout and "x: a number between -10 and 10" in result.stdout
+    assert "broken_example: cannot be built: TypeError" in result.stdout
+    assert "code_repair (maximize)" in result.stdout  # listed after the broken one
+    infos = json.loads(invoke("tasks", "prompt_qa", "--json").stdout)
+    assert infos[0]["parameters"][0]["name"] == "system_prompt"
+    assert invoke("tasks", "no_such_task").exit_code == 2
+
+
+def test_an_invalid_job_exits_2_listing_each_problem(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('k = 0\n[task]\nname = "numerc"\n[budget]\nmax_stepz = 1\n', encoding="utf-8")
+    result = invoke("run", bad, "--store", tmp_path / "r.db")
+    assert result.exit_code == 2
+    assert "3 problems" in result.stderr
+    for field in ("k = 0", "task.name = 'numerc'", "budget.max_stepz"):
+        assert field in result.stderr
+    assert not (tmp_path / "r.db").exists() or RunStore(tmp_path / "r.db").list_runs() == []
+
+
+def test_budget_out_before_target_exits_3_and_target_reached_exits_0(tmp_path: Path) -> None:
+    db = tmp_path / "r.db"
+    missed = invoke("run", numeric_job(tmp_path / "a.toml", steps=2, extra="target = -1.0"), "--store", db,
+                    "--no-report")
+    assert missed.exit_code == 3 and "before the target -1 was reached" in missed.stdout
+    reached = invoke("run", numeric_job(tmp_path / "b.toml", steps=5, extra="target = 20.0"), "--store", db,
+                     "--no-report")
+    assert reached.exit_code == 0 and "finished: target reached" in reached.stdout
+
+
+def test_a_crashing_run_exits_1_and_is_marked_failed(tmp_path: Path) -> None:
+    module = f"crashy_{uuid.uuid4().hex[:8]}"
+    (tmp_path / f"{module}.py").write_text(textwrap.dedent("""
+        from optimizers import Optimizer
+        from trace_core import Parameter, bundle
+        from trace_core.spaces import Float
+
+        K = Parameter(1.0, name="k", space=Float(0.0, 5.0))
+
+        @bundle
+        def scale(x, k):
+            return x * k
+
+        def workflow(x):
+            return scale(x, K)
+
+        def feedback(example, output):
+            return -abs(output - 2 * example)
+
+        class Crashy(Optimizer):
+            def propose(self, propagated=None, k=1):
+                raise RuntimeError("the optimizer lost its marbles")
+        """), encoding="utf-8")
+    job = tmp_path / "flow.toml"
+    job.write_text(f'[task]\nworkflow = "{module}:workflow"\nfeedback = "{module}:feedback"\ntrain = [1, 2]\n'
+                   f'[optimizer]\nname = "{module}:Crashy"\n[budget]\nmax_steps = 2\n', encoding="utf-8")
+    result = invoke("run", job, "--store", tmp_path / "r.db", "--report", tmp_path / "failed.html")
+    assert result.exit_code == 1
+    assert "the run failed: RuntimeError: the optimizer lost its marbles" in result.stderr
+    (run,) = RunStore(tmp_path / "r.db").list_runs()
+    assert run["status"] == "failed" and run["initial_score"] == -1.5
+    assert "failed" in result.stdout and (tmp_path / "failed.html").exists()
+
+
+def test_warm_start_and_regression_across_nights(tmp_path: Path) -> None:
+    db = tmp_path / "r.db"
+    store = RunStore(db)
+    first = invoke("run", numeric_job(tmp_path / "night1.toml", steps=5), "--store", db, "--no-report")
+    assert first.exit_code == 0
+    night1 = store.get_run(run_id_of(first.stdout))
+    # a failed run of the same job in between is neither a warm start nor a baseline
+    store.create_run(name="nightly", task="numeric", config={}, job_key="nightly")
+    store.update_run(store.list_runs(status="running")[0]["id"], status="failed", best_score=-5.0,
+                     best_values={"x": 9.0, "y": 9.0})
+    # the data moved overnight: the same values now score far worse
+    moved = numeric_job(tmp_path / "night2.toml", center=(8.0, 8.0), steps=1)
+    second = invoke("run", moved, "--store", db, "--warm-start", "--fail-on-regression", "10", "--no-report")
+    assert second.exit_code == 4, second.output
+    night2 = store.get_run(run_id_of(second.stdout))
+    assert store.candidates(night2["id"], step=0)[0]["values"] == night1["best_values"]
+    assert night2["config"]["warm_start_from"] == night1["id"] == night2["config"]["previous_run"]
+    assert f"worse than run {night1['id']}" in second.stdout and "REGRESSION" in second.stdout
+    # without the flag (or with a generous one) the same comparison is only reported
+    third = invoke("run", moved, "--store", db, "--fail-on-regression", "1e9", "--no-report")
+    assert third.exit_code == 0 and "vs previous: worse than run" in third.stdout
+    night3 = store.get_run(run_id_of(third.stdout))
+    assert night3["config"]["warm_start_from"] is None
+    assert store.candidates(night3["id"], step=0)[0]["values"] == {"x": 0.0, "y": 0.0}
+    # a warm start with nothing to start from says so and runs from the job's values
+    lonely = invoke("run", numeric_job(tmp_path / "new.toml", name="brand_new", steps=1), "--store", db,
+                    "--warm-start", "--no-report")
+    assert lonely.exit_code == 0 and "no earlier finished run of this job" in lonely.stderr
+
+
+@pytest.mark.parametrize("name", ["numeric", "prompt_qa", "code_repair"])
+def test_example_jobs_run_with_a_scripted_llm(tmp_path: Path, name: str) -> None:
+    replies = JOBS / "replies" / f"{name}.json"
+    result = invoke("run", JOBS / f"{name}.toml", "--store", tmp_path / "r.db", "--llm", f"scripted:{replies}",
+                    "--report", tmp_path / "r.html")
+    assert result.exit_code == 0, result.output
+    assert "finished: target reached" in result.stdout
+    store = RunStore(tmp_path / "r.db")
+    (run,) = store.list_runs()
+    calls = store.llm_calls(run["id"])
+    assert calls and calls[0]["model"] == "scripted" and "suggestion" in calls[0]["reply"]
+    assert run["config"]["llm_model"] == "scripted"
+    page = (tmp_path / "r.html").read_text()
+    assert "LLM calls (" in page and 'class="node parameter"' in page
