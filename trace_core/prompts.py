@@ -23,9 +23,14 @@ _SUFFIXES = (".md", ".txt", "")
 
 def search_path() -> list[Path]:
     """Where templates are looked for, in order."""
+    return list(_search_path(os.environ.get("TRACETUNE_PROMPTS_DIR") or ""))
+
+
+@functools.lru_cache(maxsize=8)
+def _search_path(override: str) -> tuple[Path, ...]:
     paths = []
-    if os.environ.get("TRACETUNE_PROMPTS_DIR"):
-        paths.append(Path(os.environ["TRACETUNE_PROMPTS_DIR"]))
+    if override:
+        paths.append(Path(override))
     checkout = Path(__file__).resolve().parent.parent / "prompts"
     if checkout.is_dir():
         paths.append(checkout)
@@ -35,7 +40,7 @@ def search_path() -> list[Path]:
             paths.append(Path(str(shipped)))
     except (ModuleNotFoundError, TypeError):
         pass
-    return paths
+    return tuple(paths)
 
 
 @functools.lru_cache(maxsize=256)
@@ -52,7 +57,12 @@ def _read(name: str, roots: tuple[Path, ...]) -> str:
 
 def load(name: str) -> string.Template:
     """The template named ``name`` (e.g. ``"optoprime/system"``)."""
-    return string.Template(_read(name, tuple(search_path())))
+    return _template(name, _search_path(os.environ.get("TRACETUNE_PROMPTS_DIR") or ""))
+
+
+@functools.lru_cache(maxsize=256)
+def _template(name: str, roots: tuple[Path, ...]) -> string.Template:
+    return string.Template(_read(name, roots))
 
 
 def render(name: str, /, **variables: Any) -> str:

@@ -25,14 +25,14 @@ def invoke(*args: str) -> Any:
 
 
 def numeric_job(path: Path, *, name: str = "nightly", center: tuple[float, float] = (3.0, -1.5), steps: int = 4,
-                extra: str = "") -> Path:
+                start: tuple[float, float] = (0.0, 0.0), extra: str = "") -> Path:
     path.write_text(textwrap.dedent(f"""
         name = "{name}"
         k = 2
         {extra}
         [task]
         name = "numeric"
-        options = {{ center = [{center[0]}, {center[1]}] }}
+        options = {{ center = [{center[0]}, {center[1]}], start = [{start[0]}, {start[1]}] }}
         [optimizer]
         name = "search"
         options = {{ sampler = "random" }}
@@ -173,27 +173,28 @@ def test_a_crashing_run_exits_1_and_is_marked_failed(tmp_path: Path) -> None:
 def test_warm_start_and_regression_across_nights(tmp_path: Path) -> None:
     db = tmp_path / "r.db"
     store = RunStore(db)
-    first = invoke("run", numeric_job(tmp_path / "night1.toml", steps=5), "--store", db, "--no-report")
+    first = invoke("run", numeric_job(tmp_path / "night1.toml", steps=4), "--store", db, "--no-report")
     assert first.exit_code == 0
     night1 = store.get_run(run_id_of(first.stdout))
+    assert night1["best_score"] < night1["initial_score"]
     # a failed run of the same job in between is neither a warm start nor a baseline
-    store.create_run(name="nightly", task="numeric", config={}, job_key="nightly")
-    store.update_run(store.list_runs(status="running")[0]["id"], status="failed", best_score=-5.0,
-                     best_values={"x": 9.0, "y": 9.0})
-    # the data moved overnight: the same values now score far worse
-    moved = numeric_job(tmp_path / "night2.toml", center=(8.0, 8.0), steps=1)
+    failed = store.create_run(name="nightly", task="numeric", config={}, job_key="nightly")
+    store.update_run(failed, status="failed", best_score=-5.0, best_values={"x": 9.0, "y": 9.0})
+    # the data moved overnight: last night's best values now score far worse (steps = 0: the
+    # run only scores its starting values, so the comparison is exact)
+    moved = numeric_job(tmp_path / "night2.toml", center=(8.0, 8.0), steps=0)
     second = invoke("run", moved, "--store", db, "--warm-start", "--fail-on-regression", "10", "--no-report")
     assert second.exit_code == 4, second.output
     night2 = store.get_run(run_id_of(second.stdout))
-    assert store.candidates(night2["id"], step=0)[0]["values"] == night1["best_values"]
+    assert store.candidates(night2["id"], step=0)[0]["values"] == night1["best_values"] == night2["best_values"]
     assert night2["config"]["warm_start_from"] == night1["id"] == night2["config"]["previous_run"]
     assert f"worse than run {night1['id']}" in second.stdout and "REGRESSION" in second.stdout
-    # without the flag (or with a generous one) the same comparison is only reported
-    third = invoke("run", moved, "--store", db, "--fail-on-regression", "1e9", "--no-report")
-    assert third.exit_code == 0 and "vs previous: worse than run" in third.stdout
+    # compared with night 2 now; a worse start without the flag (or with a generous one) is only reported
+    worse = numeric_job(tmp_path / "night3.toml", center=(8.0, 8.0), start=(-10.0, -10.0), steps=0)
+    third = invoke("run", worse, "--store", db, "--fail-on-regression", "1e9", "--no-report")
+    assert third.exit_code == 0 and f"vs previous: worse than run {night2['id']}" in third.stdout
     night3 = store.get_run(run_id_of(third.stdout))
-    assert night3["config"]["warm_start_from"] is None
-    assert store.candidates(night3["id"], step=0)[0]["values"] == {"x": 0.0, "y": 0.0}
+    assert night3["config"]["warm_start_from"] is None and night3["best_values"] == {"x": -10.0, "y": -10.0}
     # a warm start with nothing to start from says so and runs from the job's values
     lonely = invoke("run", numeric_job(tmp_path / "new.toml", name="brand_new", steps=1), "--store", db,
                     "--warm-start", "--no-report")
