@@ -50,6 +50,7 @@ def build_optimizer(
     seed: int = 0,
     vocabulary: Sequence[str] | None = None,
     objective: str | None = None,
+    templates: Mapping[str, str] | None = None,
 ) -> Any:
     """An optimizer from a spec such as ``{"name": "search", "sampler": "tpe"}``."""
     import optimizers
@@ -69,6 +70,9 @@ def build_optimizer(
     elif name == "search":
         opt = optimizers.Search(parameters, seed=seed, **options)
     elif name == "evolution":
+        if templates and "templates" not in options:
+            options["templates"] = dict(templates)
+        options.setdefault("objective", objective)
         opt = optimizers.Evolution(parameters, llm=llm, seed=seed, vocabulary=vocabulary, **options)
     else:
         if llm is None:

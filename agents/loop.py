@@ -372,7 +372,8 @@ def optimize(
     if isinstance(optimizer, (str, Mapping)) or optimizer is None:
         opt = build_optimizer(optimizer_spec(optimizer), params, llm=llm_obj, direction=task.direction, seed=seed,
                               vocabulary=getattr(task, "vocabulary", None) or None,
-                              objective=getattr(task, "description", None) or None)
+                              objective=getattr(task, "description", None) or None,
+                              templates=getattr(task, "templates", None) or None)
     else:
         opt = optimizer
         opt.direction = task.direction
@@ -443,7 +444,7 @@ def open_run(
     opt = optimizer if optimizer is not None else build_optimizer(
         cfg.get("optimizer") or {"name": "default"}, params, llm=llm_obj, direction=task.direction,
         seed=cfg.get("seed", 0), vocabulary=getattr(task, "vocabulary", None) or None,
-        objective=getattr(task, "description", None) or None)
+        objective=getattr(task, "description", None) or None, templates=getattr(task, "templates", None) or None)
     opt.direction = task.direction
     ex = get_executor(executor or cfg.get("executor", "thread"), task, workers=cfg.get("workers"),
                       timeout=cfg.get("timeout"))

@@ -67,9 +67,13 @@ def _validator(optimizer: Optimizer, names: Sequence[str]):
     return validate
 
 
+#: operator role -> template name; a task may override any of them (``Evolution(templates=...)``)
+DEFAULT_TEMPLATES = {"system": "evolution/system", "mutate": "evolution/mutate", "crossover": "evolution/crossover"}
+
+
 def write_child(llm: Any, optimizer: Optimizer, parents: Sequence[Mapping[str, Any]], names: Sequence[str], *,
                 objective: str, vocabulary: Sequence[str], max_repairs: int = 1,
-                temperature: float | None = None) -> LLMChild:
+                temperature: float | None = None, templates: Mapping[str, str] | None = None) -> LLMChild:
     """Ask ``llm`` for a child of ``parents`` (dicts with ``values``, ``score``, ``feedback``)
     over the parameters ``names``; never raises for a bad reply or a failed call."""
     params = optimizer.by_name
@@ -77,11 +81,12 @@ def write_child(llm: Any, optimizer: Optimizer, parents: Sequence[Mapping[str, A
                                                                       if params[n].description else "")
                           for n in names)
     example = ", ".join(f'"{n}": "..."' for n in names)
-    template = "evolution/crossover" if len(parents) > 1 else "evolution/mutate"
+    names_of = {**DEFAULT_TEMPLATES, **(templates or {})}
+    template = names_of["crossover"] if len(parents) > 1 else names_of["mutate"]
     user = prompts.render(template, objective=objective, parameters=described, parents=_parents(parents, names),
                           vocabulary=", ".join(vocabulary[:_VOCABULARY_WORDS]) or "(none given)",
                           format=prompts.render("evolution/format", example=example))
-    messages = [{"role": "system", "content": prompts.render("evolution/system")},
+    messages = [{"role": "system", "content": prompts.render(names_of["system"])},
                 {"role": "user", "content": user}]
     options = {} if temperature is None else {"temperature": temperature}
     answer = ask_with_repair(llm, messages, _validator(optimizer, names), max_repairs=max_repairs,

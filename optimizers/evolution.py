@@ -72,8 +72,10 @@ class Evolution(Optimizer):
     def __init__(self, parameters: Iterable[Parameter], *, population: int = 8, offspring: int = 8,
                  vocabulary: Sequence[str] | None = None, llm: Any = None, seed: int | None = None,
                  llm_rate: float = 1.0, crossover_rate: float = 0.5, sigma: float = 0.1, choice_rate: float = 0.1,
-                 objective: str | None = None, max_repairs: int = 1, direction: Direction = "maximize"):
+                 objective: str | None = None, max_repairs: int = 1, direction: Direction = "maximize",
+                 templates: Mapping[str, str] | None = None):
         super().__init__(parameters, direction=direction)
+        self.templates = dict(templates or {})
         if population < 1 or offspring < 1:
             raise ValueError(f"population and offspring must be at least 1, got {population}, {offspring}")
         self.mu, self.lam, self.vocabulary = population, offspring, list(vocabulary or ())
@@ -181,7 +183,7 @@ class Evolution(Optimizer):
     def _llm_child(self, parents: list[dict[str, Any]], pool: list[str], calls: list[LLMCall]) -> Update | None:
         goal = self.objective or f"{self.direction} the score"
         result = write_child(self.llm, self, parents, self.llm_names, objective=goal, vocabulary=self.vocabulary,
-                             max_repairs=self.max_repairs)
+                             max_repairs=self.max_repairs, templates=self.templates)
         calls.extend(result.calls)
         if result.values is None:
             note = f"LLM operator failed ({result.error}); word operators used"

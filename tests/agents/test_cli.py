@@ -25,14 +25,14 @@ def invoke(*args: str) -> Any:
 
 
 def numeric_job(path: Path, *, name: str = "nightly", center: tuple[float, float] = (3.0, -1.5), steps: int = 4,
-                start: tuple[float, float] = (0.0, 0.0), extra: str = "") -> Path:
+                start: tuple[float, float] = (0.0, 0.0), delay: float = 0.0, extra: str = "") -> Path:
     path.write_text(textwrap.dedent(f"""
         name = "{name}"
         k = 2
         {extra}
         [task]
         name = "numeric"
-        options = {{ center = [{center[0]}, {center[1]}], start = [{start[0]}, {start[1]}] }}
+        options = {{ center = [{center[0]}, {center[1]}], start = [{start[0]}, {start[1]}], delay = {delay} }}
         [optimizer]
         name = "search"
         options = {{ sampler = "random" }}
@@ -173,7 +173,7 @@ def test_a_crashing_run_exits_1_and_is_marked_failed(tmp_path: Path) -> None:
 def test_warm_start_and_regression_across_nights(tmp_path: Path) -> None:
     db = tmp_path / "r.db"
     store = RunStore(db)
-    first = invoke("run", numeric_job(tmp_path / "night1.toml", steps=4), "--store", db, "--no-report")
+    first = invoke("run", numeric_job(tmp_path / "night1.toml", steps=10), "--store", db, "--no-report")
     assert first.exit_code == 0
     night1 = store.get_run(run_id_of(first.stdout))
     assert night1["best_score"] < night1["initial_score"]

@@ -17,6 +17,7 @@ TINY: dict[str, dict[str, Any]] = {
     "numeric": {},
     "prompt_qa": {},
     "code_repair": {},
+    "design3d": {},
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Iterator
@@ -25,7 +26,9 @@ class BudgetLLM(Middleware):
 
     Before sending, the call reserves one call, its prompt tokens plus ``max_tokens``
     (or ``default_completion_tokens``) per choice, and their price where known; the
-    reservation is refused with ``BudgetExceeded`` when it would pass a limit. After
+    reservation is refused with ``BudgetExceeded`` when it would pass a limit. While
+    the budget has room, the prompt is reserved at a cheap upper bound (its size in
+    bytes); near a limit its tokens are counted with the model's tokenizer. After
     the call the reservation is replaced by what the call really used; a failed call
     keeps its call count and gives the tokens back.
 
@@ -47,9 +50,25 @@ class BudgetLLM(Middleware):
         self.default_completion_tokens = default_completion_tokens
         self._warned_price = False
 
+    def _fits(self, prompt: int, completion: int) -> bool:
+        """Whether a call of this size leaves every token and dollar limit unpassed."""
+        tokens = self.budget.remaining("max_tokens")
+        if tokens is not None and prompt + completion > tokens:
+            return False
+        usd = self.budget.remaining("max_usd")
+        return usd is None or (self.estimate_cost(prompt, completion) or 0.0) <= usd
+
+    def _prompt_tokens(self, request: Request, completion: int) -> int:
+        """Prompt tokens to reserve: a cheap upper bound (one token per byte at most) while it fits, else a count."""
+        tools = len(json.dumps(request.tools)) if request.tools else 0
+        bound = sum(len(str(m.get("content") or "").encode()) + 4 for m in request.messages) + tools + 3
+        if self._fits(bound, completion):
+            return bound
+        return self.count_tokens(request.messages) + tools // 2
+
     def _reserve(self, request: Request) -> tuple[int, float]:
-        prompt = self.count_tokens(request.messages)
         completion = (request.max_tokens or self.default_completion_tokens) * request.n
+        prompt = self._prompt_tokens(request, completion)
         usd = self.estimate_cost(prompt, completion)
         if usd is None and self.budget.max_usd is not None and not self._warned_price:
             self._warned_price = True

@@ -205,6 +205,23 @@ def test_budget_refuses_before_sending():
     assert budget.spent["tokens"] == reply.usage.total_tokens and budget.spent["calls"] == 1
 
 
+def test_budget_counts_tokens_exactly_only_near_the_limit():
+    class Counting(ScriptedLLM):
+        counted = 0
+
+        def count_tokens(self, messages):
+            self.counted += 1
+            return 10
+
+    long_prompt = "word " * 200  # 1,000 bytes: the cheap bound is far above the 10 counted tokens
+    roomy = Counting(["a"])
+    BudgetLLM(roomy, Budget(max_tokens=100_000)).complete(long_prompt, max_tokens=5)
+    assert roomy.counted == 0
+    tight = Counting(["b"])
+    assert BudgetLLM(tight, Budget(max_tokens=100)).complete(long_prompt, max_tokens=5).text == "b"
+    assert tight.counted == 1
+
+
 def test_budget_calls_shared_by_threads_and_refund_on_error():
     budget = Budget(max_calls=5)
     llm = BudgetLLM(ScriptedLLM(lambda m: "ok"), budget)
