@@ -14,7 +14,7 @@ from agents._cli_run import say
 from agents.store import RunStore
 from trace_core.llm.redact import redact
 
-__all__ = ["list_runs", "show_run", "list_tasks"]
+__all__ = ["list_runs", "show_run", "list_tasks", "when"]
 
 
 def _num(value: float | None) -> str:
@@ -24,6 +24,11 @@ def _num(value: float | None) -> str:
 def _short(value: Any, limit: int = 60) -> str:
     text = f"{value:.6g}" if isinstance(value, float) else " ".join(str(value).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def when(timestamp: str | None) -> str:
+    """A stored ISO timestamp (UTC) to the second, for people."""
+    return f"{timestamp[:19].replace('T', ' ')} UTC" if timestamp else "—"
 
 
 def _echo_json(data: Any) -> None:
@@ -44,7 +49,7 @@ def list_runs(store: RunStore, *, job: str | None, status: str | None, limit: in
     for r in runs:
         table.add_row(r["id"], r.get("job_key") or r["name"], r.get("task") or "", r["status"],
                       _num(r.get("initial_score")), _num(r.get("best_score")), r.get("stop_reason") or "",
-                      (r.get("created_at") or "")[:19])
+                      when(r.get("created_at")))
     out.print(table)
 
 
@@ -64,8 +69,8 @@ def show_run(store: RunStore, run: dict[str, Any], *, as_json: bool, out: Consol
                        ("score", f"{_num(run.get('initial_score'))} → {_num(run.get('best_score'))} "
                                  f"({run.get('direction')})"),
                        ("spent", ", ".join(f"{k} {v:.4g}" for k, v in (run.get("spent") or {}).items() if v)),
-                       ("job file", cfg.get("job_file") or "—"), ("created", run.get("created_at")),
-                       ("updated", run.get("updated_at"))):
+                       ("job file", cfg.get("job_file") or "—"), ("created", when(run.get("created_at"))),
+                       ("updated", when(run.get("updated_at")))):
         meta.add_row(key, str(value))
     out.print(meta)
     table = Table("step", "best so far", "best candidate", "accepted", "tokens", "USD", "seconds", box=None)

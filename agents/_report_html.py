@@ -10,6 +10,7 @@ from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
+from agents._cli_views import when
 from agents._report_svg import bar_chart, graph_svg, score_chart
 from trace_core.llm.redact import redact, redact_text
 
@@ -72,7 +73,7 @@ def _header(rep: RunReport) -> str:
             ("score", f"{_num(r.get('initial_score'))} → <b>{_num(r.get('best_score'))}</b> ({_e(rep.direction)})"),
             ("budget", _e(", ".join(f"{k} {v:g}" for k, v in (cfg.get("budget") or {}).items() if v is not None))),
             ("spent", _e(", ".join(f"{k} {v:.4g}" for k, v in spent.items() if v))),
-            ("created", _e(r.get("created_at"))), ("updated", _e(r.get("updated_at")))]
+            ("created", _e(when(r.get("created_at")))), ("updated", _e(when(r.get("updated_at"))))]
     return _table(rows)
 
 

@@ -112,7 +112,7 @@ optimizer_states = sa.Table(
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds")
 
 
 def _dump(value: Any) -> str:

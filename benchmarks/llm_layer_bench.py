@@ -28,6 +28,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -196,42 +197,63 @@ HEADER = ("figure (median)", "value", "baseline / target", "ratio / verdict")
 
 
 def concurrency_rows(srv: Any) -> list[tuple[str, str, str, str]]:
+    """32 calls at once through a limit of 8, ours beside bare litellm under a plain semaphore."""
     srv.reset("slow")
     srv.delay_s = 0.02
-    limit, calls = 8, 32
+    limit, calls, repeats = 8, 32, 5
     ideal = calls / limit * srv.delay_s * 1000
+    litellm = import_litellm()
+    base = {"model": MODEL, "api_base": srv.url, "api_key": KEY, "max_retries": 0, "num_retries": 0}
     llm = LiteLLM(MODEL, api_base=srv.url, api_key=KEY, max_concurrency=limit, retry=False)
-    llm.complete("warm")
-    rows = []
-    with ThreadPoolExecutor(calls) as pool:
-        walls = []
-        for _ in range(3):
-            srv.reset("slow")
-            t0 = time.perf_counter()
-            list(pool.map(lambda i: llm.complete(f"c{i}"), range(calls)))
-            walls.append((time.perf_counter() - t0) * 1000)
-    wall = statistics.median(walls)
-    rows.append((f"{calls} threads through max_concurrency={limit}", f"{wall:.0f} ms", f"ideal {ideal:.0f} ms",
-                 f"{wall / ideal:.2f}x ideal, {calls / wall * 1000:.0f} calls/s, server peak "
-                 f"{srv.peak_in_flight} in flight"))
+    gate = threading.BoundedSemaphore(limit)
 
-    async def gather() -> float:
+    def bare(i: int) -> Any:
+        with gate:
+            return litellm.completion(messages=[{"role": "user", "content": f"b{i}"}], **base)
+
+    def timed(run: Callable[[], Any]) -> tuple[float, int]:
+        srv.reset("slow")
         t0 = time.perf_counter()
-        await asyncio.gather(*(llm.acomplete(f"a{i}") for i in range(calls)))
-        return (time.perf_counter() - t0) * 1000
+        run()
+        return (time.perf_counter() - t0) * 1000, srv.peak_in_flight
 
-    async def runs() -> list[float]:
-        await llm.acomplete("warm")
-        out = []
-        for _ in range(3):
-            srv.reset("slow")
-            out.append(await gather())
-        return out
+    def alternate(ours: Callable[[], Any], theirs: Callable[[], Any]) -> tuple[float, int, float]:
+        """Medians of wall times (ours, bare) over alternating rounds, after two warm-up rounds each."""
+        for _ in range(2):
+            ours(), theirs()
+        pairs = [(timed(ours), timed(theirs)) for _ in range(repeats)]
+        return (statistics.median(p[0][0] for p in pairs), max(p[0][1] for p in pairs),
+                statistics.median(p[1][0] for p in pairs))
 
-    wall = statistics.median(asyncio.run(runs()))
-    rows.append((f"{calls} asyncio tasks through max_concurrency={limit}", f"{wall:.0f} ms", f"ideal {ideal:.0f} ms",
-                 f"{wall / ideal:.2f}x ideal, {calls / wall * 1000:.0f} calls/s, server peak "
-                 f"{srv.peak_in_flight} in flight"))
+    async def async_rounds() -> tuple[float, int, float]:
+        """Like ``alternate`` with asyncio tasks (one event loop, an asyncio.Semaphore for the bare side)."""
+        gate_async = asyncio.Semaphore(limit)
+
+        async def bare_async(i: int) -> Any:
+            async with gate_async:
+                return await litellm.acompletion(messages=[{"role": "user", "content": f"a{i}"}], **base)
+
+        walls: dict[str, list[float]] = {"ours": [], "bare": []}
+        peak = 0
+        for round_ in range(repeats + 2):
+            for name, make in (("ours", lambda i: llm.acomplete(f"t{i}")), ("bare", bare_async)):
+                srv.reset("slow")
+                t0 = time.perf_counter()
+                await asyncio.gather(*(make(i) for i in range(calls)))
+                if round_ >= 2:  # the first two rounds warm up
+                    walls[name].append((time.perf_counter() - t0) * 1000)
+                    peak = max(peak, srv.peak_in_flight if name == "ours" else 0)
+        return statistics.median(walls["ours"]), peak, statistics.median(walls["bare"])
+
+    with ThreadPoolExecutor(calls) as pool:
+        threads = alternate(lambda: list(pool.map(lambda i: llm.complete(f"c{i}"), range(calls))),
+                            lambda: list(pool.map(bare, range(calls))))
+    results = {"threads": threads, "asyncio tasks": asyncio.run(async_rounds())}
+    rows = []
+    for kind, (ours, peak, theirs) in results.items():
+        rows.append((f"{calls} {kind} through max_concurrency={limit}", f"{ours:.0f} ms",
+                     f"bare+semaphore {theirs:.0f} ms", f"{ours / theirs:.2f}x; {calls / ours * 1000:.0f} calls/s; "
+                     f"ideal {ideal:.0f} ms; server peak {peak} in flight"))
     return rows
 
 

@@ -35,7 +35,7 @@ def _sort(outputs: Iterable[Node]) -> tuple[list[Node], dict[Node, int]]:
                 parents = n.parents
                 if parents:
                     index[n] = -1
-                    for p in parents:
+                    for p in reversed(parents):  # the first parent is visited (and emitted) first
                         if p not in index:
                             stack.append(p)
                     continue

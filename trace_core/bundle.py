@@ -148,7 +148,7 @@ class BundledFunction:
                     f"bundle(trainable=True) needs a def with readable source; {fn.__qualname__} has none "
                     "(defined in a REPL, exec or as a lambda) — define it in a file"
                 )
-            self._space = Code(name=self.name, args=_signature_args(fn))
+            self._space = _BundleCode(self, _signature_args(fn))
             self._compiled[self._source] = fn
             self._is_method = bool(self._space.args) and self._space.args[0] == "self"
 
@@ -198,7 +198,7 @@ class BundledFunction:
         return fn
 
     def _compile(self, source: str) -> Callable[..., Any]:
-        self._space.validate(source)
+        Code.validate(self._space, source)
         namespace = dict(self.fn.__globals__)
         for name, cell in zip(self.fn.__code__.co_freevars, self.fn.__closure__ or ()):
             try:
@@ -311,6 +311,22 @@ class BundledFunction:
                 seen.add(id(p))
                 extra.append(p)
         return (*inputs, *extra)
+
+
+class _BundleCode(Code):
+    """The space of a trainable bundle's code: besides parsing and keeping the name and
+    signature, a new value must define the function without error (compiled once per
+    value, so a failure at definition time is caught by ``Parameter.set``)."""
+
+    def __init__(self, owner: BundledFunction, args: list[str]):
+        super().__init__(name=owner.name, args=args)
+        self._owner = owner
+
+    def validate(self, value: Any) -> str:
+        clean = super().validate(value)
+        if clean not in self._owner._compiled:
+            self._owner._compile(clean)
+        return clean
 
 
 class _Bound:

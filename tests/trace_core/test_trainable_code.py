@@ -75,11 +75,20 @@ def test_invalid_new_source_raises_and_keeps_the_old_one(source, message):
     assert policy(node(3)).value == 6
 
 
-def test_source_that_fails_when_defined_is_reported_as_an_invalid_proposal():
+def test_source_that_fails_when_defined_is_refused_by_set():
     policy = make_policy()
-    policy.parameter.set("@UNDEFINED_NAME\ndef policy(x):\n    return x\n")  # parses, same signature
-    with pytest.raises(TracedError) as info:
-        policy(node(1))
+    old = policy.parameter.value
+    with pytest.raises(InvalidProposal, match="UNDEFINED_NAME"):
+        policy.parameter.set("@UNDEFINED_NAME\ndef policy(x):\n    return x\n")  # parses, same signature
+    assert policy.parameter.value == old
+    assert policy(node(1)).value == 2
+
+
+def test_source_that_fails_when_defined_under_using_is_an_invalid_proposal():
+    policy = make_policy()
+    with using({policy.parameter.name: "@UNDEFINED_NAME\ndef policy(x):\n    return x\n"}):
+        with pytest.raises(TracedError) as info:
+            policy(node(1))
     assert isinstance(info.value.exception_node.value, InvalidProposal)
     assert "UNDEFINED_NAME" in str(info.value)
 
