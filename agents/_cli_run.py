@@ -148,7 +148,8 @@ def attach_graph(store: RunStore, run_id: str, task: Any) -> None:
     g = trace_graph(task)
     if g is not None:
         last = rep.steps[-1]
-        store.set_step_graph(run_id, last["step"], {"after_step": last["step"], "graph": g, "forward": last.get("graph")})
+        wrapped = {"after_step": last["step"], "graph": g, "forward": last.get("graph")}
+        store.set_step_graph(run_id, last["step"], wrapped)
 
 
 def finish(store: RunStore, run_id: str, *, out: Console, report: str | None, write_report: bool,

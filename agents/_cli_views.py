@@ -11,10 +11,11 @@ from rich.console import Console
 from rich.table import Table
 
 from agents._cli_run import say
+from agents.report import when
 from agents.store import RunStore
 from trace_core.llm.redact import redact
 
-__all__ = ["list_runs", "show_run", "list_tasks", "when"]
+__all__ = ["list_runs", "show_run", "list_tasks"]
 
 
 def _num(value: float | None) -> str:
@@ -24,11 +25,6 @@ def _num(value: float | None) -> str:
 def _short(value: Any, limit: int = 60) -> str:
     text = f"{value:.6g}" if isinstance(value, float) else " ".join(str(value).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def when(timestamp: str | None) -> str:
-    """A stored ISO timestamp (UTC) to the second, for people."""
-    return f"{timestamp[:19].replace('T', ' ')} UTC" if timestamp else "—"
 
 
 def _echo_json(data: Any) -> None:

@@ -8,14 +8,11 @@ import json
 import string
 from functools import cache
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from agents._cli_views import when
 from agents._report_svg import bar_chart, graph_svg, score_chart
+from agents.report import RunReport, when
 from trace_core.llm.redact import redact, redact_text
-
-if TYPE_CHECKING:
-    from agents.report import RunReport
 
 __all__ = ["render"]
 
@@ -56,7 +53,7 @@ def diff_html(old: Any, new: Any) -> str:
         return f'<code class="del">{_e(a)}</code> → <code class="add">{_e(b)}</code>'
     lines = []
     for line in difflib.unified_diff(a.splitlines(), b.splitlines(), "before", "after", lineterm="", n=2):
-        cls = "hunk" if line.startswith("@@") else "add" if line.startswith("+") else "del" if line.startswith("-") else ""
+        cls = {"@": "hunk", "+": "add", "-": "del"}.get(line[:1], "")
         lines.append(f'<span class="{cls}">{_e(line)}</span>' if cls else _e(line))
     return '<pre class="diff">' + "\n".join(lines) + "</pre>"
 
@@ -67,7 +64,8 @@ def _header(rep: RunReport) -> str:
     opt = cfg.get("optimizer") or {}
     spent = r.get("spent") or {}
     rows = [("run", _e(r["id"])), ("job", _e(r.get("job_key"))), ("task", _e(r.get("task"))),
-            ("status", f'<span class="status {_e(r["status"])}">{_e(r["status"])}</span> — {_e(r.get("stop_reason") or "")}'),
+            ("status", f'<span class="status {_e(r["status"])}">{_e(r["status"])}</span> — '
+                       f'{_e(r.get("stop_reason") or "")}'),
             ("optimizer", _e(opt.get("name", "default"))),
             ("LLM", _e(llm.get("model") if isinstance(llm, dict) else llm or "none (or $TRACETUNE_LLM)")),
             ("score", f"{_num(r.get('initial_score'))} → <b>{_num(r.get('best_score'))}</b> ({_e(rep.direction)})"),
@@ -130,7 +128,8 @@ def _values(rep: RunReport) -> str:
     for s in rep.steps[1:]:
         for k, v in (s.get("values") or {}).items():
             if k in prev and prev[k] != v:
-                items.append(f'<li data-step="{s["step"]}">step {s["step"]}: <b>{_e(k)}</b> {diff_html(prev[k], v)}</li>')
+                items.append(f'<li data-step="{s["step"]}">step {s["step"]}: <b>{_e(k)}</b> '
+                             f'{diff_html(prev[k], v)}</li>')
         prev = s.get("values") or prev
     out.append(f'<ol class="changes">{"".join(items)}</ol>' if items else "<p>No accepted change.</p>")
     return "".join(out)

@@ -85,15 +85,15 @@ class _Frame:
         for t in range(math.ceil(self.x0), math.floor(self.x1) + 1, step):
             out.append(f'<text class="tick" x="{self.x(t):.1f}" y="{self.h - _B + 16}" text-anchor="middle">{t}</text>')
         y_label += " (log scale)" if self.log else ""
-        out.append(f'<text class="label" x="{(_L + self.w - _R) / 2}" y="{self.h - 4}" text-anchor="middle">{_e(x_label)}'
-                   f'</text><text class="label" x="14" y="{(_T + self.h - _B) / 2}" text-anchor="middle" '
+        out.append(f'<text class="label" x="{(_L + self.w - _R) / 2}" y="{self.h - 4}" text-anchor="middle">'
+                   f'{_e(x_label)}</text><text class="label" x="14" y="{(_T + self.h - _B) / 2}" text-anchor="middle" '
                    f'transform="rotate(-90 14 {(_T + self.h - _B) / 2})">{_e(y_label)}</text>')
         return out
 
 
 def _svg(kind: str, parts: Sequence[str], label: str, frame: _Frame) -> str:
-    return (f'<svg class="plot" data-kind="{kind}" viewBox="0 0 {frame.w} {frame.h}" role="img" aria-label="{_e(label)}" '
-            f'xmlns="http://www.w3.org/2000/svg">{"".join(parts)}</svg>')
+    return (f'<svg class="plot" data-kind="{kind}" viewBox="0 0 {frame.w} {frame.h}" role="img" '
+            f'aria-label="{_e(label)}" xmlns="http://www.w3.org/2000/svg">{"".join(parts)}</svg>')
 
 
 def score_chart(steps: Sequence[Mapping[str, Any]], candidates: Sequence[Mapping[str, Any]], direction: str) -> str:
@@ -133,7 +133,8 @@ def bar_chart(kind: str, bars: Sequence[tuple[int, float, str]], y_label: str) -
     width = max(2.0, (frame.x(1) - frame.x(0)) * 0.7)
     parts = frame.axes("step", y_label)
     if not any(b[1] for b in bars):
-        parts.append(f'<text class="label" x="{(_L + frame.w - _R) / 2}" y="{_T + 30}" text-anchor="middle">none</text>')
+        middle = (_L + frame.w - _R) / 2
+        parts.append(f'<text class="label" x="{middle}" y="{_T + 30}" text-anchor="middle">none</text>')
     for step, value, tip in bars:
         top, base = frame.y(max(value, 0.0)), frame.y(0.0)
         parts.append(f'<rect class="bar mark" x="{frame.x(step) - width / 2:.1f}" y="{top:.1f}" width="{width:.1f}" '
@@ -181,9 +182,9 @@ def graph_svg(data: Mapping[str, Any] | str) -> tuple[str, int]:
         x1, y1, x2, y2 = ax + _NODE_W, ay + _NODE_H / 2, bx, by + _NODE_H / 2
         mid = (x1 + x2) / 2
         count = attrs.get("count", 1)
-        parts.append(f'<path class="edge" d="M{x1:.0f},{y1:.0f} C{mid:.0f},{y1:.0f} {mid:.0f},{y2:.0f} {x2:.0f},{y2:.0f}" '
-                     f'marker-end="url(#arrow)"><title>{_e(g.nodes[a].get("name"))} → {_e(g.nodes[b].get("name"))}'
-                     f'{f" (used {count}×)" if count > 1 else ""}</title></path>')
+        tip = f'{g.nodes[a].get("name")} → {g.nodes[b].get("name")}{f" (used {count}×)" if count > 1 else ""}'
+        parts.append(f'<path class="edge" d="M{x1:.0f},{y1:.0f} C{mid:.0f},{y1:.0f} {mid:.0f},{y2:.0f} '
+                     f'{x2:.0f},{y2:.0f}" marker-end="url(#arrow)"><title>{_e(tip)}</title></path>')
     for n, attrs in g.nodes(data=True):
         x, y = xy(n)
         kind = attrs.get("kind", "op")

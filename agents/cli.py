@@ -9,14 +9,26 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from agents import _cli_views as views
-from agents._cli_run import Exit, Stopper, StepPrinter, build, finish, llm_label, llm_option, new_run_id, say, stderr_console, stdout_console, warm_values
+from agents._cli_run import (
+    Exit,
+    StepPrinter,
+    Stopper,
+    build,
+    finish,
+    llm_label,
+    llm_option,
+    new_run_id,
+    say,
+    stderr_console,
+    stdout_console,
+    warm_values,
+)
 from agents.jobs import Job, load_job
 from agents.store import RunStore
 from trace_core.errors import ConfigError, InvalidProposal, TraceTuneError
@@ -32,7 +44,7 @@ app = typer.Typer(
     help="Optimize workflows with an LLM or a classical optimizer, from job files.\n\n" + EXIT_CODES,
     no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 
-StoreOpt = Annotated[Optional[str], typer.Option("--store", help="Run store: SQLAlchemy URL or SQLite path "
+StoreOpt = Annotated[str | None, typer.Option("--store", help="Run store: SQLAlchemy URL or SQLite path "
                                                  "(default: $TRACETUNE_STORE or .tracetune/runs.db).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
@@ -80,16 +92,17 @@ def _get_run(store: RunStore, run_id: str) -> dict[str, Any]:
 @app.command(epilog=EXIT_CODES)
 def run(
     job_file: Annotated[Path, typer.Argument(metavar="JOB", help="Job file (.toml, .yaml, .json).")],
-    warm_start: Annotated[Optional[bool], typer.Option(
-        "--warm-start/--no-warm-start", help="Start from the best values of the last finished run of this job.")] = None,
-    fail_on_regression: Annotated[Optional[float], typer.Option(
+    warm_start: Annotated[bool | None, typer.Option(
+        "--warm-start/--no-warm-start",
+        help="Start from the best values of the last finished run of this job.")] = None,
+    fail_on_regression: Annotated[float | None, typer.Option(
         "--fail-on-regression", metavar="PCT", min=0,
         help="Exit 4 when the best score is worse than the last finished run's by more than PCT percent.")] = None,
     store: StoreOpt = None,
-    report: Annotated[Optional[str], typer.Option(
+    report: Annotated[str | None, typer.Option(
         "--report", help="HTML report path ({name}, {run_id}, {date} are filled in).")] = None,
     no_report: Annotated[bool, typer.Option("--no-report", help="Write no HTML report.")] = False,
-    llm: Annotated[Optional[str], typer.Option(
+    llm: Annotated[str | None, typer.Option(
         "--llm", help="Use this LLM instead of the job's: a model string, 'none', 'env', or scripted:FILE.")] = None,
 ) -> None:
     """Run a job file, print a summary, and write the HTML report."""
@@ -163,9 +176,9 @@ def _loop(go: Any, printer: StepPrinter, stopper: Stopper, err: Console) -> tupl
 def resume(
     run_id: Annotated[str, typer.Argument(metavar="RUN", help="Run id (a unique prefix is enough).")],
     store: StoreOpt = None,
-    report: Annotated[Optional[str], typer.Option("--report", help="HTML report path.")] = None,
+    report: Annotated[str | None, typer.Option("--report", help="HTML report path.")] = None,
     no_report: Annotated[bool, typer.Option("--no-report", help="Write no HTML report.")] = False,
-    llm: Annotated[Optional[str], typer.Option("--llm", help="Use this LLM instead of the job's.")] = None,
+    llm: Annotated[str | None, typer.Option("--llm", help="Use this LLM instead of the job's.")] = None,
 ) -> None:
     """Continue a run that was killed, interrupted or failed, from its last committed step."""
     from agents.loop import resume as resume_run
@@ -190,7 +203,8 @@ def resume(
     err, out = stderr_console(), stdout_console()
     stopper = Stopper(err)
     total = (cfg.get("budget") or {}).get("max_steps")
-    say(out, f"resuming run {row['id']} ({row['name']}) after step {(runs.last_step(row['id']) or {}).get('step', '-')}")
+    last = (runs.last_step(row["id"]) or {}).get("step", "-")
+    say(out, f"resuming run {row['id']} ({row['name']}) after step {last}")
     code, _ = _loop(lambda on_step: resume_run(row["id"], store=runs, task=task, optimizer=optimizer, llm=llm_obj,
                                                on_step=on_step, should_stop=stopper).run_id,
                     StepPrinter(out, total), stopper, err)
@@ -202,8 +216,8 @@ def resume(
 @app.command("list")
 def list_(
     store: StoreOpt = None,
-    job: Annotated[Optional[str], typer.Option("--job", help="Only runs of this job.")] = None,
-    status: Annotated[Optional[str], typer.Option("--status", help="running, finished, interrupted or failed.")] = None,
+    job: Annotated[str | None, typer.Option("--job", help="Only runs of this job.")] = None,
+    status: Annotated[str | None, typer.Option("--status", help="running, finished, interrupted or failed.")] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many runs, newest first.")] = 50,
     as_json: JsonOpt = False,
 ) -> None:
@@ -212,7 +226,8 @@ def list_(
 
 
 @app.command()
-def show(run_id: Annotated[str, typer.Argument(metavar="RUN")], store: StoreOpt = None, as_json: JsonOpt = False) -> None:
+def show(run_id: Annotated[str, typer.Argument(metavar="RUN")], store: StoreOpt = None,
+         as_json: JsonOpt = False) -> None:
     """Show a run: settings, scores, spending, steps and best values."""
     runs = _store(store)
     views.show_run(runs, _get_run(runs, run_id), as_json=as_json, out=stdout_console())
@@ -221,7 +236,7 @@ def show(run_id: Annotated[str, typer.Argument(metavar="RUN")], store: StoreOpt 
 @app.command()
 def report(
     run_id: Annotated[str, typer.Argument(metavar="RUN")],
-    html: Annotated[Optional[Path], typer.Option("--html", help="Write the self-contained HTML report here.")] = None,
+    html: Annotated[Path | None, typer.Option("--html", help="Write the self-contained HTML report here.")] = None,
     store: StoreOpt = None,
 ) -> None:
     """Print a run's text summary; with --html, also write the HTML report."""
@@ -238,8 +253,8 @@ def report(
 def export(
     run_id: Annotated[str, typer.Argument(metavar="RUN")],
     store: StoreOpt = None,
-    step: Annotated[Optional[int], typer.Option("--step", help="The values after this step instead of the best.")] = None,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file, not stdout.")] = None,
+    step: Annotated[int | None, typer.Option("--step", help="The values after this step instead of the best.")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file, not stdout.")] = None,
 ) -> None:
     """Print the best parameter values of a run as JSON (name -> value)."""
     runs = _store(store)
@@ -257,7 +272,7 @@ def export(
 
 @app.command()
 def tasks(
-    names: Annotated[Optional[list[str]], typer.Argument(metavar="[NAME]...", help="Only these tasks.")] = None,
+    names: Annotated[list[str] | None, typer.Argument(metavar="[NAME]...", help="Only these tasks.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """List registered tasks and their parameters (each task is built with its defaults)."""

@@ -278,8 +278,14 @@ class Job(_Strict):
                               f"{sorted(self.optimizer.options)}: {e}") from None
 
     def stored(self) -> dict[str, Any]:
-        """The job as JSON, kept in the run's config so ``tracetune resume`` rebuilds it."""
-        return self.model_dump(mode="json")
+        """The job as JSON, kept in the run's config so ``tracetune resume`` rebuilds it
+        (a password in the store URL is hidden: resume is told where the store is)."""
+        data = self.model_dump(mode="json")
+        if self.store and "://" in self.store:
+            import sqlalchemy as sa
+
+            data["store"] = sa.engine.make_url(self.store).render_as_string(hide_password=True)
+        return data
 
 
 def parse_job(data: Mapping[str, Any], *, source: str = "<job>", base_dir: str | Path = ".",

@@ -121,6 +121,11 @@ def _num(value: float | None) -> str:
     return "—" if value is None else f"{value:.6g}"
 
 
+def when(timestamp: str | None) -> str:
+    """A stored ISO timestamp (UTC) to the second, for people."""
+    return f"{timestamp[:19].replace('T', ' ')} UTC" if timestamp else "—"
+
+
 @dataclass
 class RunReport:
     """Everything a report shows about one run, read from the store.
@@ -190,7 +195,8 @@ class RunReport:
         init, best = r.get("initial_score"), r.get("best_score")
         if init is not None and best is not None and init != best:
             verb = "improved" if better(best, init, self.direction) else "changed"
-            change = f"; {verb} by {abs(best - init):.4g}" + (f" ({abs(best - init) / abs(init) * 100:.3g}%)" if init else "")
+            pct = f" ({abs(best - init) / abs(init) * 100:.3g}%)" if init else ""
+            change = f"; {verb} by {abs(best - init):.4g}{pct}"
         lines.append(f"score: {_num(init)} → {_num(best)} ({self.direction}{change})")
         tokens = sum(s.get("tokens") or 0 for s in self.steps)
         cost = sum(s.get("cost_usd") or 0.0 for s in self.steps)

@@ -12,7 +12,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from trace_core.errors import TracedError
+from trace_core.errors import BudgetExceeded, Pruned, TracedError
 from trace_core.node import ExceptionNode, Node, _catching, _tracing
 
 __all__ = ["Op", "OPS", "apply", "fail"]
@@ -33,7 +33,10 @@ class Op:
 
 def fail(op: Any, parents: tuple[Node, ...], exc: BaseException, catch: bool = False) -> ExceptionNode:
     """Record a failed op: return its ExceptionNode inside ``catching()``, else raise
-    ``TracedError`` carrying it."""
+    ``TracedError`` carrying it. Control-flow errors (a budget reached, a pruned
+    evaluation) are not the workflow's failure: they propagate unchanged."""
+    if isinstance(exc, (BudgetExceeded, Pruned)):
+        raise exc
     if isinstance(exc, TracedError):  # already recorded by an inner op
         if catch or _catching.get():
             return exc.exception_node

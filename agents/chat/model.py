@@ -15,17 +15,36 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict
 
-__all__ = ["LayerChatModel", "to_openai_messages"]
+__all__ = ["LayerChatModel", "to_openai_messages", "RAW_ARGUMENTS"]
 
 _ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool"}
 
+#: The argument a tool call gets when the model's arguments were not a JSON object
+#: (the tool then answers with a validation error naming it, see ``agents.chat.tools``).
+RAW_ARGUMENTS = "__raw_arguments__"
+
+
+def _text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):  # content blocks: keep the text ones
+        parts = [c if isinstance(c, str) else c.get("text", "") for c in content if isinstance(c, (str, dict))]
+        return "".join(parts)
+    return json.dumps(content)
+
 
 def to_openai_messages(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
-    """langchain messages as OpenAI chat messages."""
+    """langchain messages as OpenAI chat messages.
+
+    Example:
+        >>> from langchain_core.messages import HumanMessage
+        >>> to_openai_messages([HumanMessage("hi")])
+        [{'role': 'user', 'content': 'hi'}]
+    """
     out: list[dict[str, Any]] = []
     for m in messages:
         role = _ROLES.get(m.type, "user")
-        content = m.content if isinstance(m.content, str) else json.dumps(m.content)
+        content = _text(m.content)
         msg: dict[str, Any] = {"role": role, "content": content}
         if isinstance(m, AIMessage) and m.tool_calls:
             msg["tool_calls"] = [
@@ -40,8 +59,32 @@ def to_openai_messages(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
     return out
 
 
+def _tool_calls(completion: Any) -> list[dict[str, Any]]:
+    """The first choice's tool calls as langchain tool calls (unparseable arguments kept as text)."""
+    calls = completion.tool_calls[0] if completion.tool_calls else ()
+    out = []
+    for c in calls:
+        try:
+            args = c.args
+        except Exception:  # noqa: BLE001 - not a JSON object: the tool reports it to the model
+            args = {RAW_ARGUMENTS: c.arguments}
+        out.append({"name": c.name, "args": args, "id": c.id or f"call_{uuid.uuid4().hex[:10]}", "type": "tool_call"})
+    return out
+
+
+def _usage(completion: Any) -> dict[str, int]:
+    u = completion.usage
+    return {"input_tokens": u.prompt_tokens, "output_tokens": u.completion_tokens, "total_tokens": u.total_tokens}
+
+
+def _calls_chunk(content: Any, calls: Sequence[dict[str, Any]], usage: Any) -> ChatGenerationChunk:
+    return ChatGenerationChunk(message=AIMessageChunk(content=content, usage_metadata=usage, tool_call_chunks=[
+        {"name": tc["name"], "args": json.dumps(tc["args"]), "id": tc["id"], "index": i}
+        for i, tc in enumerate(calls)]))
+
+
 class LayerChatModel(BaseChatModel):
-    """A langchain chat model backed by any tracetune ``LLM``.
+    """A langchain chat model backed by any tracetune ``LLM`` (tool calls and streaming).
 
     Example:
         >>> from trace_core.llm import ScriptedLLM
@@ -64,19 +107,8 @@ class LayerChatModel(BaseChatModel):
     def _ask(self, messages: list[BaseMessage], **kwargs: Any) -> AIMessage:
         completion = self.llm.complete(to_openai_messages(messages), tools=kwargs.get("tools") or None,
                                        temperature=self.temperature)
-        calls = completion.tool_calls[0] if completion.tool_calls else ()
-        tool_calls = []
-        for c in calls:
-            try:
-                args = c.args
-            except Exception:  # noqa: BLE001 - unparseable arguments go to the tool as text
-                args = {"__raw__": c.arguments}
-            tool_calls.append({"name": c.name, "args": args, "id": c.id or f"call_{uuid.uuid4().hex[:10]}",
-                               "type": "tool_call"})
-        return AIMessage(content=completion.text or "", tool_calls=tool_calls,
-                         usage_metadata={"input_tokens": completion.usage.prompt_tokens,
-                                         "output_tokens": completion.usage.completion_tokens,
-                                         "total_tokens": completion.usage.total_tokens})
+        return AIMessage(content=completion.text or "", tool_calls=_tool_calls(completion),
+                         usage_metadata=_usage(completion))
 
     def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
                   run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
@@ -84,16 +116,21 @@ class LayerChatModel(BaseChatModel):
 
     def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
                 run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
-        if kwargs.get("tools") or not hasattr(self.llm, "stream"):
+        """Text deltas as they come, then one chunk with the tool calls and the token usage."""
+        tools = kwargs.get("tools") or None
+        if not callable(getattr(self.llm, "stream", None)):
             msg = self._ask(messages, **kwargs)
-            yield ChatGenerationChunk(message=AIMessageChunk(
-                content=msg.content, tool_call_chunks=[
-                    {"name": tc["name"], "args": json.dumps(tc["args"]), "id": tc["id"], "index": i}
-                    for i, tc in enumerate(msg.tool_calls)]))
+            yield _calls_chunk(msg.content, msg.tool_calls, msg.usage_metadata)
             return
-        for piece in self.llm.stream(to_openai_messages(messages), temperature=self.temperature):
-            if isinstance(piece, str):
+        final = None
+        for piece in self.llm.stream(to_openai_messages(messages), tools=tools, temperature=self.temperature):
+            if not isinstance(piece, str):
+                final = piece
+                continue
+            if piece:
                 chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))
                 if run_manager is not None:
                     run_manager.on_llm_new_token(piece, chunk=chunk)
                 yield chunk
+        if final is not None:
+            yield _calls_chunk("", _tool_calls(final), _usage(final))

@@ -83,7 +83,8 @@ class TabularTask(BaseTask):
         o = self.options
         source = (o["X"], o["y"]) if o["X"] is not None else o["dataset"]
         try:
-            return load_data(source, val_fraction=o["val_fraction"], split_seed=o["split_seed"], max_train=o["max_train"])
+            return load_data(source, val_fraction=o["val_fraction"], split_seed=o["split_seed"],
+                             max_train=o["max_train"])
         except ValueError as e:
             raise ConfigError(str(e)) from None
 
@@ -140,7 +141,8 @@ def record_feedback(
     }
     base = {"epochs_run": record.epochs_run, "seconds": round(record.seconds, 4), **extra}
     if record.diverged_at:
-        text = "\n".join(filter(None, [preamble, *notes, curve, f"stopped after {record.seconds:.2f}s on {record.device}"]))
+        stopped = f"stopped after {record.seconds:.2f}s on {record.device}"
+        text = "\n".join(filter(None, [preamble, *notes, curve, stopped]))
         return Feedback(
             score=None,
             metrics={**base, "diverged_at": record.diverged_at},

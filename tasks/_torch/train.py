@@ -230,7 +230,9 @@ def train_model(
     return rec
 
 
-def latency_ms(model: nn.Module, n_features: int, *, batch_size: int = 256, repeats: int = 10, device: str = "cpu") -> float:
+def latency_ms(
+    model: nn.Module, n_features: int, *, batch_size: int = 256, repeats: int = 10, device: str = "cpu"
+) -> float:
     """Median forward time of one batch in eval mode, in milliseconds."""
     dev = resolve_device(device)
     model.to(dev).eval()

@@ -17,7 +17,9 @@ from typing import Any
 
 __all__ = ["NASTask", "Architecture", "Layer", "MAX_DEPTH", "DEFAULT_BUILD"]
 
-_WHERE = {"NASTask": "task", "DEFAULT_BUILD": "task", "Architecture": "schema", "Layer": "schema", "MAX_DEPTH": "schema"}
+_WHERE = {
+    "NASTask": "task", "DEFAULT_BUILD": "task", "Architecture": "schema", "Layer": "schema", "MAX_DEPTH": "schema",
+}
 
 
 def __getattr__(name: str) -> Any:

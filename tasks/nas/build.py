@@ -72,7 +72,9 @@ _SAFE_BUILTINS = (
 
 def _guarded_import(name: str, globals: Any = None, locals: Any = None, fromlist: Any = (), level: int = 0) -> Any:
     if level != 0 or name.split(".")[0] not in _ALLOWED_IMPORTS:
-        raise ImportError(f"build() may import only {', '.join(_ALLOWED_IMPORTS)} (torch.nn as nn is provided); got {name!r}")
+        raise ImportError(
+            f"build() may import only {', '.join(_ALLOWED_IMPORTS)} (torch.nn as nn is provided); got {name!r}"
+        )
     return __import__(name, globals, locals, fromlist, level)
 
 

@@ -10,7 +10,6 @@ import shutil
 import subprocess
 from pathlib import Path
 
-
 import networkx as nx
 import pytest
 
@@ -80,7 +79,8 @@ def _synthetic_run(store: RunStore) -> str:
         store.commit_step(run_id, step, incumbent_score=incumbent, best_candidate_score=cands[0], accepted=True,
                           values={"system_prompt": values[step]}, candidates_rows=rows, llm_rows=llm,
                           graph=graph_json if step else None, tokens=150 * bool(step), cost_usd=0.002 * bool(step),
-                          seconds=0.1, run_fields={"best_score": incumbent, "best_values": {"system_prompt": values[step]},
+                          seconds=0.1, run_fields={"best_score": incumbent,
+                                                   "best_values": {"system_prompt": values[step]},
                                                    **({"initial_score": incumbent} if step == 0 else {})})
     store.update_run(run_id, status="finished", stop_reason="budget max_steps reached")
     return run_id

@@ -199,3 +199,22 @@ def test_catching_returns_the_exception_node_and_restores():
     assert "TypeError" in enode.description
     with pytest.raises(TracedError):
         x + 1
+
+
+def test_budget_and_pruning_signals_pass_through_ops_unchanged():
+    import pytest
+
+    from trace_core import BudgetExceeded, Pruned, bundle, catching, node
+
+    @bundle
+    def spend(x):
+        raise BudgetExceeded("out of tokens", limit="max_tokens")
+
+    @bundle(catch=True)
+    def prune(x):
+        raise Pruned("hopeless", step=2, value=0.1)
+
+    with pytest.raises(BudgetExceeded):
+        spend(node(1))
+    with catching(), pytest.raises(Pruned):
+        prune(node(1))

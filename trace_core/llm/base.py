@@ -57,7 +57,8 @@ def make_request(messages: Messages, *, n: int = 1, temperature: float | None = 
     """Normalize the arguments of a call into a :class:`Request`."""
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")
-    if response_format is not None and not (isinstance(response_format, type) and issubclass(response_format, BaseModel)):
+    is_model = isinstance(response_format, type) and issubclass(response_format, BaseModel)
+    if response_format is not None and not is_model:
         raise TypeError(f"response_format must be a pydantic model class, not {response_format!r}")
     return Request(to_messages(messages), n, temperature, max_tokens, response_format, tool_schemas(tools), seed,
                    params)
@@ -121,7 +122,17 @@ class BaseLLM(abc.ABC):
 
 
 class Middleware(BaseLLM):
-    """An LLM around another one; by default every call passes straight through."""
+    """An LLM around another one; by default every call passes straight through.
+
+    Example:
+        >>> from trace_core.llm import ScriptedLLM
+        >>> class Upper(Middleware):
+        ...     def _complete(self, request):
+        ...         done = self.inner._complete(request)
+        ...         return done.model_copy(update={"texts": tuple(t.upper() for t in done.texts)})
+        >>> Upper(ScriptedLLM(["quiet"])).complete("q").text
+        'QUIET'
+    """
 
     def __init__(self, inner: LLM) -> None:
         self.inner = as_base(inner)

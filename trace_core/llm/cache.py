@@ -80,8 +80,11 @@ class Cache:
         if self.read_only:
             return
         value = completion.model_dump_json(exclude={"cached", "latency_s"})
-        self._connect().execute("INSERT OR REPLACE INTO completions VALUES (?, ?, ?, ?)",
-                                (key, completion.model, value, time.time()))
+        try:
+            self._connect().execute("INSERT OR REPLACE INTO completions VALUES (?, ?, ?, ?)",
+                                    (key, completion.model, value, time.time()))
+        except sqlite3.Error as exc:  # the answer is still returned; only its caching failed
+            log.warning("could not store a completion in the LLM cache %s: %s", self.path, exc)
 
     def __len__(self) -> int:
         return self._connect().execute("SELECT COUNT(*) FROM completions").fetchone()[0]

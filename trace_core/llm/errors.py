@@ -33,6 +33,11 @@ class LLMError(TraceTuneError):
         model: the model string of the call, when known.
         status: the HTTP status, when there was one.
         retry_after: seconds the server asked to wait (``Retry-After``), when given.
+
+    Example:
+        >>> err = RateLimited("slow down", model="openai/gpt-4o-mini", status=429, retry_after=2.0)
+        >>> isinstance(err, LLMError), err.retryable, AuthError("bad key").retryable
+        (True, True, False)
     """
 
     retryable: ClassVar[bool] = False

@@ -24,6 +24,12 @@ class LiteLLMBackend(BaseLLM):
     """One litellm call per request, nothing around it (litellm's own retries are off).
 
     Prefer :class:`LiteLLM`, which adds the middleware.
+
+    Example:
+        >>> from trace_core.testing import openai_server
+        >>> with openai_server() as srv:
+        ...     LiteLLMBackend("openai/local", api_base=srv.url).complete("hi").texts
+        ('Hello from the loopback server.',)
     """
 
     def __init__(self, model: str, *, api_base: str | None = None, api_key: str | None = None,

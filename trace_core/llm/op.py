@@ -23,7 +23,13 @@ def _user_message(template: Any, inputs: Mapping[str, Any]) -> str:
 
 
 class LLMOp:
-    """A callable that asks ``llm`` and returns a traced Node; see :func:`llm_op`."""
+    """A callable that asks ``llm`` and returns a traced Node; see :func:`llm_op`.
+
+    Example:
+        >>> from trace_core.llm import ScriptedLLM
+        >>> LLMOp(ScriptedLLM(["hi"]), system="Be kind.")("hello").value
+        'hi'
+    """
 
     def __init__(self, llm: LLM, system: Parameter | str | None = None, *, user: Parameter | str | None = None,
                  name: str = "llm_call", description: str | None = None,

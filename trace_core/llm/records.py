@@ -131,7 +131,13 @@ def to_messages(messages: Messages) -> list[dict[str, Any]]:
 
 @dataclass(frozen=True)
 class Request:
-    """One call as the middleware sees it (messages normalized, tools as OpenAI schemas)."""
+    """One call as the middleware sees it (messages normalized, tools as OpenAI schemas).
+
+    Example:
+        >>> r = Request(messages=[{"role": "user", "content": "hi"}], temperature=0.0)
+        >>> r.payload(), r.prompt_preview()
+        ({'messages': [{'role': 'user', 'content': 'hi'}], 'temperature': 0.0}, 'hi')
+    """
 
     messages: list[dict[str, Any]]
     n: int = 1

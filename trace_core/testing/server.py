@@ -40,6 +40,12 @@ def _check_mode(mode: str) -> None:
 class LoopbackServer:
     """The running server; see :func:`openai_server`.
 
+    Example:
+        >>> server = LoopbackServer("500").start()
+        >>> server.url.startswith("http://127.0.0.1:"), server.mode
+        (True, '500')
+        >>> server.close()
+
     Attributes:
         url: base URL to pass as ``api_base`` (ends in ``/v1``).
         mode: how requests are answered when ``script`` is empty.

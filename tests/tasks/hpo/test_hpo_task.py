@@ -67,10 +67,24 @@ class _StopBelow:
             raise Pruned(f"accuracy {value:.2f} at epoch {step}", step=step, value=value)
 
 
-def test_pruning_stops_a_hopeless_trial_even_inside_catching(task):
+DIVERGING = {"epochs": 20, "width": 64, "depth": 3, "batch_size": 16, "lr": 0.3, "optimizer": "sgd"}
+
+
+def test_a_diverging_trial_stops_by_itself_as_a_scored_failure(task):
+    with using(DIVERGING):
+        fb = task.evaluate(0, task.run(0))
+    assert fb.failed and fb.score is None and fb.details["reason"] == "diverged"
+    assert fb.metrics["epochs_run"] == fb.metrics["diverged_at"] < 20
+    assert "training diverged" in fb.text and "lower the learning rate" in fb.text
+    assert "learning curve" in fb.text
+
+
+@pytest.mark.parametrize("values", [{**TINY, "lr": 1e-4, "optimizer": "sgd"}, {**DIVERGING, "optimizer": "adam"}],
+                         ids=["hopeless", "diverging"])
+def test_pruning_stops_a_bad_trial_even_inside_catching(task, values):
     reporter = _StopBelow(0.5)
     before = task.epochs_trained
-    with reporting(reporter), using({**TINY, "epochs": 20, "lr": 1e-4, "optimizer": "sgd"}):
+    with reporting(reporter), using({**values, "epochs": 20}):
         with pytest.raises(Pruned) as err:
             task.run(0)
         with catching(), pytest.raises(Pruned):

@@ -1,0 +1,310 @@
+"""The run side of a chat session: what its tools do to the run store and the run.
+
+One :class:`RunControl` per session holds the current run (rebuilt with
+:func:`agents.loop.open_run` and reopened when the store moved on without it, e.g.
+after ``tracetune resume``), at most one pending proposal, and the session limits.
+Every change is a committed step of the run, so the CLI and the report see it.
+Methods return text for the chat model and raise :class:`~trace_core.errors.TraceTuneError`
+subclasses with messages that say what to do.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from agents.chat import _format as fmt
+from agents.chat.context import ChatLimits, RunLimits, SessionRecord, SessionTable
+from agents.loop import Pending, Run, open_run
+from agents.store import RunStore
+from trace_core import Budget, better
+from trace_core.errors import ConfigError
+
+__all__ = ["RunControl"]
+
+log = logging.getLogger(__name__)
+
+
+def _cap(a: float | None, b: float | None) -> float | None:
+    return b if a is None else a if b is None else min(a, b)
+
+
+def _score(result: Any) -> float | None:
+    fb = result.feedback
+    return None if fb.failed else fb.score
+
+
+class RunControl:
+    """The current run of a chat session and the operations on it.
+
+    Example:
+        >>> from agents.chat.context import SessionRecord, SessionTable
+        >>> control = RunControl(RunStore("sqlite://"), SessionRecord(session_id="s"), SessionTable(":memory:"))
+        >>> control.run_id is None
+        True
+    """
+
+    def __init__(self, store: RunStore, record: SessionRecord, table: SessionTable, *, workdir: Path | None = None,
+                 optimizer_llm: Any = None):
+        self.store, self.record, self.table = store, record, table
+        self.workdir = (workdir or Path.cwd()).resolve()
+        self.optimizer_llm = optimizer_llm
+        self.lock = threading.RLock()  # one tool at a time touches the run
+        self.on_chat_limits: Any = None  # called with ChatLimits when set_budget changes them
+        self._run: Run | None = None
+        self._pending: Pending | None = None
+        self._pending_step = -1
+        self._cancels = 0
+
+    # -- the session ------------------------------------------------------------------
+    @property
+    def run_id(self) -> str | None:
+        return self.record.run_id
+
+    def save(self) -> None:
+        self.table.save(self.record)
+
+    def cancel(self) -> None:
+        """Ask a running ``run_steps`` to stop after the step in progress (Ctrl-C)."""
+        self._cancels += 1
+
+    def switch(self, run_id: str | None) -> None:
+        """Make ``run_id`` the session's run (dropping any open run and proposal)."""
+        self._close_run()
+        self.record.run_id = run_id
+        self.save()
+
+    def run(self) -> Run:
+        """The current run, reopened from the store when it moved on without this session."""
+        if not self.record.run_id:
+            raise ConfigError("no run is selected: start one with start_run, or pick one with use_run "
+                              "(list_runs shows the runs)")
+        last = self.store.last_step(self.record.run_id)
+        current = self._run
+        if current is None or current.run_id != self.record.run_id or (last and last["step"] != current.step):
+            self._close_run()
+            self._run = open_run(self.record.run_id, store=self.store, llm=self.optimizer_llm)
+        return self._run
+
+    def _close_run(self) -> None:
+        if self._run is not None:
+            self._run.close()
+        self._run, self._pending = None, None
+
+    def close(self) -> None:
+        self._close_run()
+
+    def forget_run_state(self) -> None:
+        """After a cancelled turn: rebuild the run from the store next time (its in-memory
+        optimizer may have seen a step that was never committed)."""
+        self._run, self._pending = None, None
+
+    # -- budgets -----------------------------------------------------------------------
+    def limit(self, run: Run, steps: int, max_tokens: int | None = None, max_usd: float | None = None) -> str:
+        """Set the run's budget for ``steps`` more steps within the session limits; returns a note
+        when a limit cut the request. The budget is cumulative over the run (restored from the store)."""
+        budget, caps, spent = run.budget, self.record.limits, run.budget.spent
+        done = int(spent["steps"])
+        target, note = done + steps, ""
+        if caps.max_steps is not None and target > caps.max_steps:
+            if caps.max_steps <= done:
+                raise ConfigError(f"the session limit max_steps={caps.max_steps} is reached (the run has "
+                                  f"{done} steps); raise it with set_budget")
+            target, note = caps.max_steps, f" (cut to {caps.max_steps - done} by the session limit max_steps)"
+        budget.max_steps = target
+        budget.max_evaluations = caps.max_evaluations
+        budget.max_tokens = _cap(caps.max_tokens, None if max_tokens is None else int(spent["tokens"]) + max_tokens)
+        budget.max_usd = _cap(caps.max_usd, None if max_usd is None else spent["usd"] + max_usd)
+        budget.max_calls = budget.max_seconds = None
+        left = budget.exhausted()
+        if left and left != "max_steps":
+            raise ConfigError(f"the session limit {left} is already reached ({budget.describe()}); "
+                              "raise it with set_budget")
+        row = self.store.get_run(run.run_id)
+        self.store.update_run(run.run_id, config={**(row.get("config") or {}), "budget": budget.model_dump()})
+        return note
+
+    def set_budget(self, limits: dict[str, Any], chat: dict[str, Any], unset: list[str]) -> str:
+        """Change the session limits (None leaves one as it is; ``unset`` removes limits)."""
+        run_caps = self.record.limits.model_dump()
+        chat_caps = self.record.chat_limits.model_dump()
+        for name in unset:
+            if name.startswith("chat_"):
+                chat_caps[name[5:]] = None
+            else:
+                run_caps[name] = None
+        run_caps.update({k: v for k, v in limits.items() if v is not None})
+        chat_caps.update({k: v for k, v in chat.items() if v is not None})
+        self.record.limits, self.record.chat_limits = RunLimits(**run_caps), ChatLimits(**chat_caps)
+        self.save()
+        if self.on_chat_limits is not None:
+            self.on_chat_limits(self.record.chat_limits)
+        return self.describe_limits()
+
+    def describe_limits(self) -> str:
+        def show(caps: Any) -> str:
+            return ", ".join(f"{k}={fmt.num(v)}" for k, v in caps.model_dump().items() if v is not None) or "none"
+
+        return (f"Session limits on the run's totals: {show(self.record.limits)}.\n"
+                f"Chat model limits for this session: {show(self.record.chat_limits)}; chat model spent so far: "
+                + (", ".join(f"{k} {fmt.num(v)}" for k, v in self.record.chat_spent.items() if v and k != "seconds")
+                   or "nothing"))
+
+    # -- steps ---------------------------------------------------------------------------
+    def run_steps(self, steps: int, max_tokens: int | None, max_usd: float | None) -> str:
+        run = self.run()
+        if self._pending is not None:
+            raise ConfigError(f"a proposal for step {self._pending_step + 1} is pending: accept or reject it first")
+        note = self.limit(run, steps, max_tokens, max_usd)
+        cancels = self._cancels
+        run.should_stop = lambda: self._cancels != cancels
+        before = len(run.history)
+        self.store.update_run(run.run_id, status="running", stop_reason=None)
+        try:
+            reason = run.loop()
+        except BaseException as e:
+            self.store.update_run(run.run_id, status="interrupted" if isinstance(e, KeyboardInterrupt) else "failed",
+                                  stop_reason=f"chat: {type(e).__name__}: {e}"[:200], spent=run.budget.spent)
+            self.forget_run_state()
+            raise
+        finally:
+            run.should_stop = None
+        run.result(reason)
+        lines = [f"Ran {len(run.history) - before} step(s) of run {run.run_id}{note}; stopped: {reason}."]
+        for rec in run.history[before:]:
+            lines.append(f"step {rec.step}: candidates {', '.join(fmt.num(s) for s in rec.candidate_scores) or 'none'}"
+                         f"; {'accepted' if rec.accepted else 'kept the incumbent'}; best so far "
+                         f"{fmt.num(rec.incumbent_score)}; tokens {rec.tokens}, ${rec.cost_usd:.4f}")
+        lines.append(f"Best so far {fmt.num(run.incumbent_score)} (started at {fmt.num(run.initial_score)}, "
+                     f"{run.direction}). Run budget now: {run.budget.describe()}.")
+        return "\n".join(lines)
+
+    def propose(self) -> str:
+        run = self.run()
+        if self._pending is not None and self._pending_step == run.step:
+            return "A proposal is already pending (accept or reject it):\n" + self.describe_pending()
+        self.limit(run, 1)
+        pending = run.propose_step()
+        if not pending.todo:
+            rec = run.finish_step(pending, accept=False)
+            why = "; ".join(u.reasoning for u in pending.updates if u.reasoning)[:800]
+            return f"The optimizer proposes no change ({why or 'no reason given'}); recorded as step {rec.step}."
+        self._pending, self._pending_step = pending, run.step
+        return self.describe_pending()
+
+    def pending(self) -> Pending:
+        run = self.run()
+        if self._pending is None or self._pending_step != run.step:
+            self._pending = None
+            raise ConfigError("no proposal is pending (a restart or another change of the run drops it); "
+                              "call propose first")
+        return self._pending
+
+    def _candidate(self, pending: Pending, candidate: int | None) -> int:
+        i = pending.best if candidate is None else candidate
+        if i is None:
+            raise ConfigError("no candidate of this proposal has a score (all failed); reject it")
+        if not 0 <= i < len(pending.todo):
+            raise ConfigError(f"there is no candidate {i}; candidates are 0 to {len(pending.todo) - 1}")
+        if _score(pending.results[i]) is None:
+            raise ConfigError(f"candidate {i} failed its evaluation and cannot be applied; reject it or pick another")
+        return i
+
+    def describe_pending(self) -> str:
+        run, pending = self.run(), self.pending()
+        live = run.opt.values()
+        lines = [f"Proposal for step {run.step + 1} of run {run.run_id}: {len(pending.todo)} candidate(s) evaluated; "
+                 f"incumbent score {fmt.num(run.incumbent_score)} ({run.direction})."]
+        for i, (update, result) in enumerate(zip(pending.todo, pending.results)):
+            s = _score(result)
+            verdict = ("failed" if s is None else "better than the incumbent" if better(s, run.incumbent_score,
+                       run.direction) else "not better than the incumbent")
+            lines.append(f"Candidate {i}{' (best)' if i == pending.best else ''}: score {fmt.num(s)}, {verdict}")
+            lines += fmt.diff(live, update.values)
+            if update.reasoning:
+                lines.append("  reasoning: " + fmt.cut(" ".join(update.reasoning.split()), 800))
+            lines.append("  feedback: " + fmt.feedback_line(result.feedback.model_dump(mode="json")))
+        skipped = len(pending.updates) - len(pending.todo)
+        if skipped:
+            lines.append(f"({skipped} more proposal(s) said 'no change'.)")
+        lines.append("Nothing is applied yet: accept (optionally candidate=N) applies it as a step; reject records "
+                     "the step and keeps the current values.")
+        return "\n".join(lines)
+
+    def approval_question(self, candidate: Any = None) -> str | None:
+        """What to ask the person before ``accept``, or None when nothing is pending."""
+        try:
+            text = self.describe_pending()
+        except ConfigError:
+            return None
+        which = f"candidate {candidate}" if isinstance(candidate, int) else "the best candidate"
+        return f"{text}\nApply {which}? Answer yes or no (or say what you want instead)."
+
+    def accept(self, candidate: int | None) -> str:
+        run, pending = self.run(), self.pending()
+        i = self._candidate(pending, candidate)
+        before = run.opt.values()
+        pending.best = i
+        rec = run.finish_step(pending, accept=True)
+        self._pending = None
+        return (f"Applied candidate {i} as step {rec.step}; best so far is now {fmt.num(rec.incumbent_score)}.\n"
+                + "\n".join(fmt.diff(before, run.opt.values())))
+
+    def reject(self) -> str:
+        run, pending = self.run(), self.pending()
+        rec = run.finish_step(pending, accept=False)
+        self._pending = None
+        return (f"Rejected: step {rec.step} is recorded with its candidates, values unchanged "
+                f"(best so far {fmt.num(rec.incumbent_score)}).")
+
+    def _drop_pending(self) -> str:
+        if self._pending is None:
+            return ""
+        self._pending = None
+        return "The pending proposal was dropped. "
+
+    def rollback(self, step: int) -> str:
+        run = self.run()
+        if not 0 <= step <= run.step:
+            raise ConfigError(f"run {run.run_id} has steps 0 to {run.step}; pick one of them")
+        dropped = self._drop_pending()
+        before = run.opt.values()
+        rec = run.restore(step)
+        return (f"{dropped}Rolled back: step {rec.step} restores the values of step {step} (best so far "
+                f"{fmt.num(rec.incumbent_score)}).\n" + "\n".join(fmt.diff(before, run.opt.values())))
+
+    def set_parameter(self, name: str, value: Any, reason: str | None) -> str:
+        from agents.executors import Job
+        from optimizers import Update
+
+        run = self.run()
+        clean = run.opt.validate({name: value})  # the parameter's space checks and coerces the value
+        dropped = self._drop_pending()
+        self.limit(run, 1)
+        update = Update(clean, reasoning=reason or "set by the user in the chat")
+        before = run.opt.values()
+        values = {**before, **clean}
+        result = run.evaluate([Job(values, list(run.task.val))])[0]
+        run.opt.observe(values, result.feedback, update=update)
+        rec = run.finish_step(Pending([update], [update], [result], 0, None, None, time.perf_counter()), accept=True)
+        return (f"{dropped}Set {name} as step {rec.step}; its evaluation scored {fmt.num(_score(result))} "
+                f"({fmt.feedback_line(result.feedback.model_dump(mode='json'), 300)}).\n"
+                + "\n".join(fmt.diff(before, run.opt.values())))
+
+    # -- files -------------------------------------------------------------------------------
+    def safe_path(self, text: str, suffixes: tuple[str, ...], overwrite: bool) -> Path:
+        """``text`` as a path inside the working directory, or a ConfigError saying why not."""
+        path = Path(text)
+        if path.is_absolute() or text.startswith("~"):
+            raise ConfigError(f"{text!r} is not a relative path; give a path relative to the working directory")
+        full = (self.workdir / path).resolve()
+        if not full.is_relative_to(self.workdir):
+            raise ConfigError(f"{text!r} leaves the working directory; give a path inside it")
+        if full.suffix.lower() not in suffixes:
+            raise ConfigError(f"{text!r} must end with {' or '.join(suffixes)}")
+        if full.exists() and not overwrite:
+            raise ConfigError(f"{text!r} exists; pass overwrite=true to replace it")
+        return full
