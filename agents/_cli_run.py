@@ -204,14 +204,25 @@ def new_run_id(store: RunStore, job_key: str, before: set[str]) -> str | None:
 
 
 def llm_option(text: str) -> Any:
-    """The LLM a ``--llm`` option names: ``none``/``off`` (no LLM), ``env`` ($TRACETUNE_LLM),
-    a model string, or a test hook (``scripted:FILE``, ``replay:FILE``; paths from the current folder)."""
-    from agents.jobs import LLMSpec
-
+    """The LLM a ``--llm`` option names: ``env`` ($TRACETUNE_LLM), ``none``, a model string,
+    or a test hook (``scripted:FILE``, ``replay:FILE``; paths from the current folder)."""
     word = text.strip().lower()
     if word in ("none", "off", "env"):
         return "none" if word != "env" else None
-    return LLMSpec.model_validate(text, context={"base_dir": Path.cwd()}).build()
+    return _llm_spec(text).build()
+
+
+def _llm_spec(text: str) -> Any:
+    from agents.jobs import LLMSpec
+
+    return LLMSpec.model_validate(text, context={"base_dir": Path.cwd()})
+
+
+def stored_llm_option(text: str) -> str:
+    """``--llm`` as kept in the run's config, so ``tracetune resume`` uses the same LLM
+    from any folder (a test hook's path made absolute)."""
+    word = text.strip().lower()
+    return word if word in ("none", "off", "env") else _llm_spec(text).model
 
 
 def llm_label(llm: Any) -> str:

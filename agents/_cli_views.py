@@ -111,8 +111,9 @@ def list_tasks(names: Sequence[str] | None, *, as_json: bool, out: Console) -> N
         if "error" in info:
             say(out, f"{name}: cannot be built: {info['error']}")
             continue
-        say(out, f"{name} ({info['direction']}): {info['description']}")
+        first_line = (info["description"] or "").strip().split("\n", 1)[0]
+        say(out, f"{name} ({info['direction']}): {first_line}")
         for p in info["parameters"]:
-            say(out, f"    {p['name']}: {p['space']} = {p['value']}")
+            say(out, f"    {p['name']}: {_short(p['space'], 100)} = {p['value']}")
     if as_json:
         _echo_json(infos)

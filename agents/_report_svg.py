@@ -33,7 +33,7 @@ def ticks(lo: float, hi: float, n: int = 5) -> list[float]:
 
     Example:
         >>> ticks(0, 10)
-        [0.0, 2.0, 4.0, 6.0, 8.0, 10.0]
+        [0, 2, 4, 6, 8, 10]
     """
     if hi <= lo:
         return [lo]

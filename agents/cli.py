@@ -26,6 +26,7 @@ from agents._cli_run import (
     new_run_id,
     say,
     stderr_console,
+    stored_llm_option,
     stdout_console,
     warm_values,
 )
@@ -103,7 +104,8 @@ def run(
         "--report", help="HTML report path ({name}, {run_id}, {date} are filled in).")] = None,
     no_report: Annotated[bool, typer.Option("--no-report", help="Write no HTML report.")] = False,
     llm: Annotated[str | None, typer.Option(
-        "--llm", help="Use this LLM instead of the job's: a model string, 'none', 'env', or scripted:FILE.")] = None,
+        "--llm", help="Use this LLM instead of the job's: a model string, 'env' ($TRACETUNE_LLM), "
+                      "or scripted:FILE / replay:FILE (offline).")] = None,
 ) -> None:
     """Run a job file, print a summary, and write the HTML report."""
     try:
@@ -125,7 +127,9 @@ def run(
              "previous_run": previous["id"] if previous else None,
              "warm_start_from": previous["id"] if initial else None, "fail_on_regression": pct,
              "report": None if no_report else (report or job.report)}
-    if job.llm is not None and not job.llm.is_test_hook and llm is None:
+    if llm is not None:
+        extra["llm_option"] = stored_llm_option(llm)  # `tracetune resume` uses the same LLM
+    elif job.llm is not None and not job.llm.is_test_hook:
         extra["llm"] = job.llm.settings()  # so the Python resume() rebuilds it too
     extra["llm_model"] = llm_label(llm_obj)
     stopper = Stopper(err)
@@ -191,7 +195,7 @@ def resume(
     if cfg.get("job"):
         try:
             job = Job.model_validate(cfg["job"], context={"base_dir": cfg["job"].get("base_dir", ".")})
-            task, llm_obj, optimizer = build(job, llm)
+            task, llm_obj, optimizer = build(job, llm or cfg.get("llm_option"))
         except (TraceTuneError, ImportError, TypeError, ValueError) as e:
             raise _fail(f"cannot rebuild the job of run {row['id']}: {e}") from None
         optimizer = optimizer if job.optimizer.custom else None

@@ -42,7 +42,15 @@ TEST_LLM_PREFIXES = ("scripted:", "replay:")
 
 
 class JobError(ConfigError):
-    """An invalid job file; ``problems`` lists each one (``"field = value: what is allowed"``)."""
+    """An invalid job file; ``problems`` lists each one (``"field = value: what is allowed"``).
+
+    Example:
+        >>> try:
+        ...     parse_job({"name": "x", "task": {"name": "numeric"}, "k": 0, "executor": "gpu"})
+        ... except JobError as e:
+        ...     print(len(e.problems), e.problems[0])
+        2 k = 0: Input should be greater than or equal to 1
+    """
 
     def __init__(self, source: str, problems: list[str]):
         self.source, self.problems = source, list(problems)
@@ -65,7 +73,12 @@ class _Strict(BaseModel):
 
 
 class TaskSpec(_Strict):
-    """A registered task (``name`` + ``options``) or user code (``workflow`` + ``feedback`` + data)."""
+    """A registered task (``name`` + ``options``) or user code (``workflow`` + ``feedback`` + data).
+
+    Example:
+        >>> TaskSpec(name="numeric", options={"delay": 0.0}).spec()
+        {'name': 'numeric', 'options': {'delay': 0.0}}
+    """
 
     name: str | None = None
     options: dict[str, Any] = Field(default_factory=dict)
@@ -110,7 +123,12 @@ class TaskSpec(_Strict):
 
 
 class OptimizerSpec(_Strict):
-    """``name`` (default, search, optoprime, opro, evolution, or ``module:Class`` of your own) and options."""
+    """``name`` (default, search, optoprime, opro, evolution, or ``module:Class`` of your own) and options.
+
+    Example:
+        >>> OptimizerSpec.model_validate("search:cmaes").spec()
+        {'name': 'search', 'sampler': 'cmaes'}
+    """
 
     name: str = "default"
     options: dict[str, Any] = Field(default_factory=dict)
@@ -149,6 +167,10 @@ class LLMSpec(_Strict):
     ``scripted:<file.json>`` (replies for :class:`~trace_core.llm.ScriptedLLM`) and
     ``replay:<calls.jsonl>`` (a :class:`~trace_core.llm.ReplayLLM` recording) run
     without any model, for tests and demos. Keys are never read from the file.
+
+    Example:
+        >>> LLMSpec.model_validate({"model": "openai/gpt-4o-mini", "params": {"temperature": 0}}).settings()
+        {'model': 'openai/gpt-4o-mini', 'temperature': 0}
     """
 
     model: str = Field(min_length=1)
@@ -202,13 +224,24 @@ class LLMSpec(_Strict):
 
 
 class JobBudget(Budget):
-    """The job's limits (a :class:`~trace_core.Budget` that rejects unknown keys)."""
+    """The job's limits (a :class:`~trace_core.Budget` that rejects unknown keys).
+
+    Example:
+        >>> JobBudget(max_steps=5).max_steps
+        5
+    """
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
 class Job(_Strict):
-    """One tuning job, as read from a job file. See the module docstring."""
+    """One tuning job, as read from a job file. See the module docstring.
+
+    Example:
+        >>> job = parse_job({"name": "demo", "task": {"name": "numeric"}, "optimizer": "search"})
+        >>> [p.name for p in job.build_task().parameters()], job.make_budget().max_steps
+        (['x', 'y'], 10)
+    """
 
     name: str = Field(min_length=1, max_length=200)
     description: str = ""

@@ -7,11 +7,8 @@ the best values, how the parameter values changed over the run, the LLM calls
 same job. :class:`Comparison` is also what ``--fail-on-regression`` uses.
 
 Example:
-    >>> from agents import optimize
-    >>> from tasks.examples.numeric import NumericTask
-    >>> from trace_core import Budget
-    >>> result = optimize(NumericTask(), optimizer="search", budget=Budget(max_steps=2), store="sqlite://")
-    >>> report = RunReport.load(result.store_url, result.run_id)  # doctest: +SKIP
+    >>> compare(0.9, {"id": "b1", "best_score": 1.0}, "minimize").describe()
+    'better than run b1 by 0.1, 10% (1 → 0.9, minimize)'
 """
 
 from __future__ import annotations

@@ -99,8 +99,15 @@ class RunControl:
 
     def forget_run_state(self) -> None:
         """After a cancelled turn: rebuild the run from the store next time (its in-memory
-        optimizer may have seen a step that was never committed)."""
-        self._run, self._pending = None, None
+        optimizer may have seen a step that was never committed). A tool still running in
+        a worker thread keeps its run until it finishes."""
+        if self.lock.acquire(blocking=False):
+            try:
+                self._close_run()
+            finally:
+                self.lock.release()
+        else:
+            self._run, self._pending = None, None
 
     # -- budgets -----------------------------------------------------------------------
     def limit(self, run: Run, steps: int, max_tokens: int | None = None, max_usd: float | None = None) -> str:

@@ -21,6 +21,7 @@ from langgraph.types import interrupt
 
 from agents.chat.control import RunControl
 from agents.chat.tools import make_tools, tool_error
+from trace_core.errors import BudgetExceeded
 
 __all__ = ["ChatState", "build_graph"]
 
@@ -50,7 +51,14 @@ def build_graph(model: Any, control: RunControl, *, system_prompt: Callable[[], 
     bound = model.bind_tools(tools)
 
     def agent(state: ChatState) -> dict[str, Any]:
-        reply = bound.invoke([SystemMessage(system_prompt()), *state["messages"]])
+        try:
+            reply = bound.invoke([SystemMessage(system_prompt()), *state["messages"]])
+        except BudgetExceeded as e:
+            sid = control.record.session_id
+            raise BudgetExceeded(
+                f"the chat model's budget for this session is spent ({e}); continue with higher limits: "
+                f"`tracetune chat --session {sid} --chat-max-tokens N` or ChatSession({sid!r}, chat_limits={{...}})",
+                limit=e.limit) from None
         return {"messages": [reply]}
 
     def approve(state: ChatState) -> dict[str, Any]:

@@ -172,6 +172,8 @@ class Trainer:
         cfg = self.config
         sft = encode_pairs(self.splits.train, self.tokenizer, _SFT_COLUMNS).single_column().to(self.device)
         opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.warmup_lr, weight_decay=0.0)
+        ramp = max(1, cfg.warmup_steps // 10)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / ramp) * (0.55 + 0.45 * math.cos(math.pi * min(1.0, s / max(1, cfg.warmup_steps)))))
         for step in range(cfg.warmup_steps):
             ids, mask = sft.batch(self._sample(len(sft), step, salt=1, size=cfg.warmup_batch_size))
             with autocast_for(self.device):
@@ -181,6 +183,7 @@ class Trainer:
             loss.backward()
             nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
             opt.step()
+            sched.step()
             if step % cfg.log_every == 0 or step == cfg.warmup_steps - 1:
                 self.result.warmup_losses.append(self._finite(loss.item(), step, "warm-up"))
 

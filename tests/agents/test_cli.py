@@ -215,3 +215,19 @@ def test_example_jobs_run_with_a_scripted_llm(tmp_path: Path, name: str) -> None
     assert run["config"]["llm_model"] == "scripted"
     page = (tmp_path / "r.html").read_text()
     assert "LLM calls (" in page and 'class="node parameter"' in page
+
+
+def test_demo_uses_optoprime_when_tracetune_llm_is_set(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from trace_core.testing.server import openai_server
+
+    reply = json.dumps({"reasoning": "go to the centre", "suggestion": {"x": 3.0, "y": -1.5}, "no_change": False})
+    with openai_server(reply=reply) as server:
+        monkeypatch.setenv("TRACETUNE_LLM", "openai/loopback-model")
+        monkeypatch.setenv("TRACETUNE_LLM_API_BASE", server.url)
+        result = invoke("run", JOBS / "demo.toml", "--store", tmp_path / "r.db", "--no-report")
+        assert result.exit_code == 0, result.output
+        assert server.requests and "Choose x and y" in json.dumps(server.requests[0])
+    store = RunStore(tmp_path / "r.db")
+    (run,) = store.list_runs()
+    assert run["best_score"] == 0.0 and run["config"]["llm_model"] == "openai/loopback-model"
+    assert store.llm_calls(run["id"])[0]["model"].endswith("loopback-model")

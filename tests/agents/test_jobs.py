@@ -226,3 +226,12 @@ def test_the_stored_job_rebuilds_the_same_job(tmp_path: Path) -> None:
                     base_dir=tmp_path)
     again = Job.model_validate(job.stored(), context={"base_dir": job.base_dir})
     assert again.model_dump() == job.model_dump()
+
+
+@pytest.mark.parametrize("name", ["agents.jobs", "agents.report", "agents._report_svg"])
+def test_docstring_examples_run(name: str) -> None:
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0 and result.attempted > 0
