@@ -18,7 +18,7 @@ from trace_core.errors import ConfigError
 from trace_core.llm.redact import known_secrets, redact_text
 
 __all__ = ["read_job_file", "secret_problems", "pydantic_problems", "task_problems", "llm_problems",
-           "load_examples", "scripted_replies", "show"]
+           "load_examples", "scripted_replies", "show", "init_parameters"]
 
 _SECRET_NAMES = {"api_key", "apikey", "api-key", "key", "token", "access_token", "auth_token", "secret",
                  "client_secret", "password", "authorization", "bearer", "headers", "extra_headers"}
@@ -154,7 +154,7 @@ def task_problems(task: Any) -> list[str]:
             cls = task_class(task.name)
         except Exception as e:  # noqa: BLE001 - an import error of the task's module
             return [f"task.name = {task.name!r}: its module cannot be imported: {type(e).__name__}: {e}"]
-        params = _init_parameters(cls)
+        params = init_parameters(cls)
         if params is not None:
             for opt in task.options:
                 if opt not in params:
@@ -181,7 +181,7 @@ def task_problems(task: Any) -> list[str]:
     return problems
 
 
-def _init_parameters(cls: Any) -> list[str] | None:
+def init_parameters(cls: Any) -> list[str] | None:
     """Keyword names ``cls(...)`` takes, or None when it takes any (``**kwargs``) or is opaque."""
     try:
         sig = inspect.signature(cls)

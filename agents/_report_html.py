@@ -63,7 +63,9 @@ def _header(rep: RunReport) -> str:
     llm = cfg.get("llm_model") or (cfg.get("job") or {}).get("llm") or cfg.get("llm")
     opt = cfg.get("optimizer") or {}
     spent = r.get("spent") or {}
-    rows = [("run", _e(r["id"])), ("job", _e(r.get("job_key"))), ("task", _e(r.get("task"))),
+    about = (cfg.get("job") or {}).get("description")
+    rows = [("run", _e(r["id"])), ("job", _e(r.get("job_key")) + (f" — {_e(about)}" if about else "")),
+            ("task", _e(r.get("task"))),
             ("status", f'<span class="status {_e(r["status"])}">{_e(r["status"])}</span> — '
                        f'{_e(r.get("stop_reason") or "")}'),
             ("optimizer", _e(opt.get("name", "default"))),

@@ -26,8 +26,8 @@ from agents._cli_run import (
     new_run_id,
     say,
     stderr_console,
-    stored_llm_option,
     stdout_console,
+    stored_llm_option,
     warm_values,
 )
 from agents.jobs import Job, load_job

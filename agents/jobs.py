@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
-from agents._job_checks import llm_problems, pydantic_problems, secret_problems, task_problems
+from agents._job_checks import init_parameters, llm_problems, pydantic_problems, secret_problems, task_problems
 from agents.factory import OPTIMIZERS
 from trace_core import Budget
 from trace_core.errors import ConfigError
@@ -304,8 +304,11 @@ class Job(_Strict):
 
         self.importable()
         cls = load_target(self.optimizer.name)
+        options = dict(self.optimizer.options)
+        if llm is not None and not isinstance(llm, str) and "llm" in (init_parameters(cls) or ()):
+            options.setdefault("llm", llm)
         try:
-            return cls(task.parameters(), **self.optimizer.options)
+            return cls(task.parameters(), **options)
         except TypeError as e:
             raise ConfigError(f"optimizer {self.optimizer.name!r} rejected its options "
                               f"{sorted(self.optimizer.options)}: {e}") from None

@@ -20,7 +20,7 @@ from agents.chat import _format as fmt
 from agents.chat.context import ChatLimits, RunLimits, SessionRecord, SessionTable
 from agents.loop import Pending, Run, open_run
 from agents.store import RunStore
-from trace_core import Budget, better
+from trace_core import better
 from trace_core.errors import ConfigError
 
 __all__ = ["RunControl"]
@@ -57,7 +57,7 @@ class RunControl:
         self._run: Run | None = None
         self._pending: Pending | None = None
         self._pending_step = -1
-        self._cancels = 0
+        self._turn = self._cancelled = 0
 
     # -- the session ------------------------------------------------------------------
     @property
@@ -67,9 +67,14 @@ class RunControl:
     def save(self) -> None:
         self.table.save(self.record)
 
+    def begin_turn(self) -> None:
+        """A new turn of the conversation starts (what :meth:`cancel` stops)."""
+        self._turn += 1
+
     def cancel(self) -> None:
-        """Ask a running ``run_steps`` to stop after the step in progress (Ctrl-C)."""
-        self._cancels += 1
+        """Ask the tools of this turn (and any earlier one still running) to stop after the
+        step in progress (Ctrl-C)."""
+        self._cancelled = self._turn
 
     def switch(self, run_id: str | None) -> None:
         """Make ``run_id`` the session's run (dropping any open run and proposal)."""
@@ -166,8 +171,8 @@ class RunControl:
         if self._pending is not None:
             raise ConfigError(f"a proposal for step {self._pending_step + 1} is pending: accept or reject it first")
         note = self.limit(run, steps, max_tokens, max_usd)
-        cancels = self._cancels
-        run.should_stop = lambda: self._cancels != cancels
+        turn = self._turn
+        run.should_stop = lambda: self._cancelled >= turn
         before = len(run.history)
         self.store.update_run(run.run_id, status="running", stop_reason=None)
         try:
@@ -185,8 +190,10 @@ class RunControl:
             lines.append(f"step {rec.step}: candidates {', '.join(fmt.num(s) for s in rec.candidate_scores) or 'none'}"
                          f"; {'accepted' if rec.accepted else 'kept the incumbent'}; best so far "
                          f"{fmt.num(rec.incumbent_score)}; tokens {rec.tokens}, ${rec.cost_usd:.4f}")
+        spent = run.budget.spent
         lines.append(f"Best so far {fmt.num(run.incumbent_score)} (started at {fmt.num(run.initial_score)}, "
-                     f"{run.direction}). Run budget now: {run.budget.describe()}.")
+                     f"{run.direction}); the run has {spent['steps']:g} steps and {spent['evaluations']:g} "
+                     f"evaluations in all, {spent['tokens']:g} optimizer tokens, ${spent['usd']:.4f}.")
         return "\n".join(lines)
 
     def propose(self) -> str:
@@ -221,6 +228,11 @@ class RunControl:
         return i
 
     def describe_pending(self) -> str:
+        """The pending proposal for the model: each candidate against the current values."""
+        return "\n".join([*self._pending_lines(), "Nothing is applied yet: accept (optionally candidate=N) applies "
+                          "it as a step; reject records the step and keeps the current values."])
+
+    def _pending_lines(self) -> list[str]:
         run, pending = self.run(), self.pending()
         live = run.opt.values()
         lines = [f"Proposal for step {run.step + 1} of run {run.run_id}: {len(pending.todo)} candidate(s) evaluated; "
@@ -230,21 +242,19 @@ class RunControl:
             verdict = ("failed" if s is None else "better than the incumbent" if better(s, run.incumbent_score,
                        run.direction) else "not better than the incumbent")
             lines.append(f"Candidate {i}{' (best)' if i == pending.best else ''}: score {fmt.num(s)}, {verdict}")
-            lines += fmt.diff(live, update.values)
+            lines += fmt.diff(live, update.values, 4000)
             if update.reasoning:
                 lines.append("  reasoning: " + fmt.cut(" ".join(update.reasoning.split()), 800))
             lines.append("  feedback: " + fmt.feedback_line(result.feedback.model_dump(mode="json")))
         skipped = len(pending.updates) - len(pending.todo)
         if skipped:
             lines.append(f"({skipped} more proposal(s) said 'no change'.)")
-        lines.append("Nothing is applied yet: accept (optionally candidate=N) applies it as a step; reject records "
-                     "the step and keeps the current values.")
-        return "\n".join(lines)
+        return lines
 
     def approval_question(self, candidate: Any = None) -> str | None:
         """What to ask the person before ``accept``, or None when nothing is pending."""
         try:
-            text = self.describe_pending()
+            text = "\n".join(self._pending_lines())
         except ConfigError:
             return None
         which = f"candidate {candidate}" if isinstance(candidate, int) else "the best candidate"

@@ -80,6 +80,31 @@ def _scripted(path: str) -> list[Any]:
     return replies
 
 
+def _lasting_url(store: RunStore) -> str | None:
+    """The store's URL as a later process can open it: SQLite paths made absolute; None
+    for an in-memory store or a URL with a password (never kept in the session file)."""
+    url = store.engine.url
+    if url.password is not None:
+        return None
+    if url.get_backend_name() == "sqlite":
+        if not url.database or url.database == ":memory:":
+            return None
+        return f"sqlite:///{Path(url.database).resolve()}"
+    return store.url
+
+
+def _unanswered(messages: list[Any]) -> list[dict[str, Any]]:
+    """The tool calls of the last model message that have no tool message yet."""
+    for i in range(len(messages) - 1, -1, -1):
+        m = messages[i]
+        if isinstance(m, AIMessage):
+            answered = {t.tool_call_id for t in messages[i + 1:] if isinstance(t, ToolMessage)}
+            return [tc for tc in m.tool_calls if tc["id"] not in answered]
+        if not isinstance(m, ToolMessage):
+            return []
+    return []
+
+
 class ChatEvent(tuple):
     """``(kind, data)``: ``("text", chunk)``, ``("tool_call", {"name", "args"})``,
     ``("tool_result", {"name", "content"})`` or ``("question", text)``."""
@@ -137,12 +162,12 @@ class ChatSession:
             record.require_approval = require_approval
         if chat_limits is not None:
             record.chat_limits = ChatLimits(**{**record.chat_limits.model_dump(), **dict(chat_limits)})
+        self._own_store = not isinstance(store, RunStore)
         self.store = open_store(store if store is not None else record.store_url)
-        if self.store.engine.url.password is None:  # never keep a password in the session file
-            record.store_url = self.store.url
+        record.store_url = _lasting_url(self.store) or record.store_url
         self.chat_budget = Budget(**record.chat_limits.model_dump())
         self.chat_budget.restore(record.chat_spent)
-        self.llm = chat_llm(llm, budget=self.chat_budget, cache=cache,
+        self.llm = chat_llm(llm, budget=self.chat_budget, cache=cache, retry=True,
                             log_path=log_path or self.db_path.parent / "chat-llm.jsonl")
         self.control = RunControl(self.store, record, self.table, workdir=Path(workdir) if workdir else None,
                                   optimizer_llm=optimizer_llm)
@@ -207,12 +232,16 @@ class ChatSession:
         state = self.graph.get_state(self._config)
         if state.interrupts:
             return Command(resume=text)
-        messages = state.values.get("messages") or []
-        last = messages[-1] if messages else None
-        if isinstance(last, AIMessage) and last.tool_calls:  # a turn stopped while its tools ran
+        # a turn stopped (Ctrl-C) after its tools finished: their results are pending writes that a
+        # new input would drop, so commit them; tools that did not finish are answered "cancelled"
+        finished = [t for t in state.tasks if t.name == "tools" and t.result is not None and not t.error]
+        for task in finished:
+            self.graph.update_state(self._config, task.result, as_node="tools")
+        messages = (self.graph.get_state(self._config) if finished else state).values.get("messages") or []
+        calls = _unanswered(messages)
+        if calls:
             self.graph.update_state(self._config, {"messages": [
-                ToolMessage(CANCELLED, tool_call_id=tc["id"], name=tc["name"]) for tc in last.tool_calls]},
-                as_node="tools")
+                ToolMessage(CANCELLED, tool_call_id=tc["id"], name=tc["name"]) for tc in calls]}, as_node="tools")
         return {"messages": [HumanMessage(text)]}
 
     @contextlib.contextmanager
@@ -220,6 +249,7 @@ class ChatSession:
         """Ctrl-C asks a running tool to stop after its step (the tools run in worker
         threads, which a KeyboardInterrupt in this thread would wait for)."""
         previous = None
+        self.control.begin_turn()
         if threading.current_thread() is threading.main_thread():
             previous = signal.getsignal(signal.SIGINT)
 
@@ -307,6 +337,8 @@ class ChatSession:
         self.control.close()
         self._conn.close()
         self.table.close()
+        if self._own_store:
+            self.store.close()
 
     def __enter__(self) -> ChatSession:
         return self

@@ -59,7 +59,7 @@ def describe_parameters(control: RunControl) -> str:
              f"Task: {getattr(task, 'description', '') or '—'}", "Parameters (name: space — description; current value):"]
     for name, p in run.opt.by_name.items():
         lines.append(f"- {name}: {p.space.describe()}" + (f" — {p.description}" if p.description else ""))
-        lines.append(f"  current value: {fmt.value(p.value)}")
+        lines.append(f"  current value: {fmt.value(p.value, 3000)}")
     last = control.store.last_step(run.run_id) or {}
     feedback = last.get("train_feedback") or []
     if feedback:

@@ -2,8 +2,8 @@
 
 The :class:`Trainer` runs, in order:
 
-1. a supervised warm-up on the chosen answers (given the prompt, and given a
-   revision prompt showing either answer), so preferences become learnable;
+1. a supervised warm-up on the chosen answers (given the prompt; optionally also
+   given a revision prompt showing either answer), so preferences become learnable;
 2. freezes a copy of the warmed-up model as the reference and computes its
    log-probs of every training and held-out sequence once (cached);
 3. the preference loop: batches of pairs (padded tensors built once), the loss,
@@ -42,7 +42,15 @@ __all__ = ["TrainConfig", "TrainResult", "Trainer", "Diverged"]
 
 log = logging.getLogger(__name__)
 
-_SFT_COLUMNS = ("w|x", "w|l,x", "w|w,x")
+#: what the supervised warm-up trains: the chosen answer given the prompt, and optionally
+#: given a revision prompt that shows either answer
+_SFT_COLUMNS = ("w|x",)
+_SFT_REVISION_COLUMNS = ("w|x", "w|l,x", "w|w,x")
+
+
+def _cosine(step: int, total: int, floor: float = 0.1) -> float:
+    """Cosine decay from 1 to ``floor`` over ``total`` steps."""
+    return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, step / max(1, total))))
 
 
 class Diverged(RuntimeError):
@@ -58,8 +66,11 @@ class TrainConfig:
     """Hyperparameters of one training run (see :mod:`.losses` for the loss ones).
 
     ``warmup_steps`` are supervised warm-up steps on chosen answers (at
-    ``warmup_lr``, batches of ``warmup_batch_size``), before ``steps`` preference
-    steps at ``lr``. Training counts as diverged when the loss is not finite or
+    ``warmup_lr`` with a short linear ramp and a cosine decay, batches of
+    ``warmup_batch_size``), before ``steps`` preference steps at ``lr``. With
+    ``warmup_revisions`` the warm-up also trains the self-revision format (the
+    chosen answer after a revision prompt showing either answer); it makes the
+    warm-up slower to learn arithmetic, so it is off and SRPO learns revising itself. Training counts as diverged when the loss is not finite or
     exceeds ``explode_factor`` times its first value (at least 1).
 
     Example:
@@ -78,6 +89,7 @@ class TrainConfig:
     warmup_steps: int = 500
     warmup_lr: float = 3e-3
     warmup_batch_size: int = 32
+    warmup_revisions: bool = False
     grad_clip: float = 1.0
     seed: int = 0
     device: str = "cpu"
@@ -170,10 +182,11 @@ class Trainer:
 
     def _supervised(self) -> None:
         cfg = self.config
-        sft = encode_pairs(self.splits.train, self.tokenizer, _SFT_COLUMNS).single_column().to(self.device)
+        columns = _SFT_REVISION_COLUMNS if cfg.warmup_revisions else _SFT_COLUMNS
+        sft = encode_pairs(self.splits.train, self.tokenizer, columns).single_column().to(self.device)
         opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.warmup_lr, weight_decay=0.0)
         ramp = max(1, cfg.warmup_steps // 10)
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / ramp) * (0.55 + 0.45 * math.cos(math.pi * min(1.0, s / max(1, cfg.warmup_steps)))))
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / ramp) * _cosine(s, cfg.warmup_steps))
         for step in range(cfg.warmup_steps):
             ids, mask = sft.batch(self._sample(len(sft), step, salt=1, size=cfg.warmup_batch_size))
             with autocast_for(self.device):

@@ -231,3 +231,28 @@ def test_demo_uses_optoprime_when_tracetune_llm_is_set(tmp_path: Path, monkeypat
     (run,) = store.list_runs()
     assert run["best_score"] == 0.0 and run["config"]["llm_model"] == "openai/loopback-model"
     assert store.llm_calls(run["id"])[0]["model"].endswith("loopback-model")
+
+
+def test_resume_uses_the_llm_the_run_started_with(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    replies = tmp_path / "replies.json"
+    replies.write_text(json.dumps({"rules": {"": [{"reasoning": "a", "suggestion": {"x": 1.0, "y": 0.0}},
+                                                  {"reasoning": "b", "suggestion": {"x": 2.0, "y": -1.0}},
+                                                  {"reasoning": "c", "suggestion": {"x": 3.0, "y": -1.5}}]}}))
+    job = tmp_path / "job.toml"
+    job.write_text('[task]\nname = "numeric"\n[optimizer]\nname = "optoprime"\n[budget]\nmax_steps = 3\n')
+    db = tmp_path / "r.db"
+    monkeypatch.chdir(tmp_path)
+    first = invoke("run", job, "--store", db, "--llm", "scripted:replies.json", "--no-report")
+    assert first.exit_code == 0, first.output
+    run_id = run_id_of(first.stdout)
+    store = RunStore(db)
+    store.delete_steps_after(run_id, 1)  # as if it had been killed after step 1
+    store.update_run(run_id, status="interrupted")
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    again = invoke("resume", run_id, "--store", db, "--no-report")
+    assert again.exit_code == 0, again.output
+    calls = store.llm_calls(run_id)
+    assert [c["step"] for c in calls] == [1, 2, 3] and {c["model"] for c in calls} == {"scripted"}
+    assert store.get_run(run_id)["status"] == "finished"
+    assert [s["step"] for s in store.steps(run_id)] == [0, 1, 2, 3]

@@ -18,6 +18,8 @@ TINY: dict[str, dict[str, Any]] = {
     "prompt_qa": {},
     "code_repair": {},
     "design3d": {},
+    "hpo": {"max_train": 200, "initial": {"epochs": 2, "width": 16}},
+    "nas": {"max_train": 200, "epochs": 2},
 }
 
 
