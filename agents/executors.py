@@ -20,7 +20,7 @@ from typing import Any
 
 from agents.evaluate import EvalResult, evaluate_values
 from trace_core import Feedback
-from trace_core.errors import ConfigError
+from trace_core.errors import ConfigError, TaskError
 
 __all__ = ["Job", "Executor", "SerialExecutor", "ThreadExecutor", "ProcessExecutor", "RayExecutor", "get_executor"]
 
@@ -66,6 +66,8 @@ class Executor(abc.ABC):
 def _guarded(task: Any, job: Job) -> EvalResult:
     try:
         return evaluate_values(task, job.values, job.examples, job.reporter)
+    except TaskError as e:  # systemic: the loop stops the run with it
+        return _failed(job, f"{type(e).__name__}: {e}", "systemic")
     except Exception as e:  # noqa: BLE001 - a crashed evaluation is feedback
         return _failed(job, f"evaluation crashed: {type(e).__name__}: {e}")
 

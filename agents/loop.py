@@ -154,7 +154,11 @@ class Run:
 
     def evaluate(self, jobs: Sequence[Job]) -> list[EvalResult]:
         self.budget.charge(evaluations=len(jobs))
-        return self.executor.evaluate(jobs)
+        results = self.executor.evaluate(jobs)
+        for r in results:
+            if r.status == "systemic":
+                raise TaskError(f"the task failed as a whole, not on one example: {r.feedback.text}")
+        return results
 
     def baseline(self) -> None:
         """Step 0: score the starting values."""
@@ -480,8 +484,8 @@ def resume(run_id: str, **kwargs: Any) -> RunResult:
     try:
         reason = run.loop()
     except BaseException as e:
-        run.store.update_run(run.run_id, status="failed", stop_reason=f"{type(e).__name__}: {e}"[:200],
-                             spent=run.budget.spent)
+        run.store.update_run(run.run_id, status="interrupted" if isinstance(e, KeyboardInterrupt) else "failed",
+                             stop_reason=f"{type(e).__name__}: {e}"[:200], spent=run.budget.spent)
         raise
     finally:
         run.close()

@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import logging
 import os
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -158,7 +159,19 @@ class RunStore:
     def __init__(self, target: str | os.PathLike[str] | None = None):
         self.url = _url(target or default_store_url())
         self.engine = self._engine(self.url)
-        meta.create_all(self.engine)
+        self._create_tables()
+
+    def _create_tables(self, attempts: int = 20) -> None:
+        """Create missing tables. Two workers opening a new store at once may both
+        try; the loser sees "already exists" or "locked" and checks again."""
+        for attempt in range(attempts):
+            try:
+                meta.create_all(self.engine)
+                return
+            except (sa.exc.OperationalError, sa.exc.ProgrammingError, sa.exc.IntegrityError) as e:
+                if attempt == attempts - 1:
+                    raise ConfigError(f"cannot create the run store's tables in {self.safe_url}: {e}") from None
+                time.sleep(0.05 * (1 + attempt))
 
     @staticmethod
     def _engine(url: str) -> Engine:

@@ -174,6 +174,7 @@ class RunControl:
         turn = self._turn
         run.should_stop = lambda: self._cancelled >= turn
         before = len(run.history)
+        log.info("chat session %s: run %s, %d step(s)%s", self.record.session_id, run.run_id, steps, note)
         self.store.update_run(run.run_id, status="running", stop_reason=None)
         try:
             reason = run.loop()
@@ -266,6 +267,8 @@ class RunControl:
         before = run.opt.values()
         pending.best = i
         rec = run.finish_step(pending, accept=True)
+        log.info("chat session %s: run %s, candidate %d applied as step %d", self.record.session_id, run.run_id, i,
+                 rec.step)
         self._pending = None
         return (f"Applied candidate {i} as step {rec.step}; best so far is now {fmt.num(rec.incumbent_score)}.\n"
                 + "\n".join(fmt.diff(before, run.opt.values())))
@@ -290,6 +293,7 @@ class RunControl:
         dropped = self._drop_pending()
         before = run.opt.values()
         rec = run.restore(step)
+        log.info("chat session %s: run %s rolled back to step %d", self.record.session_id, run.run_id, step)
         return (f"{dropped}Rolled back: step {rec.step} restores the values of step {step} (best so far "
                 f"{fmt.num(rec.incumbent_score)}).\n" + "\n".join(fmt.diff(before, run.opt.values())))
 

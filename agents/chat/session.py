@@ -93,6 +93,10 @@ def _lasting_url(store: RunStore) -> str | None:
     return store.url
 
 
+def _question(value: Any) -> str:
+    return str(value.get("question", value)) if isinstance(value, dict) else str(value)
+
+
 def _unanswered(messages: list[Any]) -> list[dict[str, Any]]:
     """The tool calls of the last model message that have no tool message yet."""
     for i in range(len(messages) - 1, -1, -1):
@@ -177,6 +181,8 @@ class ChatSession:
             row = self.store.get_run(run_id)
             if row["id"] != record.run_id:
                 self.control.switch(row["id"])
+        log.info("chat session %s (%s), run %s, store %s", self.session_id, self.db_path, record.run_id,
+                 self.store.safe_url)
         self._conn = sqlite3.connect(str(self.db_path), check_same_thread=False)
         self.graph = build_graph(LayerChatModel(llm=self.llm), self.control, system_prompt=self.system_prompt,
                                  checkpointer=SqliteSaver(self._conn))
@@ -224,8 +230,7 @@ class ChatSession:
     def question(self) -> str | None:
         """The approval question the session waits on, if any (answer it with :meth:`send`)."""
         for item in self.graph.get_state(self._config).interrupts:
-            value = item.value
-            return value.get("question") if isinstance(value, dict) else str(value)
+            return _question(item.value)
         return None
 
     def _input(self, text: str) -> Any:
@@ -297,7 +302,8 @@ class ChatSession:
                     continue
                 for node, update in payload.items():
                     if node == "__interrupt__":
-                        yield ChatEvent("question", self.question or "")
+                        for item in update:
+                            yield ChatEvent("question", _question(item.value))
                         continue
                     for m in (update or {}).get("messages", []) if isinstance(update, dict) else []:
                         if isinstance(m, AIMessage):

@@ -169,3 +169,23 @@ def test_warm_start_values_are_validated() -> None:
     result = optimize(task, optimizer=RandomOpt(task.parameters()), initial_values={"x": 3.0, "y": -1.5},
                       budget=Budget(max_steps=1), store="sqlite://")
     assert result.initial_score == pytest.approx(0.0)
+
+
+class BrokenTask(NumericTask):
+    name = "broken"
+
+    def evaluate(self, example: Any, output: Any) -> Feedback:
+        from trace_core import TaskError
+
+        raise TaskError("the simulator license expired")
+
+
+@pytest.mark.parametrize("executor", ["serial", "thread"])
+def test_a_systemic_failure_stops_the_run(executor: str, tmp_path: Any) -> None:
+    from trace_core import TaskError
+
+    task = BrokenTask()
+    with pytest.raises(TaskError, match="license expired"):
+        optimize(task, optimizer=RandomOpt(task.parameters()), executor=executor, store=tmp_path / "r.db")
+    (run,) = RunStore(tmp_path / "r.db").list_runs()
+    assert run["status"] == "failed" and "license expired" in run["stop_reason"]

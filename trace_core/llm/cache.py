@@ -60,9 +60,7 @@ class Cache:
             conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30, check_same_thread=False)
         else:
             conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute(_SCHEMA)
+            _setup(conn)
         self._local.conn, self._local.pid = conn, os.getpid()
         return conn
 
@@ -95,6 +93,22 @@ class Cache:
 
     def __repr__(self) -> str:
         return f"Cache({str(self.path)!r}{', read_only=True' if self.read_only else ''})"
+
+
+def _setup(conn: sqlite3.Connection, attempts: int = 50) -> None:
+    """WAL mode and the table. Two processes opening a new file at once can see
+    "database is locked" here even with a busy timeout (switching the journal mode
+    takes its own lock), so retry with a short back-off."""
+    for attempt in range(attempts):
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute(_SCHEMA)
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.02 * (1 + attempt % 5))
 
 
 class CacheLLM(Middleware):

@@ -12,7 +12,8 @@ import pytest
 
 from agents.chat.session import CANCELLED
 from agents.store import RunStore
-from trace_core.errors import BudgetExceeded
+from agents.chat import ChatSession
+from trace_core.errors import BudgetExceeded, ConfigError
 from trace_core.llm import ScriptedLLM, ToolCall
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -96,7 +97,7 @@ def test_approval_interrupt_asks_the_person_before_applying(open_session, tool_r
     ], require_approval=True)
     chat.send("start numeric and propose a step")
     store = RunStore(workdir / "runs.db")
-    question = chat.send("accept it")
+    question = "".join(chat.stream("accept it"))  # streamed turns end with the question too
     assert "Apply the best candidate?" in question and "Candidate 0" in question and chat.question == question
     assert len(store.steps(chat.run_id)) == 1
     assert chat.send("no, keep the current values") == "Not applied, as you said."
@@ -145,3 +146,8 @@ def test_the_chat_model_budget_is_kept_with_the_session(open_session):
     again = open_session(["Now I can answer."], session_id=chat.session_id, chat_limits={"max_calls": 3})
     assert again.send("again?") == "Now I can answer."
     assert again.record.chat_spent["calls"] == 3
+
+
+def test_without_any_llm_the_session_says_how_to_set_one(workdir):
+    with pytest.raises(ConfigError, match="the chat needs an LLM that can call tools: set TRACETUNE_LLM"):
+        ChatSession(db_path=workdir / "chat.db", store=str(workdir / "runs.db"))
