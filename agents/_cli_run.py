@@ -123,7 +123,9 @@ class StepPrinter:
         if rec.step == 0:
             self._say(f"step 0{of}  starting score {best}")
             return
-        cands = ", ".join("failed" if s is None else f"{s:.6g}" for s in rec.candidate_scores) or "no change"
+        statuses = rec.statuses or ["failed"] * len(rec.candidate_scores)
+        cands = ", ".join((st if st in ("pruned", "timeout") else "failed") if s is None else f"{s:.6g}"
+                          for s, st in zip(rec.candidate_scores, statuses)) or "no change"
         self._say(f"step {rec.step}{of}  best {best}  candidates [{cands}]{'  accepted' if rec.accepted else ''}"
                   f"  tokens {rec.tokens}  ${rec.cost_usd:.4f}  {rec.seconds:.2f}s")
 

@@ -283,6 +283,24 @@ def tasks(
     views.list_tasks(names or None, as_json=as_json, out=stdout_console())
 
 
+@app.command()
+def chat(
+    session: Annotated[str | None, typer.Option("--session", help="Continue this chat session ('last': the most recent).")] = None,
+    run: Annotated[str | None, typer.Option("--run", help="Drive this run (id or unique prefix).")] = None,
+    store: StoreOpt = None,
+    db: Annotated[str | None, typer.Option("--db", help="Session file (default $TRACETUNE_CHAT_DB or .tracetune/chat.db).")] = None,
+    llm: Annotated[str | None, typer.Option("--llm", help="Chat model (default $TRACETUNE_CHAT_LLM, then $TRACETUNE_LLM); scripted:FILE for tests.")] = None,
+    approve: Annotated[bool | None, typer.Option("--approve/--no-approve", help="Ask before a proposal is applied (kept with the session).")] = None,
+    chat_max_tokens: Annotated[int | None, typer.Option("--chat-max-tokens", min=0, help="Token limit for the chat model in this session.")] = None,
+    chat_max_usd: Annotated[float | None, typer.Option("--chat-max-usd", min=0, help="Dollar limit for the chat model in this session.")] = None,
+) -> None:
+    """Talk to tracetune about a run: inspect, optimize, accept, roll back, export (Ctrl-C stops a turn, Ctrl-D quits)."""
+    from agents.chat.repl import main as chat_main
+
+    raise typer.Exit(chat_main(session, run, store, db=db, llm=llm, approve=approve,
+                               chat_max_tokens=chat_max_tokens, chat_max_usd=chat_max_usd))
+
+
 def main() -> None:
     """The ``tracetune`` console script."""
     app(prog_name="tracetune")

@@ -194,7 +194,7 @@ class RunReport:
             verb = "improved" if better(best, init, self.direction) else "changed"
             pct = f" ({abs(best - init) / abs(init) * 100:.3g}%)" if init else ""
             change = f"; {verb} by {abs(best - init):.4g}{pct}"
-        lines.append(f"score: {_num(init)} → {_num(best)} ({self.direction}{change})")
+        lines.append(f"score: starting values {_num(init)} → best {_num(best)} ({self.direction}{change})")
         tokens = sum(s.get("tokens") or 0 for s in self.steps)
         cost = sum(s.get("cost_usd") or 0.0 for s in self.steps)
         lines.append(f"steps {max(len(self.steps) - 1, 0)}, evaluations {spent.get('evaluations', 0):g}, "

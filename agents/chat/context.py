@@ -24,7 +24,12 @@ def _now() -> str:
 
 class RunLimits(BaseModel):
     """Caps on the current run's totals (as the loop counts them, cumulative over the
-    run); ``run_steps`` never goes past them."""
+    run); ``run_steps`` never goes past them.
+
+    Example:
+        >>> RunLimits(max_steps=20).max_tokens is None
+        True
+    """
 
     model_config = ConfigDict(extra="forbid")
 
@@ -35,7 +40,12 @@ class RunLimits(BaseModel):
 
 
 class ChatLimits(BaseModel):
-    """Caps on what the chat model itself spends in this session."""
+    """Caps on what the chat model itself spends in this session.
+
+    Example:
+        >>> ChatLimits(max_usd=0.5).model_dump(exclude_none=True)
+        {'max_usd': 0.5}
+    """
 
     model_config = ConfigDict(extra="forbid")
 

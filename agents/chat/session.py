@@ -111,7 +111,12 @@ def _unanswered(messages: list[Any]) -> list[dict[str, Any]]:
 
 class ChatEvent(tuple):
     """``(kind, data)``: ``("text", chunk)``, ``("tool_call", {"name", "args"})``,
-    ``("tool_result", {"name", "content"})`` or ``("question", text)``."""
+    ``("tool_result", {"name", "content"})`` or ``("question", text)``.
+
+    Example:
+        >>> ChatEvent("text", "Hello").kind
+        'text'
+    """
 
     __slots__ = ()
 

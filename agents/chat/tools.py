@@ -45,7 +45,7 @@ class ListTasks(_Args):
 
 class StartRun(_Args):
     task: str = Field(description="a registered task name (list_tasks shows them)")
-    optimizer: str = Field("default", description="default, search, search:tpe, search:cmaes, search:random, "
+    optimizer: str = Field("default", description="default, search, search:tpe, search:cmaes, search:gp, search:random, "
                                                   "optoprime, opro or evolution (LLM optimizers need TRACETUNE_LLM)")
     k: int = Field(1, ge=1, le=16, description="candidates proposed and evaluated per step")
     options: dict[str, Any] = Field(default_factory=dict, description="task options (list_tasks(name) shows them)")

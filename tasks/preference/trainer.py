@@ -83,7 +83,7 @@ class TrainConfig:
     gamma_beta_ratio: float = 0.5
     alpha: float = 0.8
     label_smoothing: float = 0.0
-    lr: float = 1e-3
+    lr: float = 1e-4
     steps: int = 150
     batch_size: int = 32
     warmup_steps: int = 500

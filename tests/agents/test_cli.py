@@ -96,7 +96,7 @@ def test_list_show_report_export(tmp_path: Path) -> None:
     invoke("export", first, "--store", db, "-o", tmp_path / "best.json")
     assert json.loads((tmp_path / "best.json").read_text()) == best
     rep = invoke("report", first, "--store", db, "--html", tmp_path / "r.html")
-    assert rep.exit_code == 0 and f"run {first}" in rep.stdout and "score: 11.25 →" in rep.stdout
+    assert rep.exit_code == 0 and f"run {first}" in rep.stdout and "score: starting values 11.25 → best" in rep.stdout
     assert "<svg" in (tmp_path / "r.html").read_text()
     for command in ("show", "report", "export", "resume"):
         missing = invoke(command, "ffffffffffff", "--store", db)
@@ -218,18 +218,29 @@ def test_example_jobs_run_with_a_scripted_llm(tmp_path: Path, name: str) -> None
 
 
 def test_demo_uses_optoprime_when_tracetune_llm_is_set(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tomllib
+
     from trace_core.testing.server import openai_server
 
-    reply = json.dumps({"reasoning": "go to the centre", "suggestion": {"x": 3.0, "y": -1.5}, "no_change": False})
+    # the demo job at a tiny size: same task and optimizer settings, a smaller budget
+    job = tomllib.loads((JOBS / "demo.toml").read_text())
+    assert job["task"]["name"] == "hpo" and job["optimizer"]["name"] == "default"
+    small = tmp_path / "demo.toml"
+    small.write_text(
+        'name = "demo"\nk = 1\n[task]\nname = "hpo"\n'
+        'options = { dataset = "digits", max_train = 200, initial = { epochs = 2, width = 16 } }\n'
+        '[optimizer]\nname = "default"\n[budget]\nmax_steps = 2\n'
+    )
+    reply = json.dumps({"reasoning": "more epochs", "suggestion": {"epochs": 4}, "no_change": False})
     with openai_server(reply=reply) as server:
         monkeypatch.setenv("TRACETUNE_LLM", "openai/loopback-model")
         monkeypatch.setenv("TRACETUNE_LLM_API_BASE", server.url)
-        result = invoke("run", JOBS / "demo.toml", "--store", tmp_path / "r.db", "--no-report")
+        result = invoke("run", small, "--store", tmp_path / "r.db", "--no-report")
         assert result.exit_code == 0, result.output
-        assert server.requests and "Choose x and y" in json.dumps(server.requests[0])
+        assert server.requests and "learning curve" in json.dumps(server.requests[0]).lower()
     store = RunStore(tmp_path / "r.db")
     (run,) = store.list_runs()
-    assert run["best_score"] == 0.0 and run["config"]["llm_model"] == "openai/loopback-model"
+    assert run["best_values"]["epochs"] in (2, 4) and run["config"]["llm_model"] == "openai/loopback-model"
     assert store.llm_calls(run["id"])[0]["model"].endswith("loopback-model")
 
 

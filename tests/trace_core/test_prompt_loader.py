@@ -70,6 +70,7 @@ def test_templates_ship_in_the_wheel_and_load_from_it(tmp_path):
         names = zf.namelist()
         zf.extractall(unpacked)
     assert "trace_core/_prompts/hello.md" in names
+    assert "trace_core/_prompts/optoprime/system.md" in names  # sub-folders ship too
     assert not any(n.startswith("prompts/") for n in names)  # not a top-level name
     script = textwrap.dedent(
         f"""
