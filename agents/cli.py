@@ -212,6 +212,8 @@ def resume(
     code, _ = _loop(lambda on_step: resume_run(row["id"], store=runs, task=task, optimizer=optimizer, llm=llm_obj,
                                                on_step=on_step, should_stop=stopper).run_id,
                     StepPrinter(out, total), stopper, err)
+    if code == Exit.INVALID:  # the run could not be rebuilt: nothing ran, nothing to report
+        raise typer.Exit(int(code))
     result = finish(runs, row["id"], out=out, report=report or cfg.get("report"), write_report=not no_report,
                     fail_on_regression=cfg.get("fail_on_regression"), target=cfg.get("target"), task=task)
     raise typer.Exit(int(code if code != Exit.DONE else result))

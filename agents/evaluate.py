@@ -2,7 +2,9 @@
 
 The values are applied with ``trace_core.using`` (a context of its own), never by
 assigning live parameters, so candidates evaluated concurrently each see their own.
-A failure on one example becomes a failed Feedback; ``Pruned`` stops the evaluation.
+A failure on one example becomes a failed Feedback; ``Pruned`` stops the evaluation;
+``BudgetExceeded`` (a workflow's LLM sharing the run's budget) and ``TaskError``
+propagate so the loop stops the run.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 
 from tasks.base import Reporter, reporting
 from trace_core import Feedback, no_trace, using
-from trace_core.errors import Pruned, TaskError, TracedError
+from trace_core.errors import BudgetExceeded, Pruned, TaskError, TracedError
 
 __all__ = ["EvalResult", "evaluate_values", "run_example", "aggregate"]
 
@@ -39,21 +41,19 @@ def run_example(task: Any, example: Any) -> Feedback:
     """Run and evaluate one example; a crash becomes a failed Feedback."""
     try:
         output = task.run(example)
-    except Pruned:
-        raise
-    except TaskError:
+    except (Pruned, TaskError, BudgetExceeded):  # control flow and systemic failures, not this example's
         raise
     except TracedError as e:
         return Feedback.failure(f"the workflow raised {e.exception_node.description.splitlines()[0]}",
                                 error=e.exception_node.description[-2000:])
-    except Exception as e:  # noqa: BLE001 - one example's failure is feedback
+    except (Exception, SystemExit) as e:  # noqa: BLE001 - one example's failure is feedback (sys.exit too)
         return Feedback.failure(f"the workflow raised {type(e).__name__}: {e}",
                                 error=traceback.format_exc(limit=-3)[-2000:])
     try:
         return task.evaluate(example, output)
-    except (Pruned, TaskError):
+    except (Pruned, TaskError, BudgetExceeded):
         raise
-    except Exception as e:  # noqa: BLE001
+    except (Exception, SystemExit) as e:  # noqa: BLE001
         return Feedback.failure(f"evaluation raised {type(e).__name__}: {e}",
                                 error=traceback.format_exc(limit=-3)[-2000:])
 

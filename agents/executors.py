@@ -13,6 +13,7 @@ import concurrent.futures as cf
 import logging
 import os
 import pickle
+import signal
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from typing import Any
 
 from agents.evaluate import EvalResult, evaluate_values
 from trace_core import Feedback
-from trace_core.errors import ConfigError, TaskError
+from trace_core.errors import BudgetExceeded, ConfigError, TaskError
 
 __all__ = ["Job", "Executor", "SerialExecutor", "ThreadExecutor", "ProcessExecutor", "RayExecutor", "get_executor"]
 
@@ -68,6 +69,8 @@ def _guarded(task: Any, job: Job) -> EvalResult:
         return evaluate_values(task, job.values, job.examples, job.reporter)
     except TaskError as e:  # systemic: the loop stops the run with it
         return _failed(job, f"{type(e).__name__}: {e}", "systemic")
+    except BudgetExceeded as e:  # a workflow's LLM reached the shared budget: the loop stops cleanly
+        return EvalResult(Feedback.failure(str(e), limit=e.limit), [], "budget")
     except Exception as e:  # noqa: BLE001 - a crashed evaluation is feedback
         return _failed(job, f"evaluation crashed: {type(e).__name__}: {e}")
 
@@ -115,12 +118,25 @@ def _collect(futures: list[cf.Future], jobs: Sequence[Job], timeout: float | Non
 
 # -- process pool ---------------------------------------------------------------------------
 _WORKER_TASK: Any = None
+_WORKER_ERROR: str | None = None
+_START_TIMEOUT = 300.0
 
 
 def _init_worker(payload: bytes) -> None:
-    global _WORKER_TASK
+    global _WORKER_TASK, _WORKER_ERROR
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # torch reads it when first imported
-    _WORKER_TASK = _rebuild(pickle.loads(payload))
+    # Ctrl-C and SIGTERM reach the whole process group; the loop's process decides (it stops
+    # after the current step), so workers finish their evaluations instead of dying mid-step.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
+    try:
+        _WORKER_TASK = _rebuild(pickle.loads(payload))
+    except Exception as e:  # noqa: BLE001 - reported by _ping to the loop's process
+        _WORKER_ERROR = f"{type(e).__name__}: {e}"
+
+
+def _ping() -> str | None:
+    return _WORKER_ERROR
 
 
 def _rebuild(ref: Any) -> Any:
@@ -132,6 +148,8 @@ def _rebuild(ref: Any) -> Any:
 
 
 def _process_job(values: Mapping[str, Any], examples: Sequence[Any]) -> EvalResult:
+    if _WORKER_ERROR is not None:
+        return _failed(Job(values, examples), f"the worker could not rebuild the task: {_WORKER_ERROR}", "systemic")
     return _guarded(_WORKER_TASK, Job(values, examples))
 
 
@@ -166,6 +184,22 @@ class ProcessExecutor(Executor):
                 "register the task (tasks.registry.register) or use executor='thread'"
             ) from None
         self._pool = self._new_pool()
+        self._check_workers()
+
+    def _check_workers(self) -> None:
+        """Start one worker now, so a pool that cannot work fails here with the reason."""
+        try:
+            error = self._pool.submit(_ping).result(timeout=_START_TIMEOUT)
+        except Exception as e:  # noqa: BLE001 - BrokenProcessPool, RuntimeError, timeout
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            raise ConfigError(
+                f"the process executor's workers could not start ({type(e).__name__}: {e}). Worker processes "
+                "import the main script: when optimize() runs from a script, call it under "
+                "`if __name__ == \"__main__\":`; or use executor='thread'"
+            ) from None
+        if error is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            raise ConfigError(f"the process executor's workers could not rebuild the task: {error}")
 
     def _new_pool(self) -> cf.ProcessPoolExecutor:
         import multiprocessing

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -96,7 +97,16 @@ def task_spec(task: Any) -> dict[str, Any] | None:
 
         s = spec()
         if is_registered(s.get("name", "")):
-            return {"name": s["name"], "options": s.get("options", {})}
+            out = {"name": s["name"], "options": s.get("options", {})}
+            data = {k: s[k] for k in ("train", "val") if k in s}
+            if data:  # examples given to optimize(): kept only if they survive JSON (else resume needs task=)
+                try:
+                    if json.loads(json.dumps(data)) != data:
+                        return None
+                except (TypeError, ValueError):
+                    return None
+                out.update(data)
+            return out
     return None
 
 
@@ -106,7 +116,12 @@ def build_task_from_spec(spec: Mapping[str, Any]) -> Any:
     from tasks.registry import build_task, load_target
 
     if "name" in spec:
-        return build_task(spec["name"], **spec.get("options", {}))
+        task = build_task(spec["name"], **spec.get("options", {}))
+        if spec.get("train") is not None or spec.get("val") is not None:
+            from agents.workflow import WithData
+
+            task = WithData(task, spec.get("train"), spec.get("val"))
+        return task
     if "workflow" in spec:
         from agents.workflow import WorkflowTask
 

@@ -131,9 +131,9 @@ class Run:
             with catching():
                 try:
                     out = self.task.run(example)
-                except TaskError:
+                except (TaskError, BudgetExceeded):
                     raise
-                except Exception as e:  # noqa: BLE001 - a crash outside any op
+                except (Exception, SystemExit) as e:  # noqa: BLE001 - a crash outside any op
                     return None, Feedback.failure(f"the workflow raised {type(e).__name__}: {e}")
             return out, run_eval(self.task, example, out)
 
@@ -158,6 +158,8 @@ class Run:
         for r in results:
             if r.status == "systemic":
                 raise TaskError(f"the task failed as a whole, not on one example: {r.feedback.text}")
+            if r.status == "budget":
+                raise BudgetExceeded(r.feedback.text, limit=r.feedback.details.get("limit"))
         return results
 
     def baseline(self) -> None:
@@ -191,6 +193,8 @@ class Run:
             s = Optimizer_score(r)
             if s is not None and (best_i is None or better(s, Optimizer_score(results[best_i]), self.direction)):
                 best_i = i
+        if best_i is None:  # feedback without scores (text only): the first candidate that did not fail
+            best_i = next((i for i, r in enumerate(results) if r.status == "done" and not r.feedback.failed), None)
         return Pending(updates, todo, results, best_i, train_fb, g, started)
 
     def finish_step(self, pending: Pending, accept: bool | None = None) -> StepRecord:
@@ -199,8 +203,7 @@ class Run:
         self.step += 1
         best = pending.best
         if accept is None:
-            accept = best is not None and better(Optimizer_score(pending.results[best]), self.incumbent_score,
-                                                 self.direction)
+            accept = best is not None and _beats(pending.results[best], self.incumbent_score, self.direction)
         accept = bool(accept and best is not None)
         if accept:
             self.opt.apply(pending.todo[best])
@@ -282,16 +285,16 @@ class Run:
 
     def loop(self) -> str:
         self.budget.start()
-        if self.step == 0 and not self.history and self.store.last_step(self.run_id) is None:
-            self.baseline()
-        while True:
-            reason = self.stop_reason()
-            if reason:
-                return reason
-            try:
+        try:
+            if self.step == 0 and not self.history and self.store.last_step(self.run_id) is None:
+                self.baseline()
+            while True:
+                reason = self.stop_reason()
+                if reason:
+                    return reason
                 self.one_step()
-            except BudgetExceeded as e:
-                return f"budget {e.limit or 'limit'} reached"
+        except BudgetExceeded as e:
+            return f"budget {e.limit or 'limit'} reached"
 
     owns_executor = True
 
@@ -307,6 +310,16 @@ class Run:
                          self.tokens, self.cost, self.store.safe_url)
 
 
+def _beats(result: EvalResult, incumbent: float | None, direction: Direction) -> bool:
+    """Whether a candidate replaces the incumbent: a better score, or, while no score
+    exists at all (feedback that is only text), any candidate that did not fail, as
+    Trace applies each step's update."""
+    score = Optimizer_score(result)
+    if score is None:
+        return incumbent is None and result.status == "done" and not result.feedback.failed
+    return better(score, incumbent, direction)
+
+
 def Optimizer_score(result: EvalResult) -> float | None:  # noqa: N802 - mirrors Optimizer.score
     fb = result.feedback
     return None if fb.failed else fb.score
@@ -315,9 +328,9 @@ def Optimizer_score(result: EvalResult) -> float | None:  # noqa: N802 - mirrors
 def run_eval(task: Any, example: Any, output: Any) -> Feedback:
     try:
         return task.evaluate(example, output)
-    except TaskError:
+    except (TaskError, BudgetExceeded):
         raise
-    except Exception as e:  # noqa: BLE001
+    except (Exception, SystemExit) as e:  # noqa: BLE001
         return Feedback.failure(f"evaluation raised {type(e).__name__}: {e}")
 
 
@@ -390,10 +403,15 @@ def optimize(
         "minibatch": minibatch, "workers": workers, "timeout": timeout, "target": target, **(extra_config or {}),
     }
     run_name = name or getattr(task, "name", "run")
-    run_id = store.create_run(name=run_name, task=getattr(task, "name", "task"), config=config,
-                              direction=task.direction, job_key=job_key or run_name)
+    ex = get_executor(executor, task, workers=workers, timeout=timeout)  # refused before a run row exists
+    try:
+        run_id = store.create_run(name=run_name, task=getattr(task, "name", "task"), config=config,
+                                  direction=task.direction, job_key=job_key or run_name)
+    except BaseException:
+        if not isinstance(executor, Executor):
+            ex.close()
+        raise
     log.info("run %s: %s with %s, budget %s", run_id, run_name, type(opt).__name__, budget.describe())
-    ex = get_executor(executor, task, workers=workers, timeout=timeout)
     run = Run(task, opt, store, run_id, budget=budget, k=k, executor=ex, seed=seed, minibatch=minibatch,
                on_step=on_step, should_stop=should_stop, target=target)
     try:
@@ -406,10 +424,6 @@ def optimize(
         if not isinstance(executor, Executor):
             ex.close()
     return run.result(reason)
-
-
-def _is_llm_object(llm: Any) -> bool:
-    return llm is not None and not isinstance(llm, (str, Mapping))
 
 
 def _update(values: Mapping[str, Any], reasoning: str) -> Any:
@@ -440,7 +454,8 @@ def open_run(
     run_id, cfg = row["id"], row["config"]
     if task is None:
         if not cfg.get("task"):
-            raise ConfigError(f"run {run_id} was made from an unregistered workflow; pass task= to resume it")
+            raise ConfigError(f"run {run_id} was made from a workflow that is not a registered task; resume it "
+                              "from Python: agents.resume(run_id, task=agents.WorkflowTask(workflow, feedback, train=...))")
         task = build_task_from_spec(cfg["task"])
     budget = budget if budget is not None else Budget(**cfg.get("budget", {}))
     llm_obj = build_llm(llm if llm is not None else cfg.get("llm"), budget)

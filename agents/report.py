@@ -195,6 +195,9 @@ class RunReport:
             pct = f" ({abs(best - init) / abs(init) * 100:.3g}%)" if init else ""
             change = f"; {verb} by {abs(best - init):.4g}{pct}"
         lines.append(f"score: starting values {_num(init)} → best {_num(best)} ({self.direction}{change})")
+        metrics = self._metrics_line()
+        if metrics:
+            lines.append(metrics)
         tokens = sum(s.get("tokens") or 0 for s in self.steps)
         cost = sum(s.get("cost_usd") or 0.0 for s in self.steps)
         lines.append(f"steps {max(len(self.steps) - 1, 0)}, evaluations {spent.get('evaluations', 0):g}, "
@@ -209,6 +212,26 @@ class RunReport:
         shown = ", ".join(f"{k}={_short(v)}" for k, v in values.items())
         lines.append(f"best values: {shown or '—'}")
         return "\n".join(lines)
+
+    def metrics_at(self, step: int, score: float | None) -> dict[str, float]:
+        """The metrics of the candidate of ``step`` that scored ``score`` (the values kept then)."""
+        for c in self.candidates:
+            if c["step"] == step and c.get("score") == score and c.get("score") is not None:
+                metrics = (c.get("feedback") or {}).get("metrics") or {}
+                return {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        return {}
+
+    def _metrics_line(self, limit: int = 6) -> str:
+        """``metrics: name start → best, ...`` (e.g. the validation accuracy) when the task gives metrics."""
+        start = self.metrics_at(0, self.run.get("initial_score"))
+        best = self.metrics_at(self.best_step, self.run.get("best_score")) or start
+        if not best:
+            return ""
+        parts = []
+        for name in sorted(best)[:limit]:
+            before = f"{_num(start[name])} → " if name in start and start[name] != best[name] else ""
+            parts.append(f"{name} {before}{_num(best[name])}")
+        return "metrics (starting → best): " + ", ".join(parts)
 
     def html(self) -> str:
         """The self-contained HTML report."""

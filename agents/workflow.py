@@ -13,7 +13,7 @@ from trace_core.bundle import BundledFunction
 from trace_core.errors import ConfigError
 from trace_core.feedback import Direction
 
-__all__ = ["WorkflowTask", "as_task"]
+__all__ = ["WorkflowTask", "WithData", "as_task"]
 
 
 class WorkflowTask(BaseTask):
@@ -46,7 +46,7 @@ class WorkflowTask(BaseTask):
         name: str | None = None,
     ):
         super().__init__()
-        if not callable(workflow):
+        if not (callable(workflow) or callable(getattr(workflow, "forward", None))):
             raise ConfigError(f"a workflow must be callable (a Module with forward/__call__ or a function), got {workflow!r}")
         self.workflow, self.feedback_fn, self.direction = workflow, feedback, direction
         self._train = list(train) if train is not None else [None]
@@ -109,11 +109,44 @@ class WorkflowTask(BaseTask):
         return as_feedback(self.feedback_fn(example, value))
 
 
+class WithData:
+    """A task whose ``train`` / ``val`` examples are replaced; everything else is the task's.
+
+    Example:
+        >>> from tasks.examples.numeric import NumericTask
+        >>> WithData(NumericTask(), train=[1, 2], val=None).train
+        [1, 2]
+    """
+
+    def __init__(self, task: Any, train: Sequence[Any] | None, val: Sequence[Any] | None):
+        self.task = task
+        self._train = list(train) if train is not None else None
+        self._val = list(val) if val is not None else None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.task, name)
+
+    @property
+    def train(self) -> Sequence[Any]:
+        return self.task.train if self._train is None else self._train
+
+    @property
+    def val(self) -> Sequence[Any]:
+        return self.task.val if self._val is None else self._val
+
+    def spec(self) -> dict[str, Any]:
+        """The task's spec plus the replaced data (see :func:`agents.factory.build_task_from_spec`)."""
+        spec = dict(self.task.spec())
+        spec.update({k: v for k, v in (("train", self._train), ("val", self._val)) if v is not None})
+        return spec
+
+
 def as_task(obj: Any, *, feedback: Any = None, train: Any = None, val: Any = None,
             direction: Direction = "maximize") -> Any:
-    """A Task as given, or a :class:`WorkflowTask` around a workflow and feedback."""
+    """A Task as given (with ``train`` / ``val`` replaced when given), or a
+    :class:`WorkflowTask` around a workflow and feedback."""
     if all(hasattr(obj, a) for a in ("parameters", "run", "evaluate", "direction")):
-        return obj
+        return obj if train is None and val is None else WithData(obj, train, val)
     if feedback is None:
         raise ConfigError("optimize() got a workflow without feedback=: pass feedback(example, output) -> Feedback")
     return WorkflowTask(obj, feedback, train=train, val=val, direction=direction)

@@ -132,16 +132,19 @@ def throughput(args: argparse.Namespace) -> None:
     mem_kind = "peak CUDA MiB" if args.device == "cuda" else "peak RSS MiB"
     print(f"\n## throughput ({args.device}{', bf16' if args.device == 'cuda' else ''}; batch {args.batch_size}, "
           f"{args.steps} steps, median of {args.repeats} runs)")  # fmt: skip
-    print(f"| trainer | loss | sequences/pair | pairs/s (median) | min..max | vs plain DPO | {mem_kind} | Δ over start MiB |")
+    print(f"| trainer | loss | sequences/pair | pairs/s (median) | min..max | vs plain DPO | {mem_kind} "
+          "| Δ over start MiB |")
     print("|---|---|---|---|---|---|---|---|")
     for spec in specs:
         pps = [r["pairs_per_second"] for r in runs[spec]]
         mem = statistics.median(r["peak_mib"] for r in runs[spec])
-        delta = statistics.median(r["peak_mib"] - (0 if args.device == "cuda" else r["rss_before_mib"]) for r in runs[spec])
+        start = (lambda r: 0.0) if args.device == "cuda" else (lambda r: r["rss_before_mib"])
+        delta = statistics.median(r["peak_mib"] - start(r) for r in runs[spec])
         impl, loss = spec.split(":")
         seqs = 6 if loss == "srpo" else 2
         print(f"| {'plain torch' if impl == 'plain' else 'ours'} | {loss} | {seqs} | {statistics.median(pps):.0f} | "
-              f"{min(pps):.0f}..{max(pps):.0f} | {statistics.median(pps) / base:.2f}x | {mem:.0f} | {delta:.0f} |")  # fmt: skip
+              f"{min(pps):.0f}..{max(pps):.0f} | {statistics.median(pps) / base:.2f}x | {mem:.0f} | "
+              f"{delta:.0f} |")  # fmt: skip
 
 
 # -- accuracy at equal steps -------------------------------------------------------------------
@@ -184,7 +187,8 @@ def accuracy(args: argparse.Namespace) -> None:
           "| - | - | - |")
     for loss in losses:
         r = rows[loss]
-        print(f"| {loss} | {LOSS_BETA[loss]:g} | {_spread([x['val'] for x in r])} | {_spread([x['test'] for x in r])} | "
+        print(f"| {loss} | {LOSS_BETA[loss]:g} | {_spread([x['val'] for x in r])} | "
+              f"{_spread([x['test'] for x in r])} | "
               f"{_spread([x['pref'] for x in r])} | {statistics.median(x['margin'] for x in r):.2f} | "
               f"{statistics.median(x['seconds'] for x in r):.1f} |")  # fmt: skip
     # self-revision needs the revision format in the warm-up (SRPO's inference: answer, then revise)

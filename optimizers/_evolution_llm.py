@@ -13,7 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from optimizers._reply import ask_with_repair, parse_json
+from optimizers._parse import parse_json, unfenced
+from optimizers._reply import ask_with_repair
 from optimizers.base import LLMCall, Optimizer
 from trace_core import prompts
 from trace_core.errors import InvalidProposal
@@ -63,6 +64,7 @@ def _validator(optimizer: Optimizer, names: Sequence[str]):
         if unknown:
             raise InvalidProposal(f"unknown variables {unknown}; write only {list(names)}")
         reasoning = data.get("reasoning", "")
+        proposal = {n: unfenced(v) if optimizer.by_name[n].space.kind == "code" else v for n, v in proposal.items()}
         return optimizer.validate(proposal), reasoning if isinstance(reasoning, str) else json.dumps(reasoning)
     return validate
 

@@ -25,6 +25,7 @@ Example:
 from __future__ import annotations
 
 import enum
+import json
 import math
 import typing
 from collections.abc import Callable, Iterable
@@ -43,9 +44,11 @@ __all__ = ["Leaf", "Group", "Seq", "VarSeq", "Fixed", "Spec", "spec_of", "sample
 
 @dataclass(frozen=True)
 class Leaf:
-    """One searched value and its distribution."""
+    """One searched value and its distribution. With ``options`` (Choice options Optuna
+    cannot hold: tuples, Enum members), the distribution's choices are their JSON labels."""
 
     dist: BaseDistribution
+    options: tuple[Any, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -88,9 +91,12 @@ def spec_of(space: Space) -> Spec:
     if isinstance(space, Int):
         return Leaf(IntDistribution(space.lo, space.hi, log=space.log and space.lo >= 1))
     if isinstance(space, Choice):
-        if all(o is None or isinstance(o, (bool, int, float, str)) for o in space.options):
+        if all(o is None or type(o) in (bool, int, float, str) for o in space.options):
             return Leaf(CategoricalDistribution(space.options))
-        return Fixed("options are not plain numbers, strings or booleans")
+        labels = [_label(o) for o in space.options]
+        if len(set(labels)) < len(labels):
+            return Fixed("two options read the same as JSON")
+        return Leaf(CategoricalDistribution(labels), tuple(space.options))
     if isinstance(space, Json):
         return _model(space.model)
     return Fixed(f"{space.kind} parameters are not searched by numbers")
@@ -162,6 +168,21 @@ def _bounds(ann: type, c: dict[str, Any]) -> tuple[float | None, float | None]:
     return lo, hi
 
 
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, enum.Enum):
+        return _jsonable(value.value)
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    return value
+
+
+def _label(option: Any) -> str:
+    """A Choice option as the text Optuna stores for it."""
+    return json.dumps(_jsonable(option), sort_keys=True, default=repr)
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, BaseModel):
         return value.model_dump()
@@ -174,6 +195,10 @@ def sample(spec: Spec, key: str, current: Any, draw: Draw) -> Any:
     Models come back as dicts (validate them through the space to get the model).
     """
     current = _plain(current)
+    if isinstance(spec, Leaf) and spec.options is not None:
+        labels = list(spec.dist.choices)
+        label = _label(current)
+        return spec.options[labels.index(draw(key, spec.dist, label if label in labels else None))]
     if isinstance(spec, Leaf):
         return draw(key, spec.dist, current)
     if isinstance(spec, Group):
@@ -198,7 +223,7 @@ def flatten(spec: Spec, key: str, value: Any) -> dict[str, tuple[Any, BaseDistri
     value = _plain(value)
     out: dict[str, tuple[Any, BaseDistribution]] = {}
     if isinstance(spec, Leaf):
-        out[key] = (_plain(value), spec.dist)
+        out[key] = (_plain(value) if spec.options is None else _label(value), spec.dist)
     elif isinstance(spec, Group):
         for name, sub in spec.fields:
             out.update(flatten(sub, f"{key}.{name}", (value or {}).get(name)))

@@ -1,31 +1,31 @@
-"""LLM replies: lenient JSON parsing, the suggestion format, and the repair loop.
+"""LLM replies: the repair loop, and turning answers into validated updates.
 
 An LLM optimizer asks for one JSON object; what comes back may be cut off, wrapped
 in prose or code fences, use wrong keys or types, or hold values a space rejects.
 :func:`ask_with_repair` sends the error back to the model a bounded number of
 times; :func:`suggest` turns the answers into validated :class:`Update` records
 (OptoPrime and OPRO use it; any LLM operator may use the lower-level functions).
-Nothing here raises on a bad reply: the reason ends up in the answer.
+Nothing here raises on a bad reply: the reason ends up in the answer. Parsing lives
+in :mod:`optimizers._parse`, the suggestion format in :mod:`optimizers._suggestion`.
 """
 
 from __future__ import annotations
 
-import ast
-import json
+import dataclasses
 import logging
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import BaseModel
 
+from optimizers._parse import parse_json, parse_reply, unfenced
+from optimizers._suggestion import Suggestion, check_suggestion, reply_model
 from optimizers.base import LLMCall, Optimizer, Update
 from trace_core import Parameter, prompts
-from trace_core.errors import BudgetExceeded, ConfigError, InvalidProposal
+from trace_core.errors import BudgetExceeded, ConfigError
 from trace_core.feedback import Direction
-from trace_core.llm.errors import LLMError, UnparseableReply
-from trace_core.spaces import Choice, Code, Float, Int, Json, Space, Text
+from trace_core.llm.errors import BadRequest, LLMError, UnparseableReply
 
 __all__ = [
     "REPAIR_TEMPLATE",
@@ -35,6 +35,7 @@ __all__ = [
     "parse_reply",
     "reply_model",
     "check_suggestion",
+    "unfenced",
     "ask_with_repair",
     "suggest",
     "LLMOptimizer",
@@ -43,214 +44,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 REPAIR_TEMPLATE = "optoprime/repair"
-_FENCE = re.compile(r"```[\w-]*[ \t]*\n?(.*?)```", re.S)
-_MAX_STARTS = 64  # '{' positions tried when looking for an object inside prose
 _ECHO_CHARS = 6000  # a bad reply is echoed back to the model cut to this length
-
-
-def _tail(text: str, n: int = 60) -> str:
-    return json.dumps(text[-n:])
-
-
-def parse_json(text: str) -> Any:
-    """The JSON value in a reply: the whole text, a fenced block, or the first object
-    inside prose; Python-style literals (single quotes, ``True``) are accepted.
-
-    Raises:
-        UnparseableReply: no JSON found; the message says why (cut off, no object,
-            the syntax error) in words fit to send back to the model.
-
-    Example:
-        >>> parse_json('Sure! ```json\\n{"a": 1}\\n``` Hope it helps.')
-        {'a': 1}
-    """
-    if not isinstance(text, str):
-        raise UnparseableReply(f"the reply is not text but {type(text).__name__}", raw=repr(text))
-    stripped = text.strip()
-    if not stripped:
-        raise UnparseableReply("the reply was empty; answer with one JSON object", raw=text)
-    try:
-        return json.loads(stripped)
-    except json.JSONDecodeError:
-        pass
-    for block in _FENCE.findall(text):
-        try:
-            return json.loads(block.strip())
-        except json.JSONDecodeError:
-            pass
-    decoder = json.JSONDecoder()
-    first_error: json.JSONDecodeError | None = None
-    for i, match in enumerate(re.finditer(r"\{", text)):
-        if i >= _MAX_STARTS:
-            break
-        try:
-            value, _ = decoder.raw_decode(text, match.start())
-        except json.JSONDecodeError as e:
-            first_error = first_error or e
-            continue
-        if isinstance(value, dict):
-            return value
-    start, end = text.find("{"), text.rfind("}")
-    if 0 <= start < end and end - start < 200_000:
-        try:
-            value = ast.literal_eval(text[start : end + 1])
-        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-            value = None
-        if isinstance(value, dict):
-            return value
-    if start < 0:
-        raise UnparseableReply("the reply holds no JSON object (no '{' found); answer with one JSON object", raw=text)
-    if text.count("{") > text.count("}") or text.count("[") > text.count("]"):
-        raise UnparseableReply(
-            f"the JSON object is incomplete: the reply was cut off before it closed (it ends with {_tail(stripped)}); "
-            "send the whole object again, shorter if needed",
-            raw=text,
-        )
-    where = f": {first_error.msg} at line {first_error.lineno} column {first_error.colno}" if first_error else ""
-    raise UnparseableReply(f"the reply is not valid JSON{where}; send one valid JSON object", raw=text)
-
-
-def _summarize(error: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(map(str, e['loc'])) or '(root)'}: {e['msg']}" for e in error.errors()[:8])
-
-
-def parse_reply(text: str, schema: type[BaseModel]) -> BaseModel:
-    """Parse a reply leniently (see :func:`parse_json`) and validate it against ``schema``.
-
-    Raises:
-        UnparseableReply: not JSON, or JSON that does not fit; ``raw`` keeps the text.
-
-    Example:
-        >>> from pydantic import BaseModel
-        >>> class Answer(BaseModel):
-        ...     x: int
-        >>> parse_reply("Here: {'x': 3}", Answer).x
-        3
-    """
-    data = parse_json(text)
-    try:
-        return schema.model_validate(data)
-    except ValidationError as e:
-        raise UnparseableReply(f"the reply does not fit the {schema.__name__} schema: {_summarize(e)}", raw=text) from None
-
-
-# -- the suggestion format: {"reasoning": ..., "suggestion": {name: value}, "no_change": bool} ----------------------
-
-
-def _annotation(space: Space) -> Any:
-    """A pydantic type for one space (used for the JSON schema sent as structured output)."""
-    if isinstance(space, Float):
-        return Annotated[float, Field(ge=space.lo, le=space.hi)]
-    if isinstance(space, Int):
-        return Annotated[int, Field(ge=space.lo, le=space.hi)]
-    if isinstance(space, Text):
-        return Annotated[str, Field(max_length=space.max_chars)] if space.max_chars else str
-    if isinstance(space, Code):
-        return str
-    if isinstance(space, Choice) and all(isinstance(o, (str, int, bool)) for o in space.options):
-        return Literal[tuple(space.options)]
-    if isinstance(space, Json):
-        return space.model
-    return Any
-
-
-def reply_model(parameters: Sequence[Parameter]) -> type[BaseModel]:
-    """The reply's pydantic model, built from the parameters' spaces (keys are their names).
-
-    Example:
-        >>> from trace_core.spaces import Float
-        >>> Reply = reply_model([Parameter(1.0, name="lr", space=Float(0, 1))])
-        >>> Reply.model_json_schema()["$defs"]["Suggestion"]["properties"]["lr"]["anyOf"][0]["maximum"]
-        1.0
-    """
-    fields: dict[str, Any] = {
-        f"v{i}": (_annotation(p.space) | None, Field(default=None, alias=p.name, description=p.space.describe()))
-        for i, p in enumerate(parameters)
-    }
-    suggestion = create_model("Suggestion", __config__=ConfigDict(extra="forbid"), **fields)
-    return create_model(
-        "Reply",
-        reasoning=(str, Field(description="why these values should make the feedback better")),
-        suggestion=(suggestion, Field(description="variable name -> new value; omit variables to keep")),
-        no_change=(bool, Field(default=False, description="true when no variable should change")),
-    )
-
-
-@dataclass(frozen=True)
-class Suggestion:
-    """A checked reply: the reasoning and the validated values that differ from the live
-    ones (see :func:`check_suggestion` for an example)."""
-
-    reasoning: str
-    values: dict[str, Any]
-    no_change: bool
-
-
-def _bool(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-        return value.strip().lower() == "true"
-    raise InvalidProposal(f'"no_change" must be true or false, got {json.dumps(value, default=str)[:80]}')
-
-
-def _same(a: Any, b: Any) -> bool:
-    try:
-        return type(a) is type(b) and bool(a == b)
-    except Exception:  # noqa: BLE001 - arrays and odd types: treat as different
-        return False
-
-
-def check_suggestion(text: str, optimizer: Optimizer) -> Suggestion:
-    """Parse a suggestion reply and validate every value against its parameter's space.
-
-    All problems of a reply are reported at once; nothing is assigned.
-
-    Raises:
-        UnparseableReply: not JSON, or not the expected object.
-        InvalidProposal: unknown names or values a space rejects (every one listed).
-
-    Example:
-        >>> from optimizers.optoprime import OptoPrime
-        >>> from trace_core.spaces import Int
-        >>> opt = OptoPrime([Parameter(1, name="k", space=Int(1, 9))], llm=None)
-        >>> check_suggestion('{"reasoning": "more", "suggestion": {"k": "4"}}', opt)
-        Suggestion(reasoning='more', values={'k': 4}, no_change=False)
-    """
-    data = parse_json(text)
-    if not isinstance(data, dict):
-        raise UnparseableReply(
-            f'expected a JSON object with keys "reasoning", "suggestion" and "no_change", got a JSON '
-            f"{type(data).__name__}", raw=text)
-    no_change = _bool(data.get("no_change", False))
-    reasoning = data.get("reasoning", "")
-    reasoning = reasoning if isinstance(reasoning, str) else json.dumps(reasoning, default=str)
-    if no_change:
-        return Suggestion(reasoning, {}, True)
-    if "suggestion" not in data:
-        raise UnparseableReply(
-            f'the object has no "suggestion" key (its keys: {sorted(data)}); use exactly "reasoning", "suggestion" '
-            '(variable name -> new value) and "no_change"', raw=text)
-    proposal = data["suggestion"]
-    if proposal is None:
-        proposal = {}
-    if not isinstance(proposal, dict):
-        raise UnparseableReply(
-            f'"suggestion" must be a JSON object mapping variable names to new values, got a {type(proposal).__name__}',
-            raw=text)
-    clean: dict[str, Any] = {}
-    errors: list[str] = []
-    for name, value in proposal.items():
-        try:
-            clean.update(optimizer.validate({name: value}))
-        except InvalidProposal as e:
-            errors.append(str(e))
-        except Exception as e:  # noqa: BLE001 - a space that raised something else: still the model's error
-            errors.append(f"{name}: {type(e).__name__}: {e}")
-    if errors:
-        raise InvalidProposal("; ".join(errors) + ". Nothing was changed; fix these values (or leave them out).")
-    changed = {n: v for n, v in clean.items() if not _same(v, optimizer.by_name[n]._value)}
-    return Suggestion(reasoning, changed, not changed)
 
 
 # -- asking with repairs ------------------------------------------------------------------------------------------
@@ -266,6 +60,7 @@ class Answer:
     calls: tuple[LLMCall, ...]
     repairs: int
     text: str
+    structured: bool = True  # False: the provider refused the schema; asked without structured output
 
     @property
     def ok(self) -> bool:
@@ -333,7 +128,8 @@ def ask_with_repair(llm: Any, messages: Sequence[Mapping[str, Any]], validate: C
     with ``repair_template``, variable ``error``). ``options`` go to ``llm.complete``
     (``response_format``, ``temperature`` ...). The first call (all ``n`` choices) is
     recorded on the first answer. :class:`BudgetExceeded` propagates; other LLM errors
-    become failed answers.
+    become failed answers. A provider that refuses the ``response_format`` schema
+    (:class:`~trace_core.llm.BadRequest`) is asked again without it (``Answer.structured``).
 
     Example:
         >>> from trace_core.llm import ScriptedLLM
@@ -346,9 +142,19 @@ def ask_with_repair(llm: Any, messages: Sequence[Mapping[str, Any]], validate: C
     choices: list[str] = []
     first_calls: list[LLMCall] = []
     failure: str | None = None
+    structured = True
     while len(choices) < n:  # a provider may ignore n, or a choice may be lost to a parse error
         try:
             texts, call = _ask(llm, messages, n - len(choices), options)
+        except BadRequest as e:
+            if options.get("response_format") is None or not structured:
+                failure = f"the LLM call failed: {type(e).__name__}: {_message(e)}"
+                log.warning("asking for a proposal failed: %s", failure)
+                break
+            log.warning("the provider refused the reply schema as structured output (%s); asking without it",
+                        _message(e))
+            options, structured = {**options, "response_format": None}, False
+            continue
         except LLMError as e:
             failure = f"the LLM call failed: {type(e).__name__}: {_message(e)}"
             log.warning("asking for a proposal failed: %s", failure)
@@ -362,9 +168,10 @@ def ask_with_repair(llm: Any, messages: Sequence[Mapping[str, Any]], validate: C
     for i in range(n):
         calls = first_calls if i == 0 else []
         if i < len(choices):
-            answers.append(_settle(llm, messages, choices[i], validate, max_repairs, repair_template, options, calls))
+            answer = _settle(llm, messages, choices[i], validate, max_repairs, repair_template, options, calls)
         else:
-            answers.append(Answer(None, failure or "no reply", tuple(calls), 0, ""))
+            answer = Answer(None, failure or "no reply", tuple(calls), 0, "")
+        answers.append(dataclasses.replace(answer, structured=structured))
     return answers
 
 
@@ -381,6 +188,8 @@ def suggest(optimizer: Optimizer, llm: Any, messages: Sequence[Mapping[str, Any]
     updates = []
     for a in answers:
         info = {**(meta or {}), "repairs": a.repairs}
+        if not a.structured:
+            info["structured_output"] = False
         if a.ok:
             s: Suggestion = a.value
             updates.append(Update(s.values, reasoning=s.reasoning, llm_calls=a.calls, meta=info))
@@ -389,7 +198,6 @@ def suggest(optimizer: Optimizer, llm: Any, messages: Sequence[Mapping[str, Any]
             reason = f"no change: the reply could not be used after {a.repairs} repair(s): {a.error}"
             updates.append(Update({}, reasoning=reason, llm_calls=a.calls, meta=info))
     return updates
-
 
 
 class LLMOptimizer(Optimizer):
@@ -418,6 +226,7 @@ class LLMOptimizer(Optimizer):
         self.max_repairs = max_repairs
         self.temperature = temperature
         self._reply_format: type[BaseModel] | None = None
+        self.structured_output = True  # False once the provider refused the reply schema
 
     @property
     def reply_format(self) -> type[BaseModel]:
@@ -438,5 +247,9 @@ class LLMOptimizer(Optimizer):
         if self.llm is None:
             raise ConfigError(f"{type(self).__name__} needs an LLM to propose; pass llm= (for example "
                               "trace_core.llm.LiteLLM('openai/gpt-4o-mini')) or use Search without one")
-        return suggest(self, self.llm, messages, k=k, max_repairs=self.max_repairs, reply_format=self.reply_format,
-                       meta={"optimizer": type(self).__name__, **meta}, temperature=self.temperature)
+        updates = suggest(self, self.llm, messages, k=k, max_repairs=self.max_repairs,
+                          reply_format=self.reply_format if self.structured_output else None,
+                          meta={"optimizer": type(self).__name__, **meta}, temperature=self.temperature)
+        if any(u.meta.get("structured_output") is False for u in updates):
+            self.structured_output = False  # do not send a refused schema again
+        return updates

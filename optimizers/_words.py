@@ -58,14 +58,23 @@ def mutate(text: str, pool: Sequence[str], rng: random.Random) -> tuple[str, str
     if not ops:
         return text, "unchanged (no words to use)"
     op = rng.choice(ops)
+    if op == "replace":
+        i = rng.randrange(len(tokens))
+        others = [w for w in pool if w != tokens[i][0]]
+        if others:
+            word = rng.choice(others)
+            what = f"replaced {tokens[i][0]!r} with {word!r}"
+            tokens[i][0] = word
+            return _join(lead, tokens), what
+        op = "insert"  # every pool word is this word: replacing would change nothing
     if op == "insert":
         i, word = rng.randint(0, len(tokens)), rng.choice(pool)
-        tokens.insert(i, [word, "" if i == len(tokens) else " "])
+        if i == len(tokens) and tokens:  # a new last word ends the text as the old last word did
+            tokens.append([word, tokens[-1][1]])
+            tokens[-2][1] = " "
+        else:
+            tokens.insert(i, [word, " " if tokens else ""])
         what = f"inserted {word!r}"
-    elif op == "replace":
-        i, word = rng.randrange(len(tokens)), rng.choice(pool)
-        what = f"replaced {tokens[i][0]!r} with {word!r}"
-        tokens[i][0] = word
     elif op == "delete":
         i = rng.randrange(len(tokens))
         what = f"deleted {tokens[i][0]!r}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import abc
 import logging
+import math
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -150,8 +151,8 @@ class Optimizer(abc.ABC):
 
     @staticmethod
     def score(feedback: Feedback) -> float | None:
-        """The feedback's score, or None for a failed evaluation."""
-        if feedback.failed:
+        """The feedback's score, or None for a failed evaluation (or a NaN score)."""
+        if feedback.failed or feedback.score is None or math.isnan(feedback.score):
             return None
         return feedback.score
 

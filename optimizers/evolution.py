@@ -147,14 +147,17 @@ class Evolution(Optimizer):
                 parents.append(self._pick(exclude=parents[0]))
             if self.llm_names and attempt < _LLM_TRIES and self.rng.random() < self.llm_rate:
                 update = self._llm_child(parents, pool, calls)
-            else:
-                update = self._word_child(parents, pool)
-            if update is not None:
+            else:  # children seen before: mutate more words at once
+                update = self._word_child(parents, pool, rounds=1 + attempt // 3)
+            if update is None:
+                continue
+            key = key_of(to_json_values(self.by_name, update.values))
+            if key not in seen:
+                return dataclasses.replace(update, llm_calls=tuple(calls))
+            if key != key_of(live["values"]):
                 valid = dataclasses.replace(update, llm_calls=tuple(calls))
-                if key_of(to_json_values(self.by_name, update.values)) not in seen:
-                    return valid
-        return valid or Update({}, reasoning=f"no valid child in {_TRIES} tries: the spaces refused them",
-                               llm_calls=tuple(calls))
+        return valid or Update({}, reasoning=f"no change: no new valid child in {_TRIES} tries (the spaces refused "
+                               "them or the operators had nothing to change)", llm_calls=tuple(calls))
 
     def _base(self, parents: list[dict[str, Any]]) -> dict[str, Any]:
         """The first parent's values, each non-text value taken from either parent (uniform crossover)."""
@@ -165,7 +168,8 @@ class Evolution(Optimizer):
                     child[n] = parents[1]["values"][n]
         return child
 
-    def _word_child(self, parents: list[dict[str, Any]], pool: list[str], notes: Sequence[str] = ()) -> Update | None:
+    def _word_child(self, parents: list[dict[str, Any]], pool: list[str], notes: Sequence[str] = (),
+                    rounds: int = 1) -> Update | None:
         a, b = parents[0]["values"], parents[-1]["values"]
         child, done = self._base(parents), list(notes)
         for n in self.text_names:
@@ -176,8 +180,9 @@ class Evolution(Optimizer):
         if self.text_names and not mutated:
             mutated = [self.rng.choice(self.text_names)]
         for n in mutated:
-            child[n], what = _words.mutate(child[n], pool, self.rng)
-            done.append(f"{n}: {what}")
+            for _ in range(rounds):
+                child[n], what = _words.mutate(child[n], pool, self.rng)
+                done.append(f"{n}: {what}")
         return self._finish(parents, child, "word", "; ".join(done))
 
     def _llm_child(self, parents: list[dict[str, Any]], pool: list[str], calls: list[LLMCall]) -> Update | None:

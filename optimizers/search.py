@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -53,6 +54,7 @@ log = logging.getLogger(__name__)
 SAMPLERS = ("tpe", "cmaes", "gp", "random")
 _MAX_RESAMPLES = 20
 _SCHEMA_TRIES = 5
+_SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 
 
 def _sampler(name: str | optuna.samplers.BaseSampler, seed: int | None) -> optuna.samplers.BaseSampler:
@@ -84,6 +86,16 @@ def _pruner(pruner: str | optuna.pruners.BasePruner | None) -> optuna.pruners.Ba
     return table[pruner]()
 
 
+def _storage_url(url: str | os.PathLike[str] | None) -> str | None:
+    """A storage URL; a path ending in ``.db``/``.sqlite``/``.sqlite3`` becomes a SQLite URL."""
+    if url is None:
+        return None
+    url = os.fspath(url)
+    if "://" not in url and not url.startswith("journal:") and url.endswith(_SQLITE_SUFFIXES):
+        return f"sqlite:///{os.path.abspath(url)}"
+    return url
+
+
 def _open_storage(url: str | None) -> optuna.storages.BaseStorage:
     """In memory (None), a journal file (``journal:PATH`` or a ``.log``/``.journal`` path) or a database URL."""
     if url is None:
@@ -92,10 +104,16 @@ def _open_storage(url: str | None) -> optuna.storages.BaseStorage:
         from optuna.storages.journal import JournalFileBackend, JournalStorage
 
         return JournalStorage(JournalFileBackend(url.removeprefix("journal:")))
+    if "://" not in url:
+        raise ConfigError(f"storage {url!r} is not an Optuna storage URL; pass 'sqlite:///study.db', "
+                          "'postgresql://user@host/db', a SQLite file path ending in .db or a journal file path "
+                          "ending in .log")
     engine = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else None
     for attempt in range(_SCHEMA_TRIES):
         try:
             return optuna.storages.RDBStorage(url, engine_kwargs=engine)
+        except sqlalchemy.exc.ArgumentError as e:
+            raise ConfigError(f"storage {url!r} is not a database URL SQLAlchemy understands ({e})") from None
         except sqlalchemy.exc.SQLAlchemyError as e:  # workers starting together race to create the schema
             if attempt == _SCHEMA_TRIES - 1:
                 raise
@@ -134,7 +152,8 @@ class Search(Optimizer):
         sampler: ``"tpe"``, ``"cmaes"`` (needs ``cmaes``), ``"gp"``, ``"random"`` or an Optuna sampler.
         seed: the sampler's seed (give each worker of a shared study its own).
         storage: an Optuna storage URL (``sqlite:///study.db``, ``postgresql://...``, a
-            ``.log`` journal file path) shared by workers; None keeps the study in memory.
+            ``.log`` journal file path, a ``.db`` SQLite file path) shared by workers; None
+            keeps the study in memory.
         study_name: the study's name in the storage (default ``"tracetune"``).
         pruner: ``"median"`` (Optuna's default when None), ``"hyperband"``,
             ``"successive_halving"``, ``"none"`` or an Optuna pruner.
@@ -153,14 +172,14 @@ class Search(Optimizer):
 
     needs_trace = False
 
-    def __init__(self, parameters: Iterable[Parameter], *, sampler: str | optuna.samplers.BaseSampler = "tpe",
-                 seed: int | None = None, storage: str | None = None, study_name: str | None = None,
+    def __init__(self, parameters: Iterable[Parameter], sampler: str | optuna.samplers.BaseSampler = "tpe",
+                 seed: int | None = None, storage: str | os.PathLike[str] | None = None, study_name: str | None = None, *,
                  pruner: str | optuna.pruners.BasePruner | None = None, enqueue_initial: bool = False,
                  direction: Direction = "maximize"):
         super().__init__(parameters, direction=direction)
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.sampler_name = sampler if isinstance(sampler, str) else type(sampler).__name__
-        self.seed, self.storage_url, self.enqueue_initial = seed, storage, enqueue_initial
+        self.seed, self.storage_url, self.enqueue_initial = seed, _storage_url(storage), enqueue_initial
         self.study_name = study_name or "tracetune"
         self._sampler = _sampler(sampler, seed)
         self._pruner = _pruner(pruner)

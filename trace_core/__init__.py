@@ -30,6 +30,16 @@ from trace_core.module import Module, unique_names
 from trace_core.node import ExceptionNode, Node, Parameter, catching, is_tracing, no_trace, node, using
 from trace_core.ops import OPS, Op
 
+
+def __getattr__(name: str) -> object:
+    """``trace_core.graph`` without importing networkx at ``import trace_core``."""
+    if name == "graph":
+        import importlib
+
+        return importlib.import_module("trace_core.graph")
+    raise AttributeError(f"module 'trace_core' has no attribute {name!r}")
+
+
 __all__ = [
     "Node",
     "Parameter",

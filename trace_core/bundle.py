@@ -1,9 +1,11 @@
 """bundle: make a Python function one traced op.
 
 Called with Nodes or plain values, a bundled function returns a Node whose
-parents are the Node inputs plus every Parameter the function read without
-receiving it (a method reading ``self.prompt``, a closure), plus its own code when
-trainable. Inside, the function runs untraced unless ``traceable=True``.
+parents are the Node inputs (also those inside lists, tuples and dicts) plus every
+Parameter the function read without receiving it (a method reading
+``self.prompt``, a closure), plus its own code when trainable. Inside, the
+function runs untraced unless ``traceable=True``. A generator function's items
+are collected into a list inside the op.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import inspect
 import logging
 import multiprocessing
 import textwrap
+import types
 from collections.abc import Callable
 from typing import Any
 
@@ -56,31 +59,56 @@ def _signature_args(fn: Callable[..., Any]) -> list[str]:
     return out
 
 
+_CONTAINERS = (list, tuple, dict)
+
+
 def _unwrap(value: Any) -> Any:
+    """``value`` with every Node replaced by its value, also inside (nested) lists,
+    tuples and dicts; a container without Nodes is returned as is."""
     if isinstance(value, Node):
         return value.value
-    if type(value) in (list, tuple) and any(isinstance(v, Node) for v in value):
-        return type(value)(_unwrap(v) for v in value)
-    if type(value) is dict and any(isinstance(v, Node) for v in value.values()):
-        return {k: _unwrap(v) for k, v in value.items()}
+    kind = type(value)
+    if kind is list or kind is tuple:
+        items = [_unwrap(v) for v in value]
+        return value if all(a is b for a, b in zip(items, value)) else kind(items)
+    if kind is dict:
+        plain = {k: _unwrap(v) for k, v in value.items()}
+        return value if all(plain[k] is v for k, v in value.items()) else plain
     return value
 
 
+def _collect_nodes(value: Any, nodes: list[Node]) -> None:
+    if isinstance(value, Node):
+        nodes.append(value)
+    elif type(value) is list or type(value) is tuple:
+        for v in value:
+            _collect_nodes(v, nodes)
+    elif type(value) is dict:
+        for v in value.values():
+            _collect_nodes(v, nodes)
+
+
 def _input_nodes(args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Node]:
+    """The Nodes among the arguments, also inside (nested) lists, tuples and dicts."""
     nodes: list[Node] = []
     for a in (*args, *kwargs.values()):
         if isinstance(a, Node):
             nodes.append(a)
-        elif type(a) in (list, tuple):
-            nodes.extend(v for v in a if isinstance(v, Node))
-        elif type(a) is dict:
-            nodes.extend(v for v in a.values() if isinstance(v, Node))
+        elif type(a) in _CONTAINERS:
+            _collect_nodes(a, nodes)
     return nodes
+
+
+def _call(fn: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
+    """Call ``fn``; a generator it returns is run to the end here (its items as a list), so
+    its work, its errors and the parameters it reads belong to the op."""
+    out = fn(*args, **kwargs)
+    return list(out) if type(out) is types.GeneratorType else out
 
 
 def _sandbox_child(conn: Any, fn: Callable[..., Any], args: tuple, kwargs: dict) -> None:
     try:
-        conn.send(("ok", fn(*args, **kwargs)))
+        conn.send(("ok", _call(fn, args, kwargs)))
     except BaseException as e:  # noqa: BLE001 - report everything to the parent
         import traceback
 
@@ -132,7 +160,10 @@ class BundledFunction:
     ):
         functools.update_wrapper(self, fn)
         self.fn = fn
-        self.name = fn.__name__
+        # partials and callable objects have no __name__
+        self.name = getattr(fn, "__name__", None) or getattr(getattr(fn, "func", None), "__name__", None) \
+            or type(fn).__name__
+        self.qualname = getattr(fn, "__qualname__", None) or self.name
         self.description = description or inspect.getdoc(fn) or f"[{self.name}]"
         self.trainable, self.catch, self.traceable = trainable, catch, traceable
         self.sandbox, self.timeout = sandbox, timeout
@@ -145,7 +176,7 @@ class BundledFunction:
         if trainable:
             if self._source is None or self.name == "<lambda>":
                 raise ConfigError(
-                    f"bundle(trainable=True) needs a def with readable source; {fn.__qualname__} has none "
+                    f"bundle(trainable=True) needs a def with readable source; {self.qualname} has none "
                     "(defined in a REPL, exec or as a lambda) — define it in a file"
                 )
             self._space = _BundleCode(self, _signature_args(fn))
@@ -165,7 +196,7 @@ class BundledFunction:
         if not self.trainable:
             raise AttributeError(f"{self.name} is not trainable; use @bundle(trainable=True)")
         if self._parameter is None:
-            self._parameter = Parameter(self._source, name=self.fn.__qualname__, space=self._space,
+            self._parameter = Parameter(self._source, name=self.qualname, space=self._space,
                                         description=f"the code of {self.name}")
         return self._parameter
 
@@ -185,7 +216,7 @@ class BundledFunction:
         return _Bound(self, instance)
 
     def __repr__(self) -> str:
-        return f"<bundle {self.fn.__qualname__}>"
+        return f"<bundle {self.qualname}>"
 
     # -- calling ------------------------------------------------------------------
     def _function(self, code: Parameter | None) -> Callable[..., Any]:
@@ -225,22 +256,22 @@ class BundledFunction:
             # it is abandoned (use sandbox=True to kill runaway code).
             pool = concurrent.futures.ThreadPoolExecutor(1)
             try:
-                fut = pool.submit(contextvars.copy_context().run, fn, *args, **kwargs)
+                fut = pool.submit(contextvars.copy_context().run, _call, fn, args, kwargs)
                 try:
                     return fut.result(timeout=self.timeout)
                 except concurrent.futures.TimeoutError:
                     raise TimeoutError(f"{self.name} ran past its time limit of {self.timeout} s") from None
             finally:
                 pool.shutdown(wait=False)
-        return fn(*args, **kwargs)
+        return _call(fn, args, kwargs)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self._invoke(None, args, kwargs)
 
     def _invoke(self, instance: Any, args: tuple, kwargs: dict) -> Any:
         code = None
-        if self.trainable:
-            code = self.parameter_for(instance) if instance is not None else self.parameter
+        if self.trainable:  # one code parameter per instance for methods; shared for functions, classmethods
+            code = self.parameter_for(instance) if instance is not None and self._is_method else self.parameter
         if instance is not None:
             args = (instance, *args)
         if self.is_async:
@@ -248,13 +279,16 @@ class BundledFunction:
         if not _tracing.get():
             return self._run(self._function(code), tuple(_unwrap(a) for a in args), _unwrap(kwargs))
         inputs = _input_nodes(args, kwargs)
-        if self.traceable:
+        reads: list[Parameter] = []
+        if self.traceable:  # inner ops are traced; parameters read untraced count when the result is plain
+            t_reads = _reads.set(reads)
             try:
                 out = self._run(self._function(code), args, kwargs)
             except Exception as exc:
-                return fail(self, self._parents(inputs, [], code), exc, self.catch)
-            return out if isinstance(out, Node) else Node(out, parents=self._parents(inputs, [], code), op=self)
-        reads: list[Parameter] = []
+                return fail(self, self._parents(inputs, reads, code), exc, self.catch)
+            finally:
+                _reads.reset(t_reads)
+            return out if isinstance(out, Node) else Node(out, parents=self._parents(inputs, reads, code), op=self)
         t_trace, t_reads = _tracing.set(False), _reads.set(reads)
         try:
             fn = self._function(code)
@@ -283,7 +317,7 @@ class BundledFunction:
             return await self._await(self._function(code)(*(_unwrap(a) for a in args), **_unwrap(kwargs)))
         inputs = _input_nodes(args, kwargs)
         reads: list[Parameter] = []
-        t_trace, t_reads = _tracing.set(self.traceable), _reads.set(None if self.traceable else reads)
+        t_trace, t_reads = _tracing.set(self.traceable), _reads.set(reads)
         try:
             fn = self._function(code)
             if self.traceable:
@@ -344,6 +378,8 @@ class _Bound:
     def parameter(self) -> Parameter:
         if not self.bundle.trainable:
             raise AttributeError(f"{self.bundle.name} is not trainable; use @bundle(trainable=True)")
+        if not self.bundle._is_method:  # bound as a classmethod: one parameter for the class
+            return self.bundle.parameter
         return self.bundle.parameter_for(self.instance)
 
     def __getattr__(self, name: str) -> Any:
@@ -361,6 +397,11 @@ def bundle(
     timeout: float | None = None,
 ) -> Any:
     """Make a function a traced op: ``@bundle`` or ``@bundle(...)``.
+
+    Works on functions, methods (also above ``@staticmethod``/``@classmethod``),
+    async functions, lambdas, partials and callable objects. Nodes among the
+    arguments, also inside lists, tuples and dicts, are unwrapped and become
+    parents. A generator function's value is the list of its items.
 
     Args:
         description: what the op does (default: the docstring).
@@ -382,6 +423,10 @@ def bundle(
     """
     options = dict(description=description, trainable=trainable, catch=catch, traceable=traceable,
                    sandbox=sandbox, timeout=timeout)
-    if fn is None:
-        return lambda f: BundledFunction(f, **options)
-    return BundledFunction(fn, **options)
+
+    def make(f: Any) -> Any:
+        if isinstance(f, (staticmethod, classmethod)):  # @bundle above @staticmethod / @classmethod
+            return type(f)(BundledFunction(f.__func__, **options))
+        return BundledFunction(f, **options)
+
+    return make if fn is None else make(fn)

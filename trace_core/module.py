@@ -27,6 +27,14 @@ def unique_names(params: list[Parameter]) -> dict[str, Parameter]:
     return out
 
 
+def _is_json(value: Any) -> bool:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
 class Module:
     """Base class for workflows: finds Parameters and trainable bundles in attributes,
     lists, tuples and dicts (recursively, through nested Modules).
@@ -63,9 +71,12 @@ class Module:
         visiting.add(id(obj))
         if isinstance(obj, Module):
             for cls in type(obj).__mro__:
-                for name, attr in vars(cls).items():
-                    if isinstance(attr, BundledFunction) and attr.trainable and attr._is_method:
-                        Module._collect(attr.parameter_for(obj), found, seen, visiting)
+                for attr in vars(cls).values():
+                    if isinstance(attr, (staticmethod, classmethod)):
+                        attr = attr.__func__
+                    if isinstance(attr, BundledFunction) and attr.trainable:
+                        code = attr.parameter_for(obj) if attr._is_method else attr.parameter
+                        Module._collect(code, found, seen, visiting)
             for value in vars(obj).values():
                 Module._collect(value, found, seen, visiting)
         elif isinstance(obj, (list, tuple)):
@@ -107,9 +118,16 @@ class Module:
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the state dict as JSON (atomically)."""
+        state = self.state_dict()
+        try:
+            text = json.dumps(state, indent=2, sort_keys=True)
+        except (TypeError, ValueError) as e:
+            bad = [n for n, v in state.items() if not _is_json(v)]
+            raise ConfigError(f"cannot save {bad or 'the state'} as JSON ({e}); give those parameters a space "
+                              "whose values are JSON data (Text, Float, Int, Choice, Json ...)") from None
         tmp = f"{os.fspath(path)}.tmp"
         with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(self.state_dict(), f, indent=2, sort_keys=True)
+            f.write(text)
         os.replace(tmp, path)
 
     def load(self, path: str | os.PathLike[str]) -> None:

@@ -8,6 +8,7 @@ attributes. Operator behaviour is one table, one row per op.
 from __future__ import annotations
 
 import operator
+import os
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -31,6 +32,17 @@ class Op:
         return f"Op({self.name})"
 
 
+_INTERNAL = {os.path.join(os.path.dirname(os.path.abspath(__file__)), name) for name in ("ops.py", "bundle.py")}
+
+
+def _user_traceback(exc: BaseException, limit: int = 8) -> str:
+    """The last ``limit`` frames of the traceback that are user code (not tracetune's op machinery)."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if os.path.abspath(f.filename) not in _INTERNAL]
+    if not frames:  # a table operator failed: its own frame is all there is
+        return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__, limit=-2))
+    return "Traceback (most recent call last):\n" + "".join(traceback.format_list(frames[-limit:]))
+
+
 def fail(op: Any, parents: tuple[Node, ...], exc: BaseException, catch: bool = False) -> ExceptionNode:
     """Record a failed op: return its ExceptionNode inside ``catching()``, else raise
     ``TracedError`` carrying it. Control-flow errors (a budget reached, a pruned
@@ -41,11 +53,10 @@ def fail(op: Any, parents: tuple[Node, ...], exc: BaseException, catch: bool = F
         if catch or _catching.get():
             return exc.exception_node
         raise exc
-    tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__, limit=-4))
     enode = ExceptionNode(
         exc,
         name="exception",
-        description=f"{type(exc).__name__}: {exc}\n{tb}",
+        description=f"{type(exc).__name__}: {exc}\n{_user_traceback(exc)}",
         parents=parents,
         op=op,
     )
@@ -146,14 +157,19 @@ def _binary(op: Op, reflected: bool = False) -> Callable[[Node, Any], Any]:
 def _getattr(self: Node, name: str) -> Any:
     if name.startswith("_"):
         raise AttributeError(name)
+    # A missing attribute is always an AttributeError (also inside catching()), so that
+    # hasattr() and getattr(x, name, default) keep working on nodes.
     try:
-        return apply(OPS["getattr"], getattr, (self, name))
-    except AttributeError:  # untraced: keep the protocol hasattr() and getattr(x, n, default) rely on
+        out = apply(OPS["getattr"], getattr, (self, name))
+    except AttributeError:  # untraced
         raise
     except TracedError as e:
         if isinstance(e.exception_node.value, AttributeError):
             raise AttributeError(f"the value of node {self.name!r} has no attribute {name!r}: {e}") from e
         raise
+    if isinstance(out, ExceptionNode) and isinstance(out.value, AttributeError):  # inside catching()
+        raise AttributeError(f"the value of node {self.name!r} has no attribute {name!r}: {out.value}")
+    return out
 
 
 def _call_method(self: Node, *args: Any, **kwargs: Any) -> Any:

@@ -8,6 +8,7 @@ what was wrong and what is allowed. No ``type(old)(new)`` casts.
 from __future__ import annotations
 
 import ast
+import enum
 import json
 import math
 import numbers
@@ -148,7 +149,10 @@ def _as_number(value: Any) -> float:
     if isinstance(value, bool):
         raise InvalidProposal(f"expected a number, got the boolean {value}")
     if isinstance(value, numbers.Real):  # int, float and numpy scalars
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an int past 1e308
+            raise InvalidProposal(f"{_short(value)} is too large to be a number here") from None
     if isinstance(value, str):
         try:
             return float(value.strip())
@@ -202,9 +206,18 @@ class Int(Space):
     def __init__(self, lo: int, hi: int, log: bool = False):
         if not lo <= hi:
             raise ValueError(f"Int space needs lo <= hi, got {lo}, {hi}")
+        if lo != int(lo) or hi != int(hi):
+            raise ValueError(f"Int space needs whole-number bounds, got {lo}, {hi}")
+        if log and lo < 1:
+            raise ValueError(f"a log-scale Int needs lo >= 1, got {lo}")
         self.lo, self.hi, self.log = int(lo), int(hi), log
 
     def validate(self, value: Any) -> int:
+        if isinstance(value, str):  # "12" exactly, even past 2**53; "1e3" and "3.0" below
+            try:
+                value = int(value.strip())
+            except ValueError:
+                pass
         if isinstance(value, numbers.Integral) and not isinstance(value, bool):  # exact, even past 2**53
             if not self.lo <= int(value) <= self.hi:
                 raise InvalidProposal(f"{int(value)} is out of range; {self.describe()}")
@@ -223,12 +236,24 @@ class Int(Space):
         return {"type": "integer", "minimum": self.lo, "maximum": self.hi}
 
 
+_MISSING = object()
 _TRUE = {"true", "yes", "1"}
 _FALSE = {"false", "no", "0"}
 
 
+def _plain(option: Any) -> Any:
+    """An option as JSON data: an Enum member by its value, a tuple as a list."""
+    if isinstance(option, enum.Enum):
+        return _plain(option.value)
+    if isinstance(option, tuple):
+        return [_plain(o) for o in option]
+    return option
+
+
 class Choice(Space):
-    """One of a fixed list of options (strings, numbers or booleans).
+    """One of a fixed list of options (strings, numbers, booleans, None, tuples or Enum
+    members). A value given as JSON text (``"false"``, ``'"adam"'``, ``"[1, 2]"``,
+    ``"null"``) or an Enum member's value is matched to its option.
 
     Example:
         >>> Choice([True, False]).validate("False")
@@ -238,17 +263,31 @@ class Choice(Space):
     kind = "choice"
 
     def __init__(self, options: Sequence[Any]):
-        if not options:
-            raise ValueError("Choice needs at least one option")
         self.options = list(options)
+        if not self.options:
+            raise ValueError("Choice needs at least one option")
 
     def validate(self, value: Any) -> Any:
-        for opt in self.options:
-            if type(opt) is type(value) and opt == value:
-                return opt
+        found = self._exact(value)
+        if found is not _MISSING:
+            return found
+        if isinstance(value, str):
+            try:
+                parsed = json.loads(value)
+            except ValueError:
+                parsed = _MISSING
+            if parsed is not _MISSING and not isinstance(parsed, str):
+                found = self._exact(parsed)
+                if found is not _MISSING:
+                    return found
+            elif isinstance(parsed, str):  # a quoted string
+                value = parsed
         for opt in self.options:
             if isinstance(opt, bool):
                 if isinstance(value, str) and value.strip().lower() in (_TRUE if opt else _FALSE):
+                    return opt
+            elif isinstance(opt, enum.Enum):
+                if _plain(opt) == _plain(value) or (isinstance(value, str) and value.strip() == opt.name):
                     return opt
             elif isinstance(opt, (int, float)) and not isinstance(value, bool):
                 try:
@@ -258,13 +297,29 @@ class Choice(Space):
                     pass
             elif isinstance(opt, str) and isinstance(value, str) and value.strip().lower() == opt.lower():
                 return opt
+            elif opt is None and isinstance(value, str) and value.strip().lower() in ("none", "null"):
+                return opt
         raise InvalidProposal(f"{_short(value)} is not allowed; {self.describe()}")
 
+    def _exact(self, value: Any) -> Any:
+        """The option equal to ``value`` with the same type (a list matches a tuple), or _MISSING."""
+        for opt in self.options:
+            if type(opt) is type(value) and opt == value:
+                return opt
+        if isinstance(value, (list, tuple)):
+            for opt in self.options:
+                if isinstance(opt, tuple) and _plain(opt) == _plain(value):
+                    return opt
+        return _MISSING
+
     def describe(self) -> str:
-        return "one of " + ", ".join(json.dumps(o) for o in self.options)
+        return "one of " + ", ".join(json.dumps(_plain(o), default=repr) for o in self.options)
 
     def schema(self) -> dict[str, Any]:
-        return {"enum": list(self.options)}
+        return {"enum": [_plain(o) for o in self.options]}
+
+    def to_json(self, value: Any) -> Any:
+        return _plain(value)
 
 
 class Json(Space):
@@ -282,6 +337,8 @@ class Json(Space):
     kind = "json"
 
     def __init__(self, model: type[BaseModel]):
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            raise TypeError(f"Json needs a pydantic model class (a BaseModel subclass), not {model!r}")
         self.model = model
 
     def validate(self, value: Any) -> BaseModel:

@@ -9,6 +9,7 @@ import json
 import sqlite3
 import threading
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -69,6 +70,7 @@ class SessionRecord(BaseModel):
     limits: RunLimits = Field(default_factory=RunLimits)
     chat_limits: ChatLimits = Field(default_factory=ChatLimits)
     chat_spent: dict[str, float] = Field(default_factory=dict)
+    pending: dict[str, Any] | None = None  # the proposal shown but not yet accepted or rejected
     created_at: str = ""
     updated_at: str = ""
 

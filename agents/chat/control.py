@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.chat import _format as fmt
+from agents.chat import _pending
 from agents.chat.context import ChatLimits, RunLimits, SessionRecord, SessionTable
 from agents.loop import Pending, Run, open_run
 from agents.store import RunStore
@@ -79,7 +80,7 @@ class RunControl:
     def switch(self, run_id: str | None) -> None:
         """Make ``run_id`` the session's run (dropping any open run and proposal)."""
         self._close_run()
-        self.record.run_id = run_id
+        self.record.run_id, self.record.pending = run_id, None
         self.save()
 
     def run(self) -> Run:
@@ -116,9 +117,15 @@ class RunControl:
 
     # -- budgets -----------------------------------------------------------------------
     def limit(self, run: Run, steps: int, max_tokens: int | None = None, max_usd: float | None = None) -> str:
-        """Set the run's budget for ``steps`` more steps within the session limits; returns a note
-        when a limit cut the request. The budget is cumulative over the run (restored from the store)."""
+        """Set the run's budget for ``steps`` more steps; returns a note when a limit cut the request.
+
+        Each limit is the session's when set (set_budget), else the run's own (its job file's
+        budget, as stored), tightened by ``max_tokens`` / ``max_usd`` for these steps. The
+        budget is cumulative over the run (restored from the store); the stored one keeps the
+        run's own limits, so `tracetune resume` still honours them."""
         budget, caps, spent = run.budget, self.record.limits, run.budget.spent
+        row = self.store.get_run(run.run_id)
+        own = dict((row.get("config") or {}).get("budget") or {})
         done = int(spent["steps"])
         target, note = done + steps, ""
         if caps.max_steps is not None and target > caps.max_steps:
@@ -126,17 +133,24 @@ class RunControl:
                 raise ConfigError(f"the session limit max_steps={caps.max_steps} is reached (the run has "
                                   f"{done} steps); raise it with set_budget")
             target, note = caps.max_steps, f" (cut to {caps.max_steps - done} by the session limit max_steps)"
+
+        def cap(name: str, extra: float | None = None) -> Any:
+            session = getattr(caps, name)
+            return _cap(session if session is not None else own.get(name), extra)
+
         budget.max_steps = target
-        budget.max_evaluations = caps.max_evaluations
-        budget.max_tokens = _cap(caps.max_tokens, None if max_tokens is None else int(spent["tokens"]) + max_tokens)
-        budget.max_usd = _cap(caps.max_usd, None if max_usd is None else spent["usd"] + max_usd)
-        budget.max_calls = budget.max_seconds = None
+        budget.max_evaluations = cap("max_evaluations")
+        budget.max_tokens = cap("max_tokens", None if max_tokens is None else int(spent["tokens"]) + max_tokens)
+        budget.max_usd = cap("max_usd", None if max_usd is None else spent["usd"] + max_usd)
+        budget.max_calls = own.get("max_calls")
+        budget.max_seconds = None  # a wall-clock limit of one process; a chat has no deadline
         left = budget.exhausted()
         if left and left != "max_steps":
-            raise ConfigError(f"the session limit {left} is already reached ({budget.describe()}); "
-                              "raise it with set_budget")
-        row = self.store.get_run(run.run_id)
-        self.store.update_run(run.run_id, config={**(row.get("config") or {}), "budget": budget.model_dump()})
+            whose = "session limit" if getattr(caps, left, None) is not None else "run's own budget"
+            raise ConfigError(f"the {whose} {left} is already reached ({budget.describe()}); raise it with "
+                              "set_budget")
+        kept = {**own, **{k: v for k, v in caps.model_dump().items() if v is not None}, "max_steps": target}
+        self.store.update_run(run.run_id, config={**(row.get("config") or {}), "budget": kept})
         return note
 
     def set_budget(self, limits: dict[str, Any], chat: dict[str, Any], unset: list[str]) -> str:
@@ -168,7 +182,7 @@ class RunControl:
     # -- steps ---------------------------------------------------------------------------
     def run_steps(self, steps: int, max_tokens: int | None, max_usd: float | None) -> str:
         run = self.run()
-        if self._pending is not None:
+        if self._current(run) is not None:
             raise ConfigError(f"a proposal for step {self._pending_step + 1} is pending: accept or reject it first")
         note = self.limit(run, steps, max_tokens, max_usd)
         turn = self._turn
@@ -199,7 +213,7 @@ class RunControl:
 
     def propose(self) -> str:
         run = self.run()
-        if self._pending is not None and self._pending_step == run.step:
+        if self._current(run) is not None:
             return "A proposal is already pending (accept or reject it):\n" + self.describe_pending()
         self.limit(run, 1)
         pending = run.propose_step()
@@ -207,16 +221,33 @@ class RunControl:
             rec = run.finish_step(pending, accept=False)
             why = "; ".join(u.reasoning for u in pending.updates if u.reasoning)[:800]
             return f"The optimizer proposes no change ({why or 'no reason given'}); recorded as step {rec.step}."
-        self._pending, self._pending_step = pending, run.step
+        self._keep(run, pending)
         return self.describe_pending()
 
-    def pending(self) -> Pending:
-        run = self.run()
-        if self._pending is None or self._pending_step != run.step:
-            self._pending = None
-            raise ConfigError("no proposal is pending (a restart or another change of the run drops it); "
-                              "call propose first")
+    def _keep(self, run: Run, pending: Pending | None) -> None:
+        """Hold ``pending`` as the proposal of the run's current step, in memory and in the session record."""
+        self._pending, self._pending_step = pending, run.step
+        try:
+            self.record.pending = None if pending is None else _pending.dump(run, pending)
+        except (TypeError, ValueError) as e:  # kept in memory only: a restart drops it
+            log.warning("the proposal of run %s cannot be kept with the session: %s", run.run_id, e)
+            self.record.pending = None
+        self.save()
+
+    def _current(self, run: Run) -> Pending | None:
+        """The proposal pending at the run's current step; after a restart, the one kept in the record."""
+        if self._pending is None and self.record.pending:
+            self._keep(run, _pending.load(run, self.record.pending))
+        elif self._pending is not None and self._pending_step != run.step:
+            self._keep(run, None)
         return self._pending
+
+    def pending(self) -> Pending:
+        pending = self._current(self.run())
+        if pending is None:
+            raise ConfigError("no proposal is pending (a change of the run since it was proposed drops it); "
+                              "call propose first")
+        return pending
 
     def _candidate(self, pending: Pending, candidate: int | None) -> int:
         i = pending.best if candidate is None else candidate
@@ -269,28 +300,28 @@ class RunControl:
         rec = run.finish_step(pending, accept=True)
         log.info("chat session %s: run %s, candidate %d applied as step %d", self.record.session_id, run.run_id, i,
                  rec.step)
-        self._pending = None
+        self._keep(run, None)
         return (f"Applied candidate {i} as step {rec.step}; best so far is now {fmt.num(rec.incumbent_score)}.\n"
                 + "\n".join(fmt.diff(before, run.opt.values())))
 
     def reject(self) -> str:
         run, pending = self.run(), self.pending()
         rec = run.finish_step(pending, accept=False)
-        self._pending = None
+        self._keep(run, None)
         return (f"Rejected: step {rec.step} is recorded with its candidates, values unchanged "
                 f"(best so far {fmt.num(rec.incumbent_score)}).")
 
-    def _drop_pending(self) -> str:
-        if self._pending is None:
+    def _drop_pending(self, run: Run) -> str:
+        if self._current(run) is None:
             return ""
-        self._pending = None
+        self._keep(run, None)
         return "The pending proposal was dropped. "
 
     def rollback(self, step: int) -> str:
         run = self.run()
         if not 0 <= step <= run.step:
             raise ConfigError(f"run {run.run_id} has steps 0 to {run.step}; pick one of them")
-        dropped = self._drop_pending()
+        dropped = self._drop_pending(run)
         before = run.opt.values()
         rec = run.restore(step)
         log.info("chat session %s: run %s rolled back to step %d", self.record.session_id, run.run_id, step)
@@ -303,7 +334,7 @@ class RunControl:
 
         run = self.run()
         clean = run.opt.validate({name: value})  # the parameter's space checks and coerces the value
-        dropped = self._drop_pending()
+        dropped = self._drop_pending(run)
         self.limit(run, 1)
         update = Update(clean, reasoning=reason or "set by the user in the chat")
         before = run.opt.values()

@@ -21,6 +21,7 @@ from typing import Any
 
 from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, ToolMessage
 from langgraph.checkpoint.sqlite import SqliteSaver
+from langgraph.errors import GraphRecursionError
 from langgraph.types import Command
 
 from agents.chat import _format as fmt
@@ -30,7 +31,7 @@ from agents.chat.graph import build_graph
 from agents.chat.model import LayerChatModel, to_openai_messages
 from agents.store import RunStore, open_store
 from trace_core import Budget, prompts
-from trace_core.errors import ConfigError
+from trace_core.errors import ConfigError, TraceTuneError
 
 __all__ = ["ChatSession", "ChatEvent", "chat_llm", "default_db_path", "CANCELLED"]
 
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 
 ENV_CHAT_LLM = "TRACETUNE_CHAT_LLM"
 ENV_CHAT_DB = "TRACETUNE_CHAT_DB"
+_MAX_ROUNDS = 30  # model calls with tool calls in one turn (the graph's recursion limit)
 CANCELLED = ("cancelled: the person stopped this turn (Ctrl-C) before the tool finished; a run may have committed "
              "the step that was in progress (show_run tells)")
 
@@ -205,7 +207,9 @@ class ChatSession:
 
     @property
     def _config(self) -> dict[str, Any]:
-        return {"configurable": {"thread_id": self.session_id}, "recursion_limit": 60}
+        # max_concurrency 1: the tool calls of one message run one after another, in the model's order
+        return {"configurable": {"thread_id": self.session_id}, "recursion_limit": 2 * _MAX_ROUNDS + 2,
+                "max_concurrency": 1}
 
     def _set_chat_limits(self, limits: ChatLimits) -> None:
         for name, value in limits.model_dump().items():
@@ -274,6 +278,9 @@ class ChatSession:
             signal.signal(signal.SIGINT, on_sigint)
         try:
             yield
+        except GraphRecursionError:
+            raise TraceTuneError(f"this turn made more than {_MAX_ROUNDS} rounds of tool calls and was stopped; the "
+                                 "session is kept: ask again, in smaller parts") from None
         except KeyboardInterrupt:
             self.control.cancel()
             self.control.forget_run_state()

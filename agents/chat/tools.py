@@ -13,7 +13,7 @@ from langchain_core.tools import BaseTool, InjectedToolCallId, StructuredTool
 from langgraph.errors import GraphBubbleUp
 from langgraph.prebuilt import InjectedState
 from langgraph.prebuilt.tool_node import ToolInvocationError
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from agents.chat import _format as fmt
 from agents.chat import views
@@ -28,6 +28,15 @@ log = logging.getLogger(__name__)
 
 class _Args(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_is_default(cls, data: Any) -> Any:
+        """Models often send ``null`` for an optional argument: it means the default."""
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items()
+                    if v is not None or k not in cls.model_fields or cls.model_fields[k].is_required()}
+        return data
 
 
 class NoArgs(_Args):
@@ -54,7 +63,7 @@ class StartRun(_Args):
 
 
 class UseRun(_Args):
-    run_id: str = Field(description="a run id or a unique prefix of one")
+    run_id: str = Field(min_length=1, description="a run id or a unique prefix of one")
 
 
 class RunSteps(_Args):
@@ -170,7 +179,8 @@ _TOOLS: dict[str, tuple[type[_Args], str, Callable[[RunControl, Any], str]]] = {
                                     "validates it, the new values are evaluated and committed as a step.",
                       lambda c, a: c.set_parameter(a.name, a.value, a.reason)),
     "set_budget": (SetBudget, "Change the session limits: totals the run may reach (steps, evaluations, optimizer "
-                              "tokens and dollars) and what the chat model may spend. Unset fields stay as they are.",
+                              "tokens and dollars; they replace the run's own budget from its job file, which "
+                              "applies otherwise) and what the chat model may spend. Unset fields stay as they are.",
                    _budget),
     "show_costs": (NoArgs, "What the run spent (steps, evaluations, LLM calls, tokens, dollars) and the session "
                            "limits, and what the chat model spent.", lambda c, a: views.show_costs(c)),

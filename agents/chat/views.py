@@ -67,17 +67,21 @@ def describe_parameters(control: RunControl) -> str:
         lines += ["  " + fmt.feedback_line(fb, 300) for fb in feedback[:3]]
     cands = [c for c in control.store.candidates(run.run_id, last.get("step")) if c.get("feedback")]
     if cands:
-        lines.append(f"Evaluation at step {last.get('step')}: " + fmt.feedback_line(cands[0]["feedback"]))
+        verdict = "starting values" if not last.get("step") else "accepted" if last.get("accepted") else "not accepted"
+        lines.append(f"Evaluation at step {last.get('step')} ({verdict}): " + fmt.feedback_line(cands[0]["feedback"]))
     lines += _last_graph(control, run.run_id)
     return "\n".join(lines)
 
 
 def _last_graph(control: RunControl, run_id: str) -> list[str]:
+    from agents._cli_run import attach_graph
+
+    attach_graph(control.store, run_id, control.run().task)  # Search reads no traces: trace the live values once
     for row in reversed(control.store.steps(run_id)):
         lines = fmt.graph_summary(row.get("graph"))
         if lines:
             return [f"Last trace (step {row['step']}):", *lines]
-    return ["No trace recorded (this optimizer does not read traces)."]
+    return ["No trace recorded (the workflow could not be traced)."]
 
 
 def show_run(control: RunControl) -> str:
@@ -150,6 +154,9 @@ def show_costs(control: RunControl) -> str:
     lines += [f"  {model}: {n} calls, {tokens} tokens" for model, (n, tokens) in by_model.items()]
     costly = [s for s in steps if s.get("tokens") or s.get("cost_usd")][-10:]
     lines += [f"  step {s['step']}: {s.get('tokens') or 0} tokens, ${s.get('cost_usd') or 0:.4f}" for s in costly]
+    own = {k: v for k, v in ((row.get("config") or {}).get("budget") or {}).items() if v is not None}
+    lines.append("The run's own budget (what `tracetune resume` honours; session limits replace it): "
+                 + (", ".join(f"{k}={fmt.num(v)}" for k, v in own.items()) or "none"))
     lines.append(control.describe_limits())
     return "\n".join(lines)
 

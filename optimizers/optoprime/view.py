@@ -50,6 +50,10 @@ LEVELS: tuple[Level, ...] = (
     Level(32, 400, 3000, 4, 6, True, 120),
     Level(32, 400, 3000, 4, 6, False, 120),
     Level(24, 200, 2000, 4, 4, False, 30),
+    # many outputs (a batch of examples): each output and its feedback shorter still, none dropped
+    Level(24, 80, 400, 4, 4, False, 30),
+    Level(16, 40, 160, 4, 4, False, 20),
+    Level(16, 24, 80, 4, 4, False, 20),
 )
 
 

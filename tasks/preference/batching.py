@@ -47,7 +47,8 @@ class EncodedPairs:
     def single_column(self) -> EncodedPairs:
         """Every sequence as its own row (``k = 1``), e.g. for supervised training."""
         t = self.ids.shape[-1]
-        return EncodedPairs(self.ids.reshape(-1, 1, t), self.loss_mask.reshape(-1, 1, t), self.lengths.reshape(-1, 1), ("*",))
+        ids, mask, lengths = self.ids.reshape(-1, 1, t), self.loss_mask.reshape(-1, 1, t), self.lengths.reshape(-1, 1)
+        return EncodedPairs(ids, mask, lengths, ("*",))
 
     def batch(self, index: torch.Tensor, columns: Sequence[int] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Flattened ``(B·k, T')`` ids and mask of rows ``index``, trimmed to the longest row."""

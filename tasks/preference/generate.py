@@ -44,7 +44,8 @@ def greedy_generate(
         encoded = [tokenizer.encode(p, bos=True) for p in prompts[start : start + batch_size]]
         width = max(map(len, encoded))
         ids = torch.tensor([[PAD] * (width - len(e)) + e for e in encoded], device=device)
-        mask = (torch.arange(width, device=device) >= torch.tensor([width - len(e) for e in encoded], device=device)[:, None]).long()
+        pads = torch.tensor([width - len(e) for e in encoded], device=device)
+        mask = (torch.arange(width, device=device) >= pads[:, None]).long()
         done = torch.zeros(len(encoded), dtype=torch.bool, device=device)
         for _ in range(max_new_tokens):
             with autocast_for(device):

@@ -160,7 +160,9 @@ def preference_loss(
     ``reference`` may be None only for ``"simpo"``.
     """
     if loss == "simpo":
-        return simpo_loss(policy, lengths, beta=beta, gamma_beta_ratio=gamma_beta_ratio, label_smoothing=label_smoothing)
+        return simpo_loss(
+            policy, lengths, beta=beta, gamma_beta_ratio=gamma_beta_ratio, label_smoothing=label_smoothing
+        )
     if reference is None:
         raise ValueError(f"loss {loss!r} needs reference log-probs; only 'simpo' is reference-free")
     if loss == "dpo":

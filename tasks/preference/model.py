@@ -67,10 +67,11 @@ class _Block(nn.Module):
 class TinyLM(nn.Module):
     """A small causal LM: ``forward(ids) -> logits`` of shape ``(batch, time, vocab)``.
 
-    ``seed`` fixes the initial weights (with a private generator). Right padding needs no mask (causal attention never looks ahead). Left padding
-    (used for batched generation) needs ``attention_mask`` (1 = token, 0 = pad);
-    positions then count real tokens only, so a padded row gives the same logits
-    as the unpadded one.
+    ``seed`` fixes the initial weights (with a private generator). Right padding
+    needs no mask (causal attention never looks ahead). Left padding (used for
+    batched generation) needs ``attention_mask`` (1 = token, 0 = pad); positions
+    then count real tokens only, so a padded row gives the same logits as the
+    unpadded one.
 
     Example:
         >>> m = TinyLM(ModelConfig(d_model=16, n_layer=1, n_head=2, d_ff=32))

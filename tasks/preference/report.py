@@ -37,8 +37,11 @@ def format_losses(losses: list[tuple[int, float]], points: int = 8) -> str:
 def _eval_table(evals: list[dict[str, float]]) -> str:
     cols = ("preference_accuracy", "reward_accuracy", "reward_margin", "chosen_logp", "exact_match")
     head = "step  pref_acc  reward_acc  margin  chosen_logp  exact_match"
-    rows = [f"{int(e['step']):>4}  {e[cols[0]]:8.3f}  {e[cols[1]]:10.3f}  {e[cols[2]]:6.2f}  {e[cols[3]]:11.3f}  {e[cols[4]]:11.3f}"
-            for e in evals]  # fmt: skip
+    rows = [
+        f"{int(e['step']):>4}  {e[cols[0]]:8.3f}  {e[cols[1]]:10.3f}  {e[cols[2]]:6.2f}  {e[cols[3]]:11.3f}  "
+        f"{e[cols[4]]:11.3f}"
+        for e in evals
+    ]
     return "\n".join([head, *rows])
 
 
@@ -54,7 +57,8 @@ def diagnose(result: TrainResult) -> list[str]:
             notes.append(
                 f"over-optimization: the reward margin rose from {first['reward_margin']:.2f} to "
                 f"{last['reward_margin']:.2f} nats while validation exact match fell from {best['exact_match']:.3f} "
-                f"(step {int(best['step'])}) to {last['exact_match']:.3f}; try fewer steps, a larger beta or a smaller lr"
+                f"(step {int(best['step'])}) to {last['exact_match']:.3f}; "
+                "try fewer steps, a larger beta or a smaller lr"
             )
     if val.get("chosen_reward", 0.0) < -1.0:
         notes.append(
@@ -81,7 +85,8 @@ def _score(val: dict[str, Any], score: str) -> float:
 def result_feedback(value: Any, *, score: str = "exact_match") -> Feedback:
     """Feedback for a run's output: a :class:`TrainResult`, a ``Failed`` record, or an exception."""
     if isinstance(value, Failed):
-        return Feedback(score=None, metrics=value.metrics, text=value.reason, details={"failed": True, "reason": value.kind})
+        details = {"failed": True, "reason": value.kind}
+        return Feedback(score=None, metrics=value.metrics, text=value.reason, details=details)
     if isinstance(value, BaseException):
         return Feedback.failure(f"the evaluation raised {type(value).__name__}: {value}", reason="error")
     if not isinstance(value, TrainResult):
@@ -97,19 +102,21 @@ def result_feedback(value: Any, *, score: str = "exact_match") -> Feedback:
         seconds=sum(value.seconds.values()),
         num_parameters=float(value.num_parameters),
     )
-    hyper = ", ".join(f"{k}={cfg[k]:g}" if isinstance(cfg[k], float) else f"{k}={cfg[k]}"
-                      for k in ("loss", "beta", "gamma_beta_ratio", "alpha", "lr", "steps", "batch_size", "warmup_steps"))  # fmt: skip
+    names = ("loss", "beta", "gamma_beta_ratio", "alpha", "lr", "steps", "batch_size", "warmup_steps")
+    hyper = ", ".join(f"{k}={cfg[k]:g}" if isinstance(cfg[k], float) else f"{k}={cfg[k]}" for k in names)
     lines = [
         f"{hyper}: validation exact match {val['exact_match']:.3f} (reference {val['reference_exact_match']:.3f}, "
         f"win rate {val['win_rate']:.3f}), preference accuracy {val['preference_accuracy']:.3f}, reward margin "
-        f"{val['reward_margin']:.2f} nats (chosen {val['chosen_reward']:+.2f}, rejected {val['rejected_reward']:+.2f}); "
+        f"{val['reward_margin']:.2f} nats (chosen {val['chosen_reward']:+.2f}, "
+        f"rejected {val['rejected_reward']:+.2f}); "
         f"test exact match {test['exact_match']:.3f}.",
         f"preference loss: {format_losses(value.losses)}",
     ]
     if value.evals:
         lines += ["validation during training:", _eval_table(value.evals)]
     if val.get("revision_accuracy"):
-        lines.append("exact match after 0..N self-revisions: " + " → ".join(f"{a:.3f}" for a in val["revision_accuracy"]))
+        revised = " → ".join(f"{a:.3f}" for a in val["revision_accuracy"])
+        lines.append(f"exact match after 0..N self-revisions: {revised}")
     lines += [f"note: {n}" for n in diagnose(value)]
     lines.append(
         f"warm-up {value.seconds.get('warm_up', 0):.1f}s, preference phase {value.seconds.get('preference', 0):.1f}s "

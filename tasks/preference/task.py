@@ -238,7 +238,9 @@ class PreferenceTask(BaseTask):
         if unknown:
             raise ConfigError(f"unknown hyperparameters {sorted(unknown)}; known: {sorted(self._spaces)}")
         try:
-            self._params = [Parameter(values[k], name=k, space=s, description=_HELP[k]) for k, s in self._spaces.items()]
+            self._params = [
+                Parameter(values[k], name=k, space=s, description=_HELP[k]) for k, s in self._spaces.items()
+            ]
         except InvalidProposal as e:
             raise ConfigError(f"an initial value is invalid: {e}") from None
         self._cache = _WarmCache() if cache_warmup else None

@@ -70,8 +70,11 @@ class TrainConfig:
     ``warmup_batch_size``), before ``steps`` preference steps at ``lr``. With
     ``warmup_revisions`` the warm-up also trains the self-revision format (the
     chosen answer after a revision prompt showing either answer); it makes the
-    warm-up slower to learn arithmetic, so it is off and SRPO learns revising itself. Training counts as diverged when the loss is not finite or
-    exceeds ``explode_factor`` times its first value (at least 1).
+    warm-up learn arithmetic more slowly and less reliably, so it is off by default
+    (SRPO then learns the revision format in its preference phase alone).
+
+    Training counts as diverged when the loss is not finite or exceeds
+    ``explode_factor`` times its first value (at least 1).
 
     Example:
         >>> TrainConfig(loss="simpo", beta=2.0).gamma_beta_ratio
@@ -117,7 +120,8 @@ class TrainResult:
 
     def __repr__(self) -> str:  # short: it is the value of a traced node an LLM may read
         val = self.final.get("val", {})
-        shown = ", ".join(f"{k}={val[k]:.3f}" for k in ("exact_match", "preference_accuracy", "reward_margin") if k in val)
+        keys = ("exact_match", "preference_accuracy", "reward_margin")
+        shown = ", ".join(f"{k}={val[k]:.3f}" for k in keys if k in val)
         return f"TrainResult(loss={self.config.get('loss')}, steps={len(self.losses)}, {shown or 'not evaluated'})"
 
 
@@ -148,7 +152,9 @@ class Trainer:
         self.device = torch.device(config.device)
         mcfg = model_config or ModelConfig(vocab_size=self.tokenizer.vocab_size)
         if mcfg.vocab_size < self.tokenizer.vocab_size:
-            raise ValueError(f"ModelConfig.vocab_size={mcfg.vocab_size} is below the tokenizer's {self.tokenizer.vocab_size}")
+            raise ValueError(
+                f"ModelConfig.vocab_size={mcfg.vocab_size} is below the tokenizer's {self.tokenizer.vocab_size}"
+            )
         self.model = TinyLM(mcfg, seed=config.seed).to(self.device)
         self.reference: nn.Module | None = None
         self.on_eval = on_eval
@@ -186,7 +192,8 @@ class Trainer:
         sft = encode_pairs(self.splits.train, self.tokenizer, columns).single_column().to(self.device)
         opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.warmup_lr, weight_decay=0.0)
         ramp = max(1, cfg.warmup_steps // 10)
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / ramp) * _cosine(s, cfg.warmup_steps))
+        total = cfg.warmup_steps
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / ramp) * _cosine(s, total))
         for step in range(cfg.warmup_steps):
             ids, mask = sft.batch(self._sample(len(sft), step, salt=1, size=cfg.warmup_batch_size))
             with autocast_for(self.device):

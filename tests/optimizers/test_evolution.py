@@ -156,3 +156,23 @@ def test_crossover_prompt_renders_parents_best_first():
 def test_sizes_must_be_positive(bad):
     with pytest.raises(ValueError):
         Evolution([Parameter("x", name="p", space=Text())], **bad)
+
+
+@pytest.mark.parametrize("vocabulary", [None, []])
+def test_a_single_word_without_vocabulary_gives_new_children_never_the_parent(vocabulary):
+    opt = Evolution([Parameter("hello", name="p", space=Text())], vocabulary=vocabulary, seed=0)
+    children = [u.values["p"] for u in opt.propose(k=3)]
+    assert "hello" not in children and len(set(children)) == 3
+
+
+def test_nothing_to_change_is_a_no_change_update():
+    opt = Evolution([Parameter("", name="p", space=Text())], seed=0)
+    updates = opt.propose(k=2)
+    assert all(u.no_change and "no change" in u.reasoning for u in updates)
+
+
+def test_word_mutations_change_the_text_and_keep_its_ending():
+    for seed in range(20):
+        text, what = _words.mutate("one two\n", ["two", "three"], random.Random(seed))
+        assert text != "one two\n" and text.endswith("\n"), (text, what)
+    assert _words.mutate("same", ["same"], random.Random(0))[0] == "same same"

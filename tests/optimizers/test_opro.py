@@ -95,3 +95,14 @@ def test_state_dict_round_trip():
     assert fresh.history == opt.history and fresh.messages() == opt.messages()
     with pytest.raises(ConfigError, match="malformed history"):
         fresh.load_state_dict({"history": [{"score": 1.0}]})
+
+
+def test_a_nan_score_counts_as_failed_and_all_failed_history_still_proposes():
+    x = Parameter(0.0, name="x", space=Float(-5, 5))
+    opt = OPRO([x], ScriptedLLM([reply(x=1.0)]))
+    opt.observe({"x": 3.0}, Feedback(score=float("nan")))
+    opt.observe({"x": 2.0}, Feedback.failure("crashed"))
+    assert [e["score"] for e in opt.history] == [None, None]
+    json.dumps(opt.state_dict(), allow_nan=False)  # strict JSON: a store may refuse NaN
+    assert history_of(opt.messages()[1]["content"]) == [(3.0, None), (2.0, None)]
+    assert opt.propose()[0].values == {"x": 1.0}

@@ -197,13 +197,20 @@ def test_k_proposals_from_one_call_with_n():
 
 
 def test_k_proposals_survive_a_broken_choice():
-    # The LLM layer rejects the whole n=3 completion when one choice does not fit the reply
-    # format; the broken text is repaired and the missing choices are asked for again.
-    x, f, llm, opt, result = _problem([reply(x=2.0), "garbage", reply(x=3.0), reply(x=4.0), reply(x=5.0),
-                                       reply(x=6.0)])
+    # One choice of an n=3 call does not fit the reply format: the good choices are kept and
+    # only the broken one is repaired (one more call with n=1), none is asked for again.
+    x, f, llm, opt, result = _problem([reply(x=2.0), "garbage", reply(x=3.0), reply(x=4.0), reply(x=5.0)])
     updates = opt.propose(result, k=3)
-    assert sorted(v for u in updates for v in u.values.values()) == [4.0, 5.0, 6.0]
-    assert [r.n for r in llm.requests] == [3, 2, 1] and updates[0].meta["repairs"] == 1
+    assert [u.values for u in updates] == [{"x": 2.0}, {"x": 4.0}, {"x": 3.0}]
+    assert [r.n for r in llm.requests] == [3, 1] and [u.meta["repairs"] for u in updates] == [0, 1, 0]
+
+
+def test_k_proposals_keep_choices_the_spaces_reject():
+    # A choice out of range fails the reply schema; it is repaired alone, the others are used as they came.
+    x, f, llm, opt, result = _problem([reply(x=99.0), reply(x=2.0), reply(x=3.0), reply(x=4.0)])
+    updates = opt.propose(result, k=3)
+    assert [u.values for u in updates] == [{"x": 4.0}, {"x": 2.0}, {"x": 3.0}]
+    assert "out of range" in llm.calls[1][-1]["content"]
 
 
 def test_memory_shows_the_last_pairs_and_survives_state_dict():

@@ -164,3 +164,14 @@ def test_collapsing_keeps_first_and_last_of_a_run():
     code = text.split("# Code\n", 1)[1].split("\n\n", 1)[0].splitlines()
     assert code == ["mul0 = p * 1.01", "add1 = mul0 + 0.0", "# … 498 more blocks like the 2 lines above",
                     "mul998 = add997 * 1.01", "add999 = mul998 + 499.0"]
+
+
+def test_a_batch_of_outputs_fits_the_budget_with_every_output_and_feedback():
+    p = Parameter("Be brief.", name="prompt", space=Text())
+    pairs = [(generate(p, node(f"question {i} about topic {7 * i} " * 10)),
+              Feedback(score=0.0, text=f"wrong: expected answer {i} with more detail " * 8)) for i in range(100)]
+    messages, info = OptoPrime([p], None).messages(backward(pairs))
+    assert info["prompt_tokens_estimate"] <= 8000
+    outputs, feedback = messages[1]["content"].split("# Outputs\n", 1)[1].split("\n\n# Feedback\n")
+    assert len(outputs.splitlines()) == 100 and len(feedback.strip().splitlines()) == 100
+    assert all(f"expected answer {i} " in line for i, line in enumerate(feedback.strip().splitlines()))

@@ -11,7 +11,7 @@ from optimizers._reply import ask_with_repair, check_suggestion, parse_json, par
 from optimizers.optoprime import OptoPrime
 from trace_core import Parameter
 from trace_core.errors import BudgetExceeded, InvalidProposal
-from trace_core.llm import FatalLLMError, ScriptedLLM, UnparseableReply
+from trace_core.llm import BadRequest, FatalLLMError, ScriptedLLM, UnparseableReply
 from trace_core.spaces import Choice, Code, Float, Int, Json, Text
 
 
@@ -38,16 +38,27 @@ def _optimizer():
     'My answer is {"a": 1} as requested.',
     "{'a': 1}",
     'I think {x} matters. {"a": 1}',
+    '```json\n{"a": 1,}\n```',  # a trailing comma
+    "{'a': 1, 'b': null}",  # Python quotes with a JSON literal
 ])
 def test_parse_json_finds_the_object(text):
-    assert parse_json(text) == {"a": 1}
+    assert {k: v for k, v in parse_json(text).items() if k != "b"} == {"a": 1}
+
+
+def test_parse_json_takes_the_outer_object_and_raw_line_breaks():
+    # the outer object has a trailing comma and a brace inside a string: never the inner object alone
+    text = '{"reasoning": "use {x}", "suggestion": {"x": 1},}'
+    assert parse_json(text) == {"reasoning": "use {x}", "suggestion": {"x": 1}}
+    assert parse_json('{"f": "def f(a):\n    return a"}') == {"f": "def f(a):\n    return a"}
+    with pytest.raises(UnparseableReply, match="cut off"):  # truncated: not its complete inner object
+        parse_json('{"reasoning": "r", "suggestion": {"x": 1}, "no_ch')
 
 
 @pytest.mark.parametrize("text, words", [
     ('{"a": 1, "b": [1, 2', "cut off"),
     ("no json here", "no JSON object"),
     ("", "empty"),
-    ('{"a": 1,, }', "not valid JSON"),
+    ('{"a": 1 "b": 2}', "not valid JSON"),
 ])
 def test_parse_json_says_what_is_wrong(text, words):
     with pytest.raises(UnparseableReply, match=words) as info:
@@ -145,3 +156,59 @@ def test_n_choices_are_repaired_independently():
     assert [a.value for a in answers] == [1, 2, 3]
     assert [a.repairs for a in answers] == [0, 1, 0]
     assert llm.requests[0].n == 3 and len(answers[0].calls) == 1 and len(answers[1].calls) == 1
+
+
+def _has_key(schema, key):
+    if isinstance(schema, dict):
+        return any(k == key or _has_key(v, key) for k, v in schema.items() if k != "properties") or any(
+            _has_key(v, key) for v in schema.get("properties", {}).values())
+    return isinstance(schema, list) and any(_has_key(s, key) for s in schema)
+
+
+def test_reply_schema_fits_strict_structured_output_and_never_rejects_a_choice():
+    class Net(BaseModel):
+        default: int = 3  # a field named "default" stays; its default value goes
+        act: str = "relu"
+
+    params = [Parameter(0.1, name="p", space=Choice([0.1, 0.5, None])),
+              Parameter(Net(), name="net", space=Json(Net)), Parameter(1.0, name="x", space=Float(0, 10))]
+    Reply = reply_model(params)
+    schema = Reply.model_json_schema()
+    assert not _has_key(schema, "default")  # OpenAI/Azure strict mode refuses "default"
+    assert "default" in schema["$defs"]["Net"]["properties"]
+    assert schema["$defs"]["Suggestion"]["properties"]["p"]["anyOf"][0]["enum"] == [0.1, 0.5, None]
+    Reply.model_validate_json('{"suggestion": {"x": 99}}')  # the LLM layer's check never fails: ours does
+
+
+def test_a_refused_schema_is_asked_again_without_structured_output():
+    class Picky(ScriptedLLM):
+        def _complete(self, request):
+            if request.response_format is not None:
+                self.requests.append(request)
+                raise BadRequest("Invalid schema for response_format 'Reply': 'default' is not permitted")
+            return super()._complete(request)
+
+    opt = _optimizer()
+    opt.llm = llm = Picky(['{"reasoning": "r", "suggestion": {"x": 2}}'] * 2)
+    [update] = opt.propose(None)
+    assert update.values == {"x": 2.0} and update.meta["structured_output"] is False
+    assert [r.response_format is None for r in llm.requests] == [False, True]
+    opt.propose(None)  # the refused schema is not sent again
+    assert [r.response_format is None for r in llm.requests] == [False, True, True]
+
+
+def test_code_in_a_fence_and_a_null_no_change_are_accepted():
+    opt = _optimizer()
+    reply = {"reasoning": "r", "no_change": None,
+             "suggestion": {"f": "```python\ndef f(a):\n    return 2 * a\n```"}}
+    s = check_suggestion(json.dumps(reply), opt)
+    assert s.values == {"f": "def f(a):\n    return 2 * a\n"} and not s.no_change
+
+
+def test_a_partial_structured_value_keeps_the_other_fields():
+    opt = _optimizer()
+    opt.by_name["arch"]._value = Arch(width=4, depth=5)
+    s = check_suggestion('{"reasoning": "wider", "suggestion": {"arch": {"width": 16}}}', opt)
+    assert s.values["arch"] == Arch(width=16, depth=5)  # not depth's default 2
+    s = check_suggestion('{"reasoning": "deeper", "suggestion": {"arch": "{\\"depth\\": 6}"}}', opt)
+    assert s.values["arch"] == Arch(width=4, depth=6)

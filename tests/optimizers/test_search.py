@@ -261,3 +261,45 @@ def test_workers_share_one_postgresql_study():
         opt.observe(u.values, Feedback(score=u.values["x"]), update=u)
     assert len(b.study.trials) == 3 and b.study.best_value == max(t.value for t in a.study.trials)
     optuna.delete_study(study_name=name, storage=url)
+
+
+def test_choices_of_tuples_and_enums_are_searched_and_resume():
+    import enum
+
+    from trace_core.spaces import Choice
+
+    class Opt(enum.Enum):
+        ADAM = "adam"
+        SGD = "sgd"
+
+    def make():
+        return [Parameter((64, 64), name="hidden", space=Choice([(32,), (64, 64), (128, 64, 32)])),
+                Parameter(Opt.ADAM, name="opt", space=Choice(list(Opt)))]
+
+    opt = Search(make(), sampler="random", seed=0)
+    seen = set()
+    for _ in range(12):
+        [u] = opt.propose()
+        seen.add((u.values["hidden"], u.values["opt"]))
+        opt.observe(u.values, Feedback(score=len(u.values["hidden"]) + (u.values["opt"] is Opt.SGD)), update=u)
+    assert {h for h, _ in seen} == {(32,), (64, 64), (128, 64, 32)} and {o for _, o in seen} == set(Opt)
+    opt.observe({"hidden": [32], "opt": "adam"}, Feedback(score=0.0))  # JSON data, as a store gives it back
+    fresh = Search(make(), sampler="random", seed=0)
+    fresh.load_state_dict(json.loads(json.dumps(opt.state_dict())))
+    assert len(fresh.study.trials) == 13
+    [u] = fresh.propose()
+    assert u.values["hidden"] in {(32,), (64, 64), (128, 64, 32)} and isinstance(u.values["opt"], Opt)
+
+
+def test_storage_as_a_file_path_and_a_bad_storage_says_what_to_pass(tmp_path):
+    x = Parameter(0.5, name="x", space=Float(0, 1))
+    for storage in (tmp_path / "study.db", str(tmp_path / "study.log")):
+        opt = Search([x], "random", 0, storage)  # sampler, seed, storage may be positional
+        [u] = opt.propose()
+        opt.observe(u.values, Feedback(score=1.0), update=u)
+        state = json.loads(json.dumps(opt.state_dict()))
+        fresh = Search([x], "random", 0, storage)
+        fresh.load_state_dict(state)
+        assert len(fresh.study.trials) == 1
+    with pytest.raises(ConfigError, match="not an Optuna storage URL"):
+        Search([x], storage="study").propose()

@@ -20,6 +20,8 @@ TINY: dict[str, dict[str, Any]] = {
     "design3d": {},
     "hpo": {"max_train": 200, "initial": {"epochs": 2, "width": 16}},
     "nas": {"max_train": 200, "epochs": 2},
+    "preference": {"max_operand": 20, "model": {"d_model": 32, "n_layer": 1, "n_head": 2, "d_ff": 64},
+                   "initial": {"steps": 4, "warmup_steps": 6, "batch_size": 8}, "eval_every": 2, "revisions": 1},
 }
 
 

@@ -77,3 +77,9 @@ def test_dot_lists_every_node_and_edge_with_escaped_labels():
         if "[label=" in line:
             label = line.split('label="', 1)[1].rsplit('", shape=', 1)[0]
             assert '"' not in label.replace('\\"', "")
+
+
+def test_graph_is_reachable_as_an_attribute_of_the_package():
+    import trace_core
+
+    assert trace_core.graph.to_dot is to_dot

@@ -137,3 +137,41 @@ def test_two_parameters_with_one_name_are_a_clear_error():
         Twins().state_dict()
     p = Parameter(1, name="y")
     assert unique_names([p, p]) == {"y": p}
+
+
+def test_save_refuses_a_value_json_cannot_hold_and_writes_nothing(tmp_path):
+    class Holder(Module):
+        def __init__(self):
+            self.handle = Parameter(object(), name="handle")
+            self.note = Parameter("kept", name="note", space=Text())
+
+    with pytest.raises(ConfigError, match=r"\['handle'\]"):
+        Holder().save(tmp_path / "state.json")
+    assert list(tmp_path.iterdir()) == []  # no half-written file or leftover .tmp
+
+
+def test_modules_in_nested_lists_and_dicts_and_enum_choices_round_trip(tmp_path):
+    import enum
+
+    class Mode(enum.Enum):
+        FAST = "fast"
+        SAFE = "safe"
+
+    class Layer(Module):
+        def __init__(self, i):
+            self.width = Parameter(8, name=f"width{i}", space=Int(1, 64))
+
+    class Net(Module):
+        def __init__(self):
+            self.blocks = [[Layer(0), Layer(1)], {"head": (Layer(2),)}]
+            self.mode = Parameter(Mode.FAST, name="mode", space=Choice(list(Mode)))
+
+    net = Net()
+    assert [p.name for p in net.parameters()] == ["width0", "width1", "width2", "mode"]
+    net.blocks[1]["head"][0].width.set(32)
+    net.mode.set("safe")
+    net.save(tmp_path / "net.json")
+    assert json.loads((tmp_path / "net.json").read_text())["mode"] == "safe"
+    other = Net()
+    other.load(tmp_path / "net.json")
+    assert other.blocks[1]["head"][0].width.value == 32 and other.mode.value is Mode.SAFE

@@ -124,6 +124,10 @@ def test_missing_attribute_is_an_attribute_error_so_hasattr_works():
         n.no_such_attribute
     with pytest.raises(AttributeError):
         n._private
+    with catching():  # an ExceptionNode is feedback; a missing attribute stays an AttributeError
+        assert not hasattr(n, "no_such_attribute")
+        assert getattr(n, "no_such_attribute", "default") == "default"
+        assert hasattr(n, "keys")
 
 
 def test_a_node_is_not_iterable():

@@ -3,6 +3,7 @@ every rejection is an InvalidProposal whose message says what is allowed."""
 
 from __future__ import annotations
 
+import enum
 import math
 
 import numpy as np
@@ -47,6 +48,18 @@ ACCEPTED = [
     (Text(), "x" * 10_000, "x" * 10_000),
     (CODE, "def f(x, *rest, **kw):\n    return x\n", "def f(x, *rest, **kw):\n    return x\n"),
     (Code(), "x = 1\n", "x = 1\n"),
+    (Float(0.5, 0.5), "0.5", 0.5),  # lo == hi: one allowed value
+    (Int(0, 10**30), "1000000000000000000000001", 10**24 + 1),  # integer text is parsed exactly
+    (Int(1, 1000), "1e2", 100),
+    (OPT, '"adam"', "adam"),  # a JSON-quoted string
+    (Choice([None, "a"]), "null", None),
+    (Choice([None, "a"]), "None", None),
+    (Choice([(1, 2), (3, 4)]), [3, 4], (3, 4)),  # JSON has no tuples: a list matches a tuple option
+    (Choice([(1, 2), (3, 4)]), "[1, 2]", (1, 2)),
+    (Choice([1, "1", True]), "1", "1"),  # mixed types: an exact match (same type) wins
+    (Choice([1, "1", True]), 1, 1),
+    (Choice([1, "1", True]), True, True),
+    (Choice([True, 1, "a"]), "1", 1),  # then the JSON reading of the text
 ]
 
 
@@ -85,6 +98,8 @@ REJECTED = [
     (ARCH, '{"width": "wide"}', "width"),
     (ARCH, "not json at all", "Arch schema"),
     (ARCH, ["width", 8], "Arch schema"),
+    (UNIT, 10**400, "too large"),  # an int past float range is a proposal error, not an OverflowError
+    (Choice([(1, 2), (3, 4)]), [1, 3], "one of [1, 2], [3, 4]"),
 ]
 
 
@@ -119,14 +134,61 @@ def test_describe_and_schema_say_what_is_allowed():
 
 @pytest.mark.parametrize(
     "build",
-    [lambda: Float(1.0, 0.0), lambda: Float(0.0, 1.0, log=True), lambda: Int(5, 1), lambda: Choice([])],
-    ids=["float-lo>hi", "log-zero", "int-lo>hi", "empty-choice"],
+    [lambda: Float(1.0, 0.0), lambda: Float(0.0, 1.0, log=True), lambda: Int(5, 1), lambda: Choice([]),
+     lambda: Int(0, 8, log=True), lambda: Int(0.5, 3), lambda: Json(dict), lambda: Choice(iter([]))],
+    ids=["float-lo>hi", "log-zero", "int-lo>hi", "empty-choice", "int-log-zero", "int-fraction-bound",
+         "json-not-a-model", "empty-choice-iterator"],
 )
 def test_invalid_space_definitions_are_refused(build):
-    with pytest.raises(ValueError):
+    with pytest.raises((ValueError, TypeError)):
         build()
 
 
 def test_float_returns_a_python_float_even_from_numpy():
     clean = UNIT.validate(np.float64(0.25))
     assert type(clean) is float and math.isclose(clean, 0.25)
+
+
+class Color(enum.Enum):
+    RED = "red"
+    GREEN = "green"
+
+
+def test_choice_of_enum_members_describes_validates_and_saves_as_json():
+    space = Choice(list(Color))
+    assert space.describe() == 'one of "red", "green"'
+    assert space.schema() == {"enum": ["red", "green"]}
+    assert space.validate("green") is Color.GREEN  # the member's value (as saved in a state dict)
+    assert space.validate("RED") is Color.RED  # the member's name
+    assert space.validate(Color.RED) is Color.RED
+    assert space.to_json(Color.GREEN) == "green"
+    with pytest.raises(InvalidProposal, match='one of "red", "green"'):
+        space.validate("blue")
+
+
+def test_choice_of_tuples_reads_as_json_lists():
+    space = Choice([(16, 16), (32, 32)])
+    assert space.describe() == "one of [16, 16], [32, 32]"
+    assert space.schema() == {"enum": [[16, 16], [32, 32]]}
+    assert space.to_json((16, 16)) == [16, 16]
+    assert space.validate(space.to_json((32, 32))) == (32, 32)
+
+
+def test_choice_describe_never_fails_on_options_json_cannot_write():
+    assert "object" in Choice([object, None]).describe()
+
+
+def test_json_space_validates_nested_models():
+    class Layer(BaseModel):
+        width: int
+
+    class Net(BaseModel):
+        layers: list[Layer]
+        head: Layer
+
+    space = Json(Net)
+    net = space.validate('{"layers": [{"width": 4}, {"width": "8"}], "head": {"width": 2}}')
+    assert [layer.width for layer in net.layers] == [4, 8] and net.head == Layer(width=2)
+    assert space.to_json(net) == {"layers": [{"width": 4}, {"width": 8}], "head": {"width": 2}}
+    with pytest.raises(InvalidProposal, match=r"layers\.1\.width"):
+        space.validate({"layers": [{"width": 4}, {"width": "wide"}], "head": {"width": 2}})

@@ -85,10 +85,15 @@ class Cache:
             log.warning("could not store a completion in the LLM cache %s: %s", self.path, exc)
 
     def __len__(self) -> int:
-        return self._connect().execute("SELECT COUNT(*) FROM completions").fetchone()[0]
+        try:
+            return self._connect().execute("SELECT COUNT(*) FROM completions").fetchone()[0]
+        except sqlite3.OperationalError:  # a read-only file without the table yet
+            return 0
 
     def clear(self) -> None:
-        """Delete every entry."""
+        """Delete every entry (refused for a read-only cache)."""
+        if self.read_only:
+            raise ConfigError(f"the LLM cache {self.path} is read-only; open it without read_only=True to clear it")
         self._connect().execute("DELETE FROM completions")
 
     def __repr__(self) -> str:

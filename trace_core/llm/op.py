@@ -16,7 +16,11 @@ __all__ = ["llm_op", "LLMOp"]
 
 def _user_message(template: Any, inputs: Mapping[str, Any]) -> str:
     if template is not None:
-        return str(template).format_map(inputs)
+        try:
+            return str(template).format_map(inputs)
+        except KeyError as exc:
+            raise ValueError(f"the user template {str(template)!r} needs the input {exc.args[0]!r}; "
+                           f"the call gave {sorted(inputs) or 'none'}") from None
     if len(inputs) == 1:
         return str(next(iter(inputs.values())))
     return "\n".join(f"{k}: {v}" for k, v in inputs.items())

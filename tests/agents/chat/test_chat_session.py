@@ -37,6 +37,7 @@ def test_a_session_starts_runs_proposes_rolls_back_and_resumes_after_a_restart(o
     assert chat.send("What are the parameters?") == "The parameters are x and y."
     described = tool_results(chat, "describe_parameters")[0]
     assert "- x: a number between -10 and 10" in described and "current value: 0" in described
+    assert "Last trace (step 0):" in described and "parameter x = 0.0" in described  # Search traces nothing itself
 
     assert chat.send("Run two steps") == "I ran two steps."
     assert "Ran 2 step(s)" in tool_results(chat, "run_steps")[0]

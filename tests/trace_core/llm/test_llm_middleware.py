@@ -54,6 +54,19 @@ def test_cache_read_only_serves_hits_and_never_writes(tmp_path):
         Cache(tmp_path / "missing.sqlite", read_only=True)
 
 
+def test_read_only_cache_refuses_clear_and_tolerates_an_empty_file(tmp_path):
+    path = tmp_path / "c.sqlite"
+    wrap(ScriptedLLM(["kept"]), cache=Cache(path)).complete("q")
+    ro = Cache(path, read_only=True)
+    with pytest.raises(ConfigError, match="read-only"):
+        ro.clear()
+    assert len(ro) == 1
+    (tmp_path / "empty.sqlite").touch()  # a file without the table yet: every call misses
+    empty = Cache(tmp_path / "empty.sqlite", read_only=True)
+    assert len(empty) == 0
+    assert wrap(ScriptedLLM(["fresh"]), cache=empty).complete("q").text == "fresh"
+
+
 def test_cache_true_uses_the_default_directory(tmp_path, monkeypatch):
     monkeypatch.setenv("TRACETUNE_CACHE_DIR", str(tmp_path / "cachedir"))
     llm = wrap(ScriptedLLM(["x"]), cache=True)

@@ -56,3 +56,12 @@ def test_structured_value_errors_and_untraced_calls():
         assert llm_op(ScriptedLLM(["plain"]), system=prompt)("x") == "plain"
     with pytest.raises(TypeError, match="at most one positional"):
         ask("a", "b")
+
+
+def test_a_template_input_that_is_missing_is_feedback_naming_it():
+    template = Parameter("Q: {question}", name="qa_template")
+    ask = llm_op(ScriptedLLM(["never asked"]), user=template)
+    with catching():
+        failed = ask(topic="geography")
+    assert isinstance(failed, ExceptionNode) and any(p is template for p in failed.parents)
+    assert "needs the input 'question'" in failed.description and "['topic']" in failed.description
