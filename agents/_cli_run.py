@@ -197,14 +197,6 @@ def warm_values(previous: dict[str, Any] | None, task: Any, err: Console) -> dic
     return kept or None
 
 
-def new_run_id(store: RunStore, job_key: str, before: set[str]) -> str | None:
-    """The id of the run started for ``job_key`` since ``before`` was listed."""
-    for run in store.list_runs(job_key=job_key, limit=20):
-        if run["id"] not in before:
-            return run["id"]
-    return None
-
-
 def llm_option(text: str) -> Any:
     """The LLM a ``--llm`` option names: ``env`` ($TRACETUNE_LLM), ``none``, a model string,
     or a test hook (``scripted:FILE``, ``replay:FILE``; paths from the current folder)."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import uuid
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,7 +24,6 @@ from agents._cli_run import (
     finish,
     llm_label,
     llm_option,
-    new_run_id,
     say,
     stderr_console,
     stdout_console,
@@ -122,7 +122,7 @@ def run(
         raise _fail(f"cannot set up job {job.name!r}: {e}") from None
     previous = next(iter(runs.list_runs(job_key=job.name, status="finished", limit=1)), None)
     initial = warm_values(previous, task, err) if warm else None
-    before = {r["id"] for r in runs.list_runs(job_key=job.name, limit=20)}
+    run_id = uuid.uuid4().hex[:12]  # chosen here: another worker may run the same job on this store
     extra = {"job": job.stored(), "job_file": str(job_file.resolve()),
              "previous_run": previous["id"] if previous else None,
              "warm_start_from": previous["id"] if initial else None, "fail_on_regression": pct,
@@ -133,30 +133,30 @@ def run(
         extra["llm"] = job.llm.settings()  # so the Python resume() rebuilds it too
     extra["llm_model"] = llm_label(llm_obj)
     stopper = Stopper(err)
-    started: dict[str, str | None] = {}
 
     def first() -> str:
-        started["id"] = new_run_id(runs, job.name, before)
-        return f"run {started['id']}: job {job.name}, store {runs.safe_url}"
+        return f"run {run_id}: job {job.name}, store {runs.safe_url}"
 
-    code = _loop(lambda on_step: _optimize(job, task, optimizer, llm_obj, runs, extra, initial, on_step, stopper),
+    code = _loop(lambda on_step: _optimize(job, task, optimizer, llm_obj, runs, extra, initial, on_step, stopper,
+                                           run_id),
                  StepPrinter(out, job.budget.max_steps, on_first=first), stopper, err)
-    run_id = code[1] or started.get("id") or new_run_id(runs, job.name, before)
-    if run_id is None:
-        raise typer.Exit(int(code[0]))
+    try:
+        runs.get_run(run_id)
+    except ConfigError:  # refused before the run was created: the error is printed
+        raise typer.Exit(int(code[0])) from None
     result = finish(runs, run_id, out=out, report=extra["report"], write_report=not no_report,
                     fail_on_regression=pct, target=job.target, task=task)
     raise typer.Exit(int(code[0] if code[0] != Exit.DONE else result))
 
 
 def _optimize(job: Job, task: Any, optimizer: Any, llm: Any, store: RunStore, extra: dict[str, Any],
-              initial: dict[str, Any] | None, on_step: Any, stopper: Stopper) -> str:
+              initial: dict[str, Any] | None, on_step: Any, stopper: Stopper, run_id: str) -> str:
     from agents.loop import optimize
 
     return optimize(task, optimizer=optimizer, llm=llm, budget=job.make_budget(), k=job.k, executor=job.executor,
                     store=store, seed=job.seed, minibatch=job.minibatch, workers=job.workers, timeout=job.timeout,
                     target=job.target, name=job.name, job_key=job.name, extra_config=extra, on_step=on_step,
-                    should_stop=stopper, initial_values=initial).run_id
+                    should_stop=stopper, initial_values=initial, run_id=run_id).run_id
 
 
 def _loop(go: Any, printer: StepPrinter, stopper: Stopper, err: Console) -> tuple[Exit, str | None]:

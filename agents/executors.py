@@ -16,6 +16,7 @@ import pickle
 import signal
 import time
 from collections.abc import Mapping, Sequence
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
 
@@ -141,8 +142,10 @@ def _ping() -> str | None:
 
 def _rebuild(ref: Any) -> Any:
     if isinstance(ref, dict) and "registered" in ref:
-        from tasks.registry import build_task
+        from tasks.registry import build_task, is_registered, register
 
+        if ref.get("target") and not is_registered(ref["registered"]):  # registered at run time in the parent
+            register(ref["registered"], ref["target"])
         return build_task(ref["registered"], **ref.get("options", {}))
     return ref
 
@@ -159,10 +162,10 @@ def task_ref(task: Any) -> Any:
     spec = getattr(task, "spec", None)
     if callable(spec):
         s = spec()
-        from tasks.registry import is_registered
+        from tasks.registry import is_registered, task_target
 
         if is_registered(s.get("name", "")):
-            return {"registered": s["name"], "options": s.get("options", {})}
+            return {"registered": s["name"], "options": s.get("options", {}), "target": task_target(s["name"])}
     return task
 
 
@@ -215,7 +218,12 @@ class ProcessExecutor(Executor):
                 pickle.dumps((dict(job.values), list(job.examples)))
             except Exception as e:  # noqa: BLE001
                 raise ConfigError(f"values or examples do not pickle ({e}); use executor='thread'") from None
-        futures = [self._pool.submit(_process_job, dict(job.values), list(job.examples)) for job in jobs]
+        try:
+            futures = [self._pool.submit(_process_job, dict(job.values), list(job.examples)) for job in jobs]
+        except BrokenProcessPool:  # a worker died between evaluations (killed, out of memory)
+            log.warning("the process pool broke while idle; starting a new one")
+            self._restart()
+            futures = [self._pool.submit(_process_job, dict(job.values), list(job.examples)) for job in jobs]
         results = _collect(futures, jobs, self.timeout)
         if any(r.status == "timeout" for r in results) or any(
             "BrokenProcessPool" in r.feedback.text for r in results

@@ -358,6 +358,7 @@ def optimize(
     on_step: Callable[[StepRecord], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     initial_values: Mapping[str, Any] | None = None,
+    run_id: str | None = None,
 ) -> RunResult:
     """Optimize a task (or a workflow plus ``feedback``) and return the best values.
 
@@ -372,6 +373,7 @@ def optimize(
         store: a RunStore, a SQLAlchemy URL or a path (default ``.tracetune/runs.db``).
         target: stop once the incumbent reaches this score.
         initial_values: start from these values (warm start), validated by each space.
+        run_id: the new run's id (default: a fresh random one).
 
     Example:
         >>> from tasks.examples.numeric import NumericTask
@@ -406,7 +408,7 @@ def optimize(
     ex = get_executor(executor, task, workers=workers, timeout=timeout)  # refused before a run row exists
     try:
         run_id = store.create_run(name=run_name, task=getattr(task, "name", "task"), config=config,
-                                  direction=task.direction, job_key=job_key or run_name)
+                                  direction=task.direction, job_key=job_key or run_name, run_id=run_id)
     except BaseException:
         if not isinstance(executor, Executor):
             ex.close()

@@ -8,7 +8,6 @@ value against its parameter's space, reporting all problems at once.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from trace_core.errors import ConfigError
 
-__all__ = ["register", "build_task", "task_names", "is_registered", "load_target", "task_class"]
+__all__ = ["register", "build_task", "task_names", "is_registered", "load_target", "task_class", "task_target"]
 
 _REGISTRY: dict[str, str] = {
     "numeric": "tasks.examples.numeric:NumericTask",
@@ -40,6 +40,13 @@ def is_registered(name: str) -> bool:
     return name in _REGISTRY
 
 
+def task_target(name: str) -> str:
+    """The ``"module:Class"`` registered as ``name``."""
+    if name not in _REGISTRY:
+        raise ConfigError(f"unknown task {name!r}; registered tasks: {', '.join(task_names())}")
+    return _REGISTRY[name]
+
+
 def load_target(target: str) -> Any:
     """Import ``"module:attr"`` (attr may be dotted)."""
     module_name, _, attr = target.partition(":")
@@ -58,9 +65,7 @@ def load_target(target: str) -> Any:
 
 
 def task_class(name: str) -> Any:
-    if name not in _REGISTRY:
-        raise ConfigError(f"unknown task {name!r}; registered tasks: {', '.join(task_names())}")
-    return load_target(_REGISTRY[name])
+    return load_target(task_target(name))
 
 
 def build_task(name: str, **options: Any) -> Any:

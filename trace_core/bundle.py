@@ -242,6 +242,9 @@ class BundledFunction:
             raise InvalidProposal(f"the code of {self.name} fails when defined: {type(e).__name__}: {e}") from None
         fn = namespace[self.name]
         fn = getattr(fn, "fn", fn)
+        if inspect.iscoroutinefunction(fn) != self.is_async:
+            kind = "an async def" if self.is_async else "a def (not async def)"
+            raise InvalidProposal(f"the code of {self.name} must stay {kind}; keep the signature")
         if len(self._compiled) >= _COMPILED_MAX:
             self._compiled.pop(next(iter(self._compiled)), None)
         self._compiled[source] = fn

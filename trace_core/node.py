@@ -58,6 +58,7 @@ class Node:
 
     __slots__ = ("_value", "name", "description", "parents", "op", "__weakref__")
     trainable = False
+    __array_ufunc__ = None  # ``array + node`` defers to the node's operator (one traced op, not an array of nodes)
 
     def __init__(
         self,

@@ -2,7 +2,8 @@
 
 One :class:`RunControl` per session holds the current run (rebuilt with
 :func:`agents.loop.open_run` and reopened when the store moved on without it, e.g.
-after ``tracetune resume``), at most one pending proposal, and the session limits.
+after ``tracetune resume``), at most one pending proposal (kept in the session record,
+so it outlives the process), and the session limits.
 Every change is a committed step of the run, so the CLI and the report see it.
 Methods return text for the chat model and raise :class:`~trace_core.errors.TraceTuneError`
 subclasses with messages that say what to do.

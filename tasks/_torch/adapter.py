@@ -76,6 +76,8 @@ class TabularTask(BaseTask):
             raise ConfigError(str(e)) from None
         self._lock = threading.Lock()
         self.epochs_trained = 0  # epochs trained by this object (every evaluation, pruned ones too)
+        if X is not None:
+            self.data  # noqa: B018 - check the user's arrays now, not at the first evaluation
 
     @functools.cached_property
     def data(self) -> TabularData:
@@ -108,7 +110,7 @@ class Failed:
     """An evaluation that produced no trained model: why, and what was measured.
 
     ``kind`` is one of ``"invalid"`` (the values do not fit their spaces or do not
-    build), ``"param_limit"``, ``"error"`` (training raised).
+    build), ``"param_limit"``, ``"error"`` (training raised), ``"timeout"`` (code ran too long).
 
     Example:
         >>> output_feedback(Failed("invalid", "lr=5 is out of range")).failed

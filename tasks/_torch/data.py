@@ -90,11 +90,23 @@ def _split(
         raise ValueError(f"expected X of shape (n, features) and y of shape (n,); got {X.shape} and {y.shape}")
     if not 0.0 < val_fraction < 1.0:
         raise ValueError(f"val_fraction must be between 0 and 1, got {val_fraction}")
-    classes, codes = np.unique(y, return_inverse=True)
+    try:
+        X = X.astype(np.float64)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"X must hold numbers only (encode text or categories first): {e}") from None
+    if not np.isfinite(X).all():
+        rows = np.flatnonzero(~np.isfinite(X).all(axis=1))
+        raise ValueError(f"X holds NaN or infinite values in {len(rows)} row(s) (first: row {rows[0]}); "
+                         "impute or drop them first")
+    classes, codes, counts = np.unique(y, return_inverse=True, return_counts=True)
     if len(classes) < 2:
         raise ValueError("y must hold at least two classes")
+    if counts.min() < 2:
+        rare = [str(c) for c in classes[counts < 2][:5]]
+        raise ValueError(f"every class needs at least 2 rows for the stratified validation split; "
+                         f"these have 1: {', '.join(rare)}; drop or merge them")
     X_tr, X_va, y_tr, y_va = train_test_split(
-        X.astype(np.float64), codes, test_size=val_fraction, random_state=split_seed, stratify=codes
+        X, codes, test_size=val_fraction, random_state=split_seed, stratify=codes
     )
     if max_train is not None:
         X_tr, y_tr = X_tr[:max_train], y_tr[:max_train]

@@ -226,6 +226,8 @@ def _words(mesh: trimesh.Trimesh) -> str:
     out = []
     if info.get("known"):
         out.append("shape words used: " + ", ".join(info["known"]))
+    elif "known" in info:
+        out.append("the prompt has no shape word the generator knows, so it built its default body")
     if info.get("ignored"):
         out.append("ignored (the generator does not know them): " + ", ".join(info["ignored"]))
     return ("; ".join(out) + ".") if out else ""

@@ -68,7 +68,7 @@ class ProceduralGenerator:
         """The knobs a prompt and seed give (before building the mesh)."""
         parsed = parse_prompt(prompt, self.base)
         if self.jitter > 0:
-            noise = np.random.default_rng(seed).normal(0.0, self.jitter, len(KNOBS))
+            noise = np.random.default_rng(int(seed) % 2**64).normal(0.0, self.jitter, len(KNOBS))
             values = parsed.params.as_dict()
             params = parsed.params.replace(**{k: values[k] + n for k, n in zip(KNOBS, noise)})
             parsed = ParsedPrompt(params=params, known=parsed.known, ignored=parsed.ignored)

@@ -220,9 +220,10 @@ def _lookup(token: str) -> str | None:
 
 
 def _tokens(prompt: str) -> list[str]:
-    """Lower-case words; a hyphenated word is kept whole when known, else split."""
+    """Lower-case words (letters and digits of any script); a hyphenated word is kept
+    whole when known, else split."""
     out: list[str] = []
-    for raw in re.findall(r"[a-z0-9]+(?:-[a-z0-9]+)*", prompt.lower()):
+    for raw in re.findall(r"[^\W_]+(?:-[^\W_]+)*", prompt.lower()):
         out.extend([raw] if "-" not in raw or _lookup(raw) else raw.split("-"))
     return out
 

@@ -6,7 +6,10 @@ Imports only torch and the standard library (``schema`` is the pydantic side).
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Mapping
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -14,7 +17,7 @@ from torch import nn
 
 from tasks._torch.train import Dropout
 
-__all__ = ["from_layers", "compile_build", "check_output", "ArchitectureError"]
+__all__ = ["from_layers", "compile_build", "check_output", "ArchitectureError", "CodeTimeout", "time_limit"]
 
 _ACT: dict[str, Callable[[], nn.Module]] = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh, "silu": nn.SiLU}
 
@@ -63,6 +66,65 @@ def from_layers(layers: list[Mapping[str, Any]], in_features: int, n_classes: in
     return nn.Sequential(*blocks)
 
 
+_FILENAME = "<build>"  #: the file name build code is compiled under
+
+
+class CodeTimeout(BaseException):
+    """Build code (its definition, ``build()``, a ``forward`` it defined) ran past its time limit.
+
+    A ``BaseException``, like ``KeyboardInterrupt``, so that an ``except Exception``
+    in the code does not swallow it.
+    """
+
+
+@contextmanager
+def time_limit(seconds: float | None) -> Iterator[None]:
+    """Stop build code that runs longer than ``seconds`` in one call (an endless loop, say).
+
+    Only frames compiled from the build code are traced (instruction by instruction,
+    with this thread's trace function, restored afterwards); each outermost call into
+    that code gets ``seconds``. Time spent inside torch's C++ kernels is not interrupted.
+
+    Example:
+        >>> with time_limit(0.05):
+        ...     try:
+        ...         compile_build("while True: pass")
+        ...     except CodeTimeout as e:
+        ...         print(str(e)[:38])
+        the code ran longer than 0.05 s in one
+    """
+    if seconds is None:
+        yield
+        return
+    state = {"depth": 0, "deadline": float("inf")}
+
+    def local(frame: Any, event: str, arg: Any) -> Any:
+        if event == "return":
+            state["depth"] -= 1
+        elif time.monotonic() > state["deadline"]:
+            raise CodeTimeout(
+                f"the code ran longer than {seconds:g} s in one call (line {frame.f_lineno} of the build code); "
+                "look for an endless loop or far too much work"
+            )
+        return local
+
+    def on_call(frame: Any, event: str, arg: Any) -> Any:
+        if frame.f_code.co_filename != _FILENAME:
+            return None
+        if state["depth"] <= 0:
+            state["depth"], state["deadline"] = 0, time.monotonic() + seconds
+        state["depth"] += 1
+        frame.f_trace_opcodes = True  # a one-line `while True: pass` has no line events
+        return local
+
+    previous = sys.gettrace()
+    sys.settrace(on_call)
+    try:
+        yield
+    finally:
+        sys.settrace(previous)
+
+
 _ALLOWED_IMPORTS = ("torch", "math")
 _SAFE_BUILTINS = (
     "abs all any bool dict enumerate float int isinstance len list max min range reversed round "
@@ -94,7 +156,7 @@ def compile_build(source: str) -> Callable[[int, int], nn.Module]:
         "F": torch.nn.functional, "math": math,
     }
     try:
-        exec(compile(source, "<build>", "exec"), namespace)  # noqa: S102 - the parameter is code by design
+        exec(compile(source, _FILENAME, "exec"), namespace)  # noqa: S102 - the parameter is code by design
     except Exception as e:  # noqa: BLE001 - any failure is the proposal's
         raise ArchitectureError(f"the code fails when defined: {type(e).__name__}: {e}") from None
     fn = namespace.get("build")

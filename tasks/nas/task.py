@@ -11,6 +11,7 @@ last epoch (maximize); metrics add the parameter count and the latency of one
 forward batch. An architecture that does not validate, build or fit the data, or
 whose parameter count is over ``max_params``, is a scored failure (score ``None``,
 no training) whose text says why; a violation of ``max_params`` is never trained.
+Build code that runs past ``code_timeout`` in one call is stopped (a scored failure).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from trace_core.spaces import Code, Json, Space
 from tasks._torch.adapter import Failed, TabularTask, call_pruning, output_feedback, record_feedback
 from tasks._torch.data import TabularData
 from tasks._torch.train import TrainRecord, count_parameters, latency_ms, seeded_build, train_model
-from tasks.nas.build import ArchitectureError, check_output, compile_build, from_layers
+from tasks.nas.build import ArchitectureError, CodeTimeout, check_output, compile_build, from_layers, time_limit
 from tasks.nas.schema import Architecture
 
 __all__ = ["NASTask", "NASResult", "DEFAULT_BUILD", "build_and_train"]
@@ -71,6 +72,7 @@ class _Setup:
     device: str
     threads: int | None
     on_epoch: Any
+    code_timeout: float | None = None
 
     def __repr__(self) -> str:
         limit = "" if self.max_params is None else f", max_params={self.max_params}"
@@ -105,11 +107,7 @@ def _build(value: Any, setup: _Setup, seed: int) -> tuple[Any, str]:
     return model, f"build() returning {type(model).__name__}"
 
 
-@bundle
-def build_and_train(architecture: Any, seed: int, setup: _Setup) -> Any:
-    """Build the classifier the architecture describes (an Architecture JSON, or build() code), check
-    that it maps the features to class logits and fits the parameter limit, train it briefly and
-    measure its forward latency; returns the result, or why it could not be trained."""
+def _build_and_train(architecture: Any, seed: int, setup: _Setup) -> Any:
     try:
         model, summary = _build(architecture, setup, seed)
     except ArchitectureError as e:
@@ -133,6 +131,19 @@ def build_and_train(architecture: Any, seed: int, setup: _Setup) -> Any:
     return NASResult(record, n_params, latency, summary)
 
 
+@bundle
+def build_and_train(architecture: Any, seed: int, setup: _Setup) -> Any:
+    """Build the classifier the architecture describes (an Architecture JSON, or build() code), check
+    that it maps the features to class logits and fits the parameter limit, train it briefly and
+    measure its forward latency; returns the result, or why it could not be trained. build() code
+    that runs too long in one call (an endless loop) is stopped."""
+    try:
+        with time_limit(setup.code_timeout):
+            return _build_and_train(architecture, seed, setup)
+    except CodeTimeout as e:
+        return Failed("timeout", f"stopped: {e}")
+
+
 class NASTask(TabularTask):
     """Search an MLP classifier's architecture on a scikit-learn dataset (or your ``X``, ``y``).
 
@@ -142,6 +153,9 @@ class NASTask(TabularTask):
         max_params: parameter-count limit; a larger architecture is a scored failure.
         epochs, lr, weight_decay, batch_size, optimizer: the fixed training settings.
         latency_batch: batch size of the latency measurement.
+        code_timeout: in code mode, seconds one call into the build code (defining it,
+            ``build()``, a ``forward`` it defines) may run; past it the run is a scored
+            failure (an endless loop). None: no limit.
         initial: the starting architecture (a dict / Architecture, or source in code mode).
         **data: ``X``, ``y``, ``seeds``, ``val_seeds``, ``val_fraction``, ``split_seed``,
             ``max_train``, ``device``, ``threads`` (see ``TabularTask``).
@@ -174,11 +188,13 @@ class NASTask(TabularTask):
         batch_size: int = 64,
         optimizer: str = "adam",
         latency_batch: int = 256,
+        code_timeout: float | None = 30.0,
         initial: Any = None,
         **data: Any,
     ) -> None:
         train = dict(epochs=epochs, lr=lr, weight_decay=weight_decay, batch_size=batch_size, optimizer=optimizer)
-        extra = dict(mode=mode, max_params=max_params, latency_batch=latency_batch, initial=initial, **train)
+        extra = dict(mode=mode, max_params=max_params, latency_batch=latency_batch, code_timeout=code_timeout,
+                     initial=initial, **train)
         super().__init__(dataset, extra=extra, **data)
         if mode not in ("json", "code"):
             raise ConfigError(f"mode must be 'json' or 'code', got {mode!r}")
@@ -202,8 +218,9 @@ class NASTask(TabularTask):
     def run(self, example: Any) -> Any:
         """Build and train the current architecture (honouring ``using``) on seed ``example``."""
         o = self.options
+        timeout = o["code_timeout"] if o["mode"] == "code" else None
         setup = _Setup(self.data, self._param.space, self._train, o["max_params"], o["latency_batch"],
-                       o["device"], o["threads"], self._on_epoch)
+                       o["device"], o["threads"], self._on_epoch, timeout)
         return call_pruning(build_and_train, self._param, seed=int(example or 0), setup=setup)
 
     def evaluate(self, example: Any, output: Any) -> Feedback:

@@ -267,3 +267,48 @@ def test_resume_uses_the_llm_the_run_started_with(tmp_path: Path, monkeypatch: p
     assert [c["step"] for c in calls] == [1, 2, 3] and {c["model"] for c in calls} == {"scripted"}
     assert store.get_run(run_id)["status"] == "finished"
     assert [s["step"] for s in store.steps(run_id)] == [0, 1, 2, 3]
+
+
+def test_the_run_reported_is_this_one_when_another_worker_runs_the_same_job(tmp_path: Path) -> None:
+    module = f"busy_{uuid.uuid4().hex[:8]}"
+    (tmp_path / f"{module}.py").write_text(textwrap.dedent(f"""
+        from agents import RunStore
+        from trace_core import Parameter, bundle
+        from trace_core.spaces import Float
+
+        K = Parameter(1.0, name="k", space=Float(0.0, 5.0))
+
+        @bundle
+        def scale(x, k):
+            return x * k
+
+        def workflow(x):
+            return scale(x, K)
+
+        def feedback(example, output):  # meanwhile another worker starts the same job on this store
+            RunStore({str(tmp_path / "r.db")!r}).create_run(name="shared", task="x", config={{}}, job_key="shared")
+            return -abs(output - 2 * example)
+        """), encoding="utf-8")
+    job = tmp_path / "shared.toml"
+    job.write_text(f'[task]\nworkflow = "{module}:workflow"\nfeedback = "{module}:feedback"\ntrain = [1]\n'
+                   f'[optimizer]\nname = "search"\n[budget]\nmax_steps = 1\n', encoding="utf-8")
+    result = invoke("run", job, "--store", tmp_path / "r.db", "--no-report")
+    assert result.exit_code == 0, result.output
+    store = RunStore(tmp_path / "r.db")
+    ours = [r["id"] for r in store.list_runs(job_key="shared") if store.steps(r["id"])]
+    assert len(ours) == 1 and run_id_of(result.stdout) == ours[0]
+    assert re.findall(r"^run ([0-9a-f]{12})", result.stdout, re.M) == ours * 2  # first line and summary
+
+
+def test_resuming_a_python_workflow_run_explains_how(tmp_path: Path) -> None:
+    from agents import optimize
+    from trace_core import Budget, Parameter, bundle
+    from trace_core.spaces import Float
+
+    k = Parameter(1.0, name="k", space=Float(0, 5))
+    scale = bundle(lambda x: x * k.value)
+    run = optimize(scale, feedback=lambda ex, out: -abs(out - 3), train=[1], optimizer="search",
+                   budget=Budget(max_steps=3), store=tmp_path / "r.db", should_stop=lambda: True)
+    result = invoke("resume", run.run_id, "--store", tmp_path / "r.db", "--no-report")
+    assert result.exit_code == 2 and "agents.resume(run_id, task=" in result.stderr
+    assert "continue with" not in result.stdout

@@ -55,3 +55,35 @@ def test_process_executor_explains_unpicklable_tasks() -> None:
 def test_unknown_executor() -> None:
     with pytest.raises(ConfigError, match="unknown executor"):
         get_executor("gpu-cluster", NumericTask())
+
+
+def test_process_workers_outlive_ctrl_c_and_know_tasks_registered_at_run_time(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import re
+    import signal
+    from pathlib import Path
+
+    from tasks import registry
+
+    monkeypatch.setitem(registry._REGISTRY, "numeric_at_run_time", "tasks.examples.numeric:NumericTask")
+    task = NumericTask()
+    task.name = "numeric_at_run_time"  # workers do not have this registration: the target travels with it
+    with ProcessExecutor(task, workers=1, timeout=60) as ex:
+        (pid,) = list(ex._pool._processes)
+        status = Path(f"/proc/{pid}/status")
+        if status.exists():  # Ctrl-C reaches the whole process group; the loop's process decides
+            ignored = int(re.search(r"^SigIgn:\s*([0-9a-f]+)", status.read_text(), re.M).group(1), 16)
+            assert ignored & (1 << (signal.SIGINT - 1)) and ignored & (1 << (signal.SIGTERM - 1))
+        os.kill(pid, signal.SIGINT)
+        (r,) = ex.evaluate([Job({"x": 3.0, "y": -1.5}, [None])])
+    assert r.status == "done" and r.feedback.score == pytest.approx(0.0)
+
+
+def test_process_workers_that_cannot_rebuild_the_task_are_refused_at_once() -> None:
+    class Misdescribed(NumericTask):
+        def spec(self) -> dict[str, Any]:
+            return {"name": "numeric", "options": {"no_such_option": 1}}
+
+    with pytest.raises(ConfigError, match="could not rebuild the task.*no_such_option"):
+        ProcessExecutor(Misdescribed(), workers=1)

@@ -189,3 +189,95 @@ def test_a_systemic_failure_stops_the_run(executor: str, tmp_path: Any) -> None:
         optimize(task, optimizer=RandomOpt(task.parameters()), executor=executor, store=tmp_path / "r.db")
     (run,) = RunStore(tmp_path / "r.db").list_runs()
     assert run["status"] == "failed" and "license expired" in run["stop_reason"]
+
+
+def test_a_module_with_forward_only_is_a_workflow() -> None:
+    from trace_core import Module
+
+    class Scale(Module):
+        def __init__(self) -> None:
+            self.k = Parameter(1.0, name="k", space=Float(0, 5))
+
+        @bundle
+        def mul(self, x: float) -> float:
+            return x * self.k.value
+
+        def forward(self, x: float) -> Any:  # no __call__: Module defines none
+            return self.mul(x)
+
+    module = Scale()
+    result = optimize(module, feedback=lambda ex, out: -abs(out - 3 * ex), train=[1, 2],
+                      optimizer=RandomOpt(module.parameters(), seed=1), budget=Budget(max_steps=6), k=2,
+                      store="sqlite://")
+    assert result.best_score > result.initial_score and module.k.value == result.best_values["k"]
+
+
+def test_text_only_feedback_applies_each_proposal_that_does_not_fail() -> None:
+    k = Parameter(1.0, name="k", space=Float(0, 5))
+
+    @bundle
+    def scale(x: float) -> float:
+        if k.value > 4:
+            raise ValueError("k too large")
+        return x * k.value
+
+    opt = RandomOpt([k], seed=0)
+    result = optimize(scale, feedback=lambda ex, out: f"the output {out:.2f} should be 3", train=[1], optimizer=opt,
+                      budget=Budget(max_steps=6), store="sqlite://")
+    assert result.best_score is None
+    for (values, fb), rec in zip(opt.observed[1:], result.history[1:]):
+        assert rec.accepted == (not fb.failed) and (values["k"] > 4) == fb.failed
+    kept = [v for (v, fb) in opt.observed[1:] if not fb.failed]
+    assert kept and k.value == kept[-1]["k"]
+
+
+def test_a_budget_reached_inside_an_evaluation_stops_the_run() -> None:
+    from agents import WorkflowTask
+    from trace_core import BudgetExceeded
+
+    calls = {"n": 0}
+    k = Parameter(1.0, name="k", space=Float(0, 5))
+
+    @bundle
+    def ask(x: float) -> float:  # as a workflow LLM sharing the run's Budget would raise
+        calls["n"] += 1
+        if calls["n"] > 3:
+            raise BudgetExceeded("budget max_tokens=100 would be exceeded", limit="max_tokens")
+        return x * k.value
+
+    task = WorkflowTask(ask, lambda ex, out: -abs(out - 3), train=[1], parameters=[k])
+    result = optimize(task, optimizer=RandomOpt([k]), budget=Budget(max_steps=20), store="sqlite://")
+    assert result.stop_reason == "budget max_tokens reached"
+    assert all(s is not None for h in result.history for s in h.candidate_scores)  # no failed candidate recorded
+
+
+def test_train_and_val_given_with_a_task_replace_its_data() -> None:
+    store = RunStore("sqlite://")
+    result = optimize(NumericTask(), optimizer=RandomOpt(NumericTask().parameters()), val=[None, None, None],
+                      budget=Budget(max_steps=1), store=store)
+    rows = store.evaluations(result.run_id)
+    assert {r["example"] for r in rows} == {0, 1, 2}
+    assert store.get_run(result.run_id)["config"]["task"]["val"] == [None, None, None]
+
+
+def test_sys_exit_in_a_workflow_is_a_failed_evaluation() -> None:
+    class ExitTask(NumericTask):
+        def evaluate(self, example: Any, output: Any) -> Feedback:
+            raise SystemExit(3)
+
+    task = ExitTask()
+    result = optimize(task, optimizer=RandomOpt(task.parameters()), budget=Budget(max_steps=1), store="sqlite://")
+    assert result.stop_reason == "budget max_steps reached" and result.history[0].statuses == ["done"]
+    assert result.best_score is None
+
+
+@pytest.mark.parametrize("optimizer", ["search", {"name": "evolution", "population": 2, "offspring": 2}])
+def test_the_loop_with_search_and_evolution(optimizer: Any) -> None:
+    from tasks.examples.prompt_qa import PromptQATask
+
+    task = NumericTask() if optimizer == "search" else PromptQATask(n_train=4)
+    store = RunStore("sqlite://")
+    result = optimize(task, optimizer=optimizer, budget=Budget(max_steps=2), k=2, store=store)
+    assert result.stop_reason == "budget max_steps reached" and len(result.history) == 3
+    assert all(len(h.candidate_scores) == 2 and None not in h.candidate_scores for h in result.history[1:])
+    assert len(store.candidates(result.run_id)) == 1 + 2 * 2

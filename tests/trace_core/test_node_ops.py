@@ -222,3 +222,12 @@ def test_budget_and_pruning_signals_pass_through_ops_unchanged():
         spend(node(1))
     with catching(), pytest.raises(Pruned):
         prune(node(1))
+
+
+def test_a_numpy_array_on_the_left_gives_one_traced_op_not_an_array_of_nodes():
+    import numpy as np
+
+    n = node(3.0, name="n")
+    out = np.array([1.0, 2.0]) + n
+    assert isinstance(out, Node) and out.op.name == "add"
+    assert out.value.tolist() == [4.0, 5.0] and out.parents[1] is n

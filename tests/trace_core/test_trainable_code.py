@@ -63,8 +63,9 @@ def test_valid_new_source_changes_behaviour_and_the_op_source():
         ("def other(x):\n    return x\n", "named 'policy'"),
         ("def policy(x, y):\n    return x\n", "signature"),
         (42, "string"),
+        ("async def policy(x):\n    return x\n", "must stay a def"),
     ],
-    ids=["syntax", "renamed", "signature", "not-a-string"],
+    ids=["syntax", "renamed", "signature", "not-a-string", "became-async"],
 )
 def test_invalid_new_source_raises_and_keeps_the_old_one(source, message):
     policy = make_policy()
@@ -192,3 +193,16 @@ def test_trainable_methods_have_one_parameter_per_instance():
     assert first.parameters() == [p1]
     with pytest.raises(InvalidProposal, match="signature"):
         p2.set("def solve(x):\n    return x\n")
+
+
+def test_a_trainable_async_function_must_stay_async():
+    @bundle(trainable=True)
+    async def fetch(x):
+        return x + 1
+
+    with pytest.raises(InvalidProposal, match="must stay an async def"):
+        fetch.parameter.set("def fetch(x):\n    return x\n")
+    fetch.parameter.set("async def fetch(x):\n    return x + 2\n")
+    import asyncio
+
+    assert asyncio.run(fetch(node(1))).value == 3

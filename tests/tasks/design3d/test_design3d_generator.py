@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tasks.design3d import VOCABULARY, ProceduralGenerator, ShapeParams, parse_prompt
+from tasks.design3d import VOCABULARY, ProceduralGenerator, ShapeParams, evaluate_mesh, parse_prompt
 from tasks.design3d.generator import Generator, make_generator
 from tasks.design3d.vocabulary import CATEGORIES, MODIFIERS, WORDS, word_effects
 from trace_core.errors import ConfigError
@@ -51,6 +51,20 @@ def test_unknown_words_are_ignored_and_reported(gen):
     assert info["known"] == ["sleek"]
     plain = gen("sleek")
     assert np.allclose(mesh.vertices, plain.vertices)  # ignored words change nothing
+
+
+def test_non_ascii_words_are_reported_whole_and_a_prompt_without_shape_words_says_so(gen):
+    parsed = parse_prompt("très élégant 流線型 sleek")
+    assert parsed.known == ("sleek",) and parsed.ignored == ("très", "élégant", "流線型")
+    for prompt in ("", "zebra quantum"):
+        fb = evaluate_mesh(gen(prompt))
+        assert not fb.failed and "no shape word the generator knows" in fb.text
+    assert "no shape word" not in evaluate_mesh(gen("sleek")).text
+
+
+def test_negative_seeds_are_seeds_too(gen):
+    a, b = gen("sleek", -1), gen("sleek", -1)
+    assert np.array_equal(a.vertices, b.vertices) and not np.array_equal(a.vertices, gen("sleek", 1).vertices)
 
 
 def test_modifiers_scale_and_negate_the_next_word():

@@ -107,3 +107,15 @@ def test_user_data_and_configuration_errors():
         HPOTask(X=X)
     with pytest.raises(ConfigError, match="out of range"):
         HPOTask(initial={"depth": 9})
+
+
+def test_unusable_user_data_is_refused_when_the_task_is_made():
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(30, 3)), np.array(["a", "b", "c"] * 10)
+    X[4, 1] = np.nan
+    with pytest.raises(ConfigError, match="NaN or infinite values in 1 row.*row 4"):
+        HPOTask(X=X, y=y)
+    with pytest.raises(ConfigError, match="at least 2 rows.*these have 1: solo"):
+        HPOTask(X=np.nan_to_num(X), y=np.array(["a", "b"] * 14 + ["b", "solo"]))
+    with pytest.raises(ConfigError, match="numbers only"):
+        HPOTask(X=[["red", "big"]] * 30, y=y)

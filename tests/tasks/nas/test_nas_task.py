@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from trace_core import using
@@ -64,6 +66,7 @@ def test_only_the_first_n_layers_are_built_and_skips_project_mismatched_widths(j
         (_arch(1, {"width": 100}), "layers.0.width"),
         (_arch(1, {"activation": "swish"}), "activation"),
         ({**_arch(1), "head": "softmax"}, "head"),
+        ({"n_layers": 3, "layers": [{"width": 32}]}, "n_layers is 3 but only 1 layer"),
         ("not json", "Architecture schema"),
     ],
 )
@@ -72,6 +75,13 @@ def test_schema_errors_are_scored_failures(json_task, arch, fragment):
         fb = json_task.evaluate(0, json_task.run(0))
     assert fb.failed and fb.score is None and fb.details["reason"] == "invalid"
     assert fb.text.startswith("the architecture is invalid") and fragment in fb.text
+
+
+def test_a_short_layer_list_is_padded_with_default_slots():
+    arch = Architecture.model_validate({"n_layers": 2, "layers": [{"width": 32}, {"width": 16, "skip": True}]})
+    assert [layer.width for layer in arch.layers] == [32, 16, 64, 64] and arch.layers[1].skip
+    assert Architecture.model_validate({"layers": [{"width": 128}]}).n_layers == 1  # as many as given
+    assert Architecture.model_json_schema()["properties"]["layers"]["minItems"] == MAX_DEPTH  # what samplers see
 
 
 def test_code_architecture_trains(code_task):
@@ -97,6 +107,38 @@ def test_invalid_code_is_a_scored_failure_with_the_reason(code_task, code, fragm
         fb = code_task.evaluate(0, code_task.run(0))
     assert fb.failed and fb.score is None and fb.details["reason"] == "invalid"
     assert fragment in fb.text
+
+
+_ENDLESS = {
+    "in build()": "def build(in_features, n_classes):\n    while True: pass",
+    "while defined": "while True:\n    pass\ndef build(in_features, n_classes):\n    return nn.Linear(in_features, 3)",
+    "in forward() when training": """class Stuck(nn.Module):
+    def __init__(self, i, o):
+        super().__init__()
+        self.fc = nn.Linear(i, o)
+
+    def forward(self, x):
+        while self.training:
+            try:
+                x = x + 0
+            except Exception:
+                pass
+        return self.fc(x)
+
+def build(in_features, n_classes):
+    return Stuck(in_features, n_classes)
+""",
+}
+
+
+@pytest.mark.parametrize("where", sorted(_ENDLESS))
+def test_endless_build_code_is_stopped_as_a_scored_failure(where):
+    task = NASTask("wine", mode="code", code_timeout=0.2, **FAST)
+    tracer = sys.gettrace()
+    with using({"architecture": _ENDLESS[where]}):
+        fb = task.evaluate(0, task.run(0))
+    assert fb.failed and fb.details["reason"] == "timeout" and "endless loop" in fb.text
+    assert sys.gettrace() is tracer  # this thread's trace function is restored
 
 
 def test_parameter_limit_violation_is_reported_without_training():
