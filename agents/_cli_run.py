@@ -188,12 +188,21 @@ def warm_values(previous: dict[str, Any] | None, task: Any, err: Console) -> dic
     if previous is None:
         say(err, "warm start: no earlier finished run of this job; starting from the job's own values")
         return None
-    names = {p.name for p in task.parameters()}
+    params = {p.name: p for p in task.parameters()}
     values = previous.get("best_values") or {}
-    dropped = sorted(set(values) - names)
+    dropped = sorted(set(values) - set(params))
     if dropped:
         say(err, f"warm start: ignoring values of parameters the task no longer has: {', '.join(dropped)}")
-    kept = {k: v for k, v in values.items() if k in names}
+    kept = {}
+    for name, value in values.items():
+        if name not in params:
+            continue
+        try:
+            params[name].space.validate(value)
+        except Exception as e:  # noqa: BLE001 - the space changed since that run (bounds, schema)
+            say(err, f"warm start: ignoring {name} of run {previous['id']}, it no longer fits: {e}")
+            continue
+        kept[name] = value
     return kept or None
 
 

@@ -26,6 +26,7 @@ __all__ = ["optimize", "resume", "open_run", "Run", "Pending", "RunResult", "Ste
 
 log = logging.getLogger(__name__)
 _GRAPH_MAX_NODES = 400
+_MAX_LLM_FAILURES = 3
 
 
 @dataclass
@@ -107,6 +108,7 @@ class Run:
         self.incumbent_score: float | None = None
         self.initial_score: float | None = None
         self.tokens, self.cost = 0, 0.0
+        self.llm_failures = 0  # steps in a row whose every proposal failed because the LLM call did
 
     # -- stopping ----------------------------------------------------------------------
     def stop_reason(self) -> str | None:
@@ -182,6 +184,7 @@ class Run:
         if left is not None:
             k = max(1, min(k, int(left)))
         updates = self.opt.propose(propagated, k=k)
+        self._check_llm(updates)
         live = self.opt.values()
         todo = [u for u in updates if not u.no_change]
         jobs = [Job({**live, **u.values}, list(self.task.val), self.opt.reporter(u)) for u in todo]
@@ -196,6 +199,20 @@ class Run:
         if best_i is None:  # feedback without scores (text only): the first candidate that did not fail
             best_i = next((i for i, r in enumerate(results) if r.status == "done" and not r.feedback.failed), None)
         return Pending(updates, todo, results, best_i, train_fb, g, started)
+
+    def _check_llm(self, updates: Sequence[Any]) -> None:
+        """An LLM that cannot be reached is a systemic failure: after a few steps in a row
+        where every proposal failed on the LLM call, the run stops (failed, resumable)."""
+        errors = [str(u.meta.get("error") or "") for u in updates if u.no_change]
+        if not updates or len(errors) < len(updates) or not all("LLM call failed" in e for e in errors):
+            self.llm_failures = 0
+            return
+        self.llm_failures += 1
+        if self.llm_failures >= _MAX_LLM_FAILURES:
+            from trace_core.llm.errors import FatalLLMError
+
+            raise FatalLLMError(f"the optimizer's LLM failed in {self.llm_failures} steps in a row; "
+                                f"last error: {errors[0][:500]}")
 
     def finish_step(self, pending: Pending, accept: bool | None = None) -> StepRecord:
         """Commit a proposed step. ``accept=None`` keeps the best candidate if it beats

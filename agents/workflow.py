@@ -4,6 +4,7 @@ into a Task, so the loop sees one kind of thing."""
 from __future__ import annotations
 
 import inspect
+import numbers
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -57,7 +58,7 @@ class WorkflowTask(BaseTask):
         if not self._params:
             raise ConfigError(
                 "the workflow has no parameters: use a Module with Parameters, a bundle(trainable=True) "
-                "function, or pass parameters=[...]"
+                "function, or name them: optimize(agents.WorkflowTask(workflow, feedback, parameters=[...]))"
             )
         self.name = name or getattr(workflow, "__name__", type(workflow).__name__)
         doc = inspect.getdoc(workflow) if not isinstance(workflow, Module) else inspect.getdoc(type(workflow))
@@ -106,7 +107,20 @@ class WorkflowTask(BaseTask):
 
     def evaluate(self, example: Any, output: Any) -> Feedback:
         value = getattr(output, "value", output)
-        return as_feedback(self.feedback_fn(example, value))
+        return as_feedback(_plain_number(self.feedback_fn(example, value)))
+
+
+def _plain_number(result: Any) -> Any:
+    """A NumPy or torch scalar (``np.float32(0.9)``, ``tensor(0.9)``) as a Python number,
+    so it is read as a score and not as text."""
+    if isinstance(result, (str, bytes, Feedback, dict)) or result is None:
+        return result
+    if isinstance(result, numbers.Real) and not isinstance(result, (int, float)):
+        return float(result)
+    item = getattr(result, "item", None)
+    if callable(item) and getattr(result, "ndim", None) == 0:
+        return item()
+    return result
 
 
 class WithData:

@@ -296,14 +296,17 @@ class RunControl:
     def accept(self, candidate: int | None) -> str:
         run, pending = self.run(), self.pending()
         i = self._candidate(pending, candidate)
-        before = run.opt.values()
+        before, was = run.opt.values(), run.incumbent_score
         pending.best = i
         rec = run.finish_step(pending, accept=True)
         log.info("chat session %s: run %s, candidate %d applied as step %d", self.record.session_id, run.run_id, i,
                  rec.step)
         self._keep(run, None)
-        return (f"Applied candidate {i} as step {rec.step}; best so far is now {fmt.num(rec.incumbent_score)}.\n"
-                + "\n".join(fmt.diff(before, run.opt.values())))
+        worse = "" if not better(was, rec.incumbent_score, run.direction) else (
+            "; that is worse than before, and these values are now the run's current and exported best (roll back "
+            "to undo)")
+        return (f"Applied candidate {i} as step {rec.step}; the values now score {fmt.num(rec.incumbent_score)} "
+                f"(before: {fmt.num(was)}, {run.direction}){worse}.\n" + "\n".join(fmt.diff(before, run.opt.values())))
 
     def reject(self) -> str:
         run, pending = self.run(), self.pending()

@@ -83,7 +83,8 @@ def build_graph(model: Any, control: RunControl, *, system_prompt: Callable[[], 
 
     graph = StateGraph(ChatState)
     graph.add_node("agent", agent)
-    graph.add_node("tools", ToolNode(tools, handle_tool_errors=tool_error))
+    # one worker: the tool calls of one message run one after another, in the model's order
+    graph.add_node("tools", ToolNode(tools, handle_tool_errors=tool_error).with_config(max_concurrency=1))
     graph.add_node("approve", approve)
     graph.add_edge(START, "agent")
     graph.add_conditional_edges("agent", route, ["tools", "approve", END])

@@ -183,11 +183,16 @@ class ChatSession:
         self.control = RunControl(self.store, record, self.table, workdir=Path(workdir) if workdir else None,
                                   optimizer_llm=optimizer_llm)
         self.control.on_chat_limits = self._set_chat_limits
+        try:
+            row = self.store.get_run(run_id) if run_id is not None else None
+        except ConfigError:  # no such run: keep no record of this attempt, hold no files open
+            self.table.close()
+            if self._own_store:
+                self.store.close()
+            raise
         self.table.save(record)
-        if run_id is not None:
-            row = self.store.get_run(run_id)
-            if row["id"] != record.run_id:
-                self.control.switch(row["id"])
+        if row is not None and row["id"] != record.run_id:
+            self.control.switch(row["id"])
         log.info("chat session %s (%s), run %s, store %s", self.session_id, self.db_path, record.run_id,
                  self.store.safe_url)
         self._conn = sqlite3.connect(str(self.db_path), check_same_thread=False)
@@ -207,9 +212,7 @@ class ChatSession:
 
     @property
     def _config(self) -> dict[str, Any]:
-        # max_concurrency 1: the tool calls of one message run one after another, in the model's order
-        return {"configurable": {"thread_id": self.session_id}, "recursion_limit": 2 * _MAX_ROUNDS + 2,
-                "max_concurrency": 1}
+        return {"configurable": {"thread_id": self.session_id}, "recursion_limit": 2 * _MAX_ROUNDS + 2}
 
     def _set_chat_limits(self, limits: ChatLimits) -> None:
         for name, value in limits.model_dump().items():

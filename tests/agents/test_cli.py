@@ -312,3 +312,18 @@ def test_resuming_a_python_workflow_run_explains_how(tmp_path: Path) -> None:
     result = invoke("resume", run.run_id, "--store", tmp_path / "r.db", "--no-report")
     assert result.exit_code == 2 and "agents.resume(run_id, task=" in result.stderr
     assert "continue with" not in result.stdout
+
+
+def test_warm_start_skips_values_that_no_longer_fit_their_space(tmp_path: Path) -> None:
+    db = tmp_path / "r.db"
+    store = RunStore(db)
+    last = store.create_run(name="narrow", task="numeric", config={}, job_key="narrow")
+    store.update_run(last, status="finished", best_score=1.0, best_values={"x": 9.0, "y": 1.0})
+    job = tmp_path / "narrow.toml"
+    job.write_text('[task]\nname = "numeric"\noptions = { bound = 5.0 }\n[optimizer]\nname = "search"\n'
+                   '[budget]\nmax_steps = 0\n', encoding="utf-8")
+    result = invoke("run", job, "--store", db, "--warm-start", "--no-report")
+    assert result.exit_code == 0, result.output
+    assert f"ignoring x of run {last}" in result.stderr
+    run = store.get_run(run_id_of(result.stdout))
+    assert run["best_values"] == {"x": 0.0, "y": 1.0} and run["config"]["warm_start_from"] == last

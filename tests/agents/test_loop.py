@@ -281,3 +281,27 @@ def test_the_loop_with_search_and_evolution(optimizer: Any) -> None:
     assert result.stop_reason == "budget max_steps reached" and len(result.history) == 3
     assert all(len(h.candidate_scores) == 2 and None not in h.candidate_scores for h in result.history[1:])
     assert len(store.candidates(result.run_id)) == 1 + 2 * 2
+
+
+def test_numpy_and_torch_scores_from_a_feedback_function_are_scores() -> None:
+    import numpy as np
+    import torch
+
+    from agents import WorkflowTask
+
+    k = Parameter(1.0, name="k", space=Float(0, 5))
+    scale = bundle(lambda x: x * k.value)
+    for make in (np.float32, torch.tensor):
+        task = WorkflowTask(scale, lambda ex, out: make(-abs(out - 3.0)), train=[1], parameters=[k])
+        assert task.evaluate(1, task.run(1)).score == pytest.approx(-2.0)
+
+
+def test_an_unreachable_llm_fails_the_run_instead_of_idling_through_the_budget(tmp_path: Any) -> None:
+    from trace_core.llm import ScriptedLLM
+    from trace_core.llm.errors import FatalLLMError, LLMConnectionError
+
+    down = ScriptedLLM(lambda messages: LLMConnectionError("the server could not be reached"))
+    with pytest.raises(FatalLLMError, match="3 steps in a row.*could not be reached"):
+        optimize(NumericTask(), optimizer="optoprime", llm=down, budget=Budget(max_steps=20), store=tmp_path / "r.db")
+    (run,) = RunStore(tmp_path / "r.db").list_runs()
+    assert run["status"] == "failed" and len(RunStore(tmp_path / "r.db").steps(run["id"])) == 3  # step 0, 1, 2

@@ -1,4 +1,4 @@
-"""The runnable examples in the core modules' docstrings stay true."""
+"""The runnable examples in the docstrings of every trace_core module stay true."""
 
 from __future__ import annotations
 

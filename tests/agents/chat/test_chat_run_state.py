@@ -40,7 +40,9 @@ def test_a_proposal_awaiting_approval_survives_a_restart(open_session, tool_resu
     again = open_session(["Applied."], session_id=chat.session_id, store=None)
     assert again.question == question
     assert again.send("yes") == "Applied."
-    assert tool_results(again, "accept")[0].startswith("Applied candidate 0 as step 1")
+    applied = tool_results(again, "accept")[0]
+    assert applied.startswith("Applied candidate 0 as step 1; the values now score ")
+    assert "(before: 11.25, minimize); that is worse than before" in applied  # Search's first try is worse here
     step = RunStore(workdir / "runs.db").steps(again.run_id)[-1]
     assert step["step"] == 1 and step["accepted"] and step["spent"]["evaluations"] == 2
     assert f"x: 0 → {step['values']['x']:.6g}" in proposed  # the proposal shown before the restart
@@ -74,3 +76,13 @@ def test_the_tool_calls_of_one_message_run_in_order(open_session, tool_results, 
                           ToolCall.of("run_steps", steps=1)], "Started and ran."])
     assert chat.send("start a run and run a step") == "Started and ran."
     assert tool_results(chat, "run_steps")[0].startswith(f"Ran 1 step(s) of run {chat.run_id}")
+
+
+def test_a_session_that_cannot_find_its_run_is_not_kept(open_session, workdir):
+    from agents.chat import ChatSession
+    from trace_core.errors import ConfigError
+
+    open_session(["Hi."]).send("hello")
+    with pytest.raises(ConfigError, match="no run 'typo'"):
+        open_session([], run_id="typo")
+    assert len(ChatSession.sessions(workdir / "chat.db")) == 1  # `--session last` still finds the real one
