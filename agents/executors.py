@@ -86,35 +86,69 @@ class SerialExecutor(Executor):
 
 
 class ThreadExecutor(Executor):
-    """A thread pool; each evaluation sees its own values through contextvars."""
+    """A thread pool; each evaluation sees its own values through contextvars. A thread
+    that timed out cannot be stopped: it runs on, and new evaluations get fresh threads."""
 
     name = "thread"
 
     def __init__(self, task: Any, **kw: Any):
         super().__init__(task, **kw)
-        self._pool = cf.ThreadPoolExecutor(self.workers, thread_name_prefix="tracetune-eval")
+        self._pool = self._new_pool()
+
+    def _new_pool(self) -> cf.ThreadPoolExecutor:
+        return cf.ThreadPoolExecutor(self.workers, thread_name_prefix="tracetune-eval")
+
+    def _submit(self, job: Job) -> cf.Future:
+        return self._pool.submit(_guarded, self.task, job)
+
+    def _unstick(self) -> None:
+        """Every worker is held by an evaluation that timed out: continue on a new pool."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool = self._new_pool()
 
     def evaluate(self, jobs: Sequence[Job]) -> list[EvalResult]:
-        futures = [self._pool.submit(_guarded, self.task, job) for job in jobs]
-        return _collect(futures, jobs, self.timeout)
+        results, stuck = _windowed(self, jobs)
+        if stuck:
+            self._unstick()
+        return results
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _collect(futures: list[cf.Future], jobs: Sequence[Job], timeout: float | None) -> list[EvalResult]:
-    deadline = None if timeout is None else time.monotonic() + timeout
-    out = []
-    for fut, job in zip(futures, jobs):
-        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-        try:
-            out.append(fut.result(timeout=remaining))
-        except cf.TimeoutError:
-            fut.cancel()
-            out.append(_failed(job, f"evaluation timed out after {timeout} s", "timeout"))
-        except Exception as e:  # noqa: BLE001 - e.g. a broken process pool
-            out.append(_failed(job, f"evaluation crashed: {type(e).__name__}: {e}"))
-    return out
+def _windowed(ex: Any, jobs: Sequence[Job]) -> tuple[list[EvalResult], int]:
+    """Run ``jobs`` on ``ex`` (``_submit``, ``_unstick``, ``workers``, ``timeout``) with at most
+    one job per free worker, so each evaluation's timeout counts from its own start, not
+    from the start of the batch. Returns the results and how many workers are still
+    held by evaluations that timed out."""
+    timeout = ex.timeout
+    results: list[EvalResult | None] = [None] * len(jobs)
+    running: dict[cf.Future, tuple[int, float]] = {}
+    stuck, todo = 0, list(range(len(jobs)))
+    while todo or running:
+        if todo and stuck >= ex.workers:
+            ex._unstick()
+            stuck = 0
+        while todo and len(running) + stuck < ex.workers:
+            i = todo.pop(0)
+            running[ex._submit(jobs[i])] = (i, time.monotonic())
+        wait = None if timeout is None else max(0.0, min(t for _, t in running.values()) + timeout - time.monotonic())
+        done, _ = cf.wait(list(running), timeout=wait, return_when=cf.FIRST_COMPLETED)
+        for fut in done:
+            i, _ = running.pop(fut)
+            try:
+                results[i] = fut.result()
+            except Exception as e:  # noqa: BLE001 - e.g. a broken process pool
+                results[i] = _failed(jobs[i], f"evaluation crashed: {type(e).__name__}: {e}")
+        if timeout is None:
+            continue
+        now = time.monotonic()
+        for fut in [f for f, (_, t) in running.items() if now - t >= timeout and not f.done()]:
+            i, _ = running.pop(fut)
+            if not fut.cancel():
+                stuck += 1
+            results[i] = _failed(jobs[i], f"evaluation timed out after {timeout} s", "timeout")
+    return [r for r in results if r is not None], stuck
 
 
 # -- process pool ---------------------------------------------------------------------------
@@ -218,18 +252,22 @@ class ProcessExecutor(Executor):
                 pickle.dumps((dict(job.values), list(job.examples)))
             except Exception as e:  # noqa: BLE001
                 raise ConfigError(f"values or examples do not pickle ({e}); use executor='thread'") from None
-        try:
-            futures = [self._pool.submit(_process_job, dict(job.values), list(job.examples)) for job in jobs]
-        except BrokenProcessPool:  # a worker died between evaluations (killed, out of memory)
-            log.warning("the process pool broke while idle; starting a new one")
-            self._restart()
-            futures = [self._pool.submit(_process_job, dict(job.values), list(job.examples)) for job in jobs]
-        results = _collect(futures, jobs, self.timeout)
-        if any(r.status == "timeout" for r in results) or any(
-            "BrokenProcessPool" in r.feedback.text for r in results
-        ):
-            self._restart()
+        results, stuck = _windowed(self, jobs)
+        if stuck or any("BrokenProcessPool" in r.feedback.text for r in results):
+            self._restart()  # stop evaluations that ran past their time; replace dead workers
         return results
+
+    def _submit(self, job: Job) -> cf.Future:
+        try:
+            return self._pool.submit(_process_job, dict(job.values), list(job.examples))
+        except BrokenProcessPool:  # a worker died (killed, out of memory) since the last evaluation
+            log.warning("the process pool is broken; starting a new one")
+            self._restart()
+            return self._pool.submit(_process_job, dict(job.values), list(job.examples))
+
+    def _unstick(self) -> None:
+        """Every worker is held by an evaluation that timed out (no other one runs): kill them."""
+        self._restart()
 
     def _restart(self) -> None:
         for proc in list(getattr(self._pool, "_processes", {}).values()):

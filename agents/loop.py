@@ -7,6 +7,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import contextvars
 import logging
+import math
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -139,8 +140,17 @@ class Run:
                     return None, Feedback.failure(f"the workflow raised {type(e).__name__}: {e}")
             return out, run_eval(self.task, example, out)
 
-        with cf.ThreadPoolExecutor(min(8, len(batch)) or 1) as pool:
-            pairs = list(pool.map(lambda ex: contextvars.copy_context().run(one, ex), batch))
+        threads = min(8, len(batch)) or 1
+        timeout = getattr(self.executor, "timeout", None)
+        pool = cf.ThreadPoolExecutor(threads, thread_name_prefix="tracetune-forward")
+        try:
+            futures = [pool.submit(contextvars.copy_context().run, one, ex) for ex in batch]
+            limit = None if timeout is None else timeout * math.ceil(len(batch) / threads)
+            cf.wait(futures, timeout=limit)  # the executor's timeout holds for the traced runs too
+            pairs = [f.result() if f.done() else (None, Feedback.failure(f"the workflow timed out after {timeout} s"))
+                     for f in futures]
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
         nodes = [(o, f) for o, f in pairs if o is not None and hasattr(o, "parents")]
         propagated = backward(nodes) if nodes else None
         fb_json = [_feedback_json(f, 1000) for _, f in pairs]

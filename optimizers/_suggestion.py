@@ -132,10 +132,13 @@ def _completed(value: Any, param: Parameter) -> Any:
             value = json.loads(value)
         except json.JSONDecodeError:
             return value
-    current = param.space.to_json(param._value)
-    if isinstance(value, dict) and isinstance(current, dict):
-        return {**current, **value}
-    return value
+    return _merged(param.space.to_json(param._value), value)
+
+
+def _merged(current: Any, new: Any) -> Any:
+    if not (isinstance(current, dict) and isinstance(new, dict)):
+        return new
+    return {**current, **{k: _merged(current.get(k), v) for k, v in new.items()}}
 
 
 def _same(a: Any, b: Any) -> bool:

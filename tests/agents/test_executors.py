@@ -4,6 +4,7 @@ crash or a timeout is a failed Feedback, never an exception."""
 from __future__ import annotations
 
 import importlib.util
+import time
 from typing import Any
 
 import pytest
@@ -42,6 +43,28 @@ def test_timeout_is_a_failed_evaluation(kind: str) -> None:
     with get_executor(kind, NumericTask(delay=3.0), workers=1, timeout=0.5) as ex:
         (r,) = ex.evaluate([Job({"x": 0.0, "y": 0.0}, [None])])
     assert r.status == "timeout" and r.feedback.failed and "timed out" in r.feedback.text
+
+
+@pytest.mark.parametrize("kind", ["thread", "process"])
+def test_the_timeout_is_per_evaluation_not_per_batch(kind: str) -> None:
+    # five 0.2 s evaluations on one worker take 1 s in all; each is well within 0.8 s
+    with get_executor(kind, NumericTask(delay=0.2), workers=1, timeout=0.8) as ex:
+        results = ex.evaluate([Job({"x": float(i), "y": -1.5}, [None]) for i in range(5)])
+    assert [r.status for r in results] == ["done"] * 5
+    assert [r.feedback.score for r in results] == pytest.approx([(i - 3.0) ** 2 for i in range(5)])
+
+
+class HangsWhenNegative(NumericTask):
+    def run(self, example: Any) -> Any:
+        if self.x.value < 0:
+            time.sleep(2.0)
+        return super().run(example)
+
+
+def test_a_thread_that_timed_out_does_not_hold_up_the_next_evaluations() -> None:
+    with get_executor("thread", HangsWhenNegative(), workers=1, timeout=0.5) as ex:
+        results = ex.evaluate([Job({"x": -1.0, "y": -1.5}, [None])] + [Job({"x": 3.0, "y": -1.5}, [None])] * 2)
+    assert [r.status for r in results] == ["timeout", "done", "done"]
 
 
 def test_process_executor_explains_unpicklable_tasks() -> None:

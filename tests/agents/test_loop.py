@@ -305,3 +305,26 @@ def test_an_unreachable_llm_fails_the_run_instead_of_idling_through_the_budget(t
         optimize(NumericTask(), optimizer="optoprime", llm=down, budget=Budget(max_steps=20), store=tmp_path / "r.db")
     (run,) = RunStore(tmp_path / "r.db").list_runs()
     assert run["status"] == "failed" and len(RunStore(tmp_path / "r.db").steps(run["id"])) == 3  # step 0, 1, 2
+
+
+def test_the_timeout_holds_for_the_traced_forward_pass_too() -> None:
+    release = threading.Event()
+
+    class Hangs(NumericTask):
+        train = ["stuck", None]
+        val = [None]
+
+        def run(self, example: Any) -> Any:
+            if example == "stuck":
+                release.wait(30)
+            return super().run(example)
+
+    task, store = Hangs(), RunStore("sqlite://")
+    opt = RandomOpt(task.parameters())
+    try:
+        result = optimize(task, optimizer=opt, budget=Budget(max_steps=1), timeout=0.5, store=store)
+    finally:
+        release.set()
+    assert result.stop_reason == "budget max_steps reached" and len(opt.propagated[0]) == 2  # the other one ran
+    stuck, other = store.steps(result.run_id)[1]["train_feedback"]
+    assert "timed out after 0.5 s" in stuck["text"] and other["score"] == pytest.approx(11.25)

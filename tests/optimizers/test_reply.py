@@ -212,3 +212,16 @@ def test_a_partial_structured_value_keeps_the_other_fields():
     assert s.values["arch"] == Arch(width=16, depth=5)  # not depth's default 2
     s = check_suggestion('{"reasoning": "deeper", "suggestion": {"arch": "{\\"depth\\": 6}"}}', opt)
     assert s.values["arch"] == Arch(width=4, depth=6)
+
+    class Block(BaseModel):
+        width: int = 8
+        act: str = "relu"
+
+    class Net(BaseModel):
+        block: Block = Block()
+        depth: int = 2
+
+    net = Parameter(Net(block=Block(width=32, act="tanh"), depth=4), name="net", space=Json(Net))
+    opt = OptoPrime([net], ScriptedLLM([]))
+    s = check_suggestion('{"reasoning": "", "suggestion": {"net": {"block": {"width": 64}}}}', opt)
+    assert s.values["net"] == Net(block=Block(width=64, act="tanh"), depth=4)
