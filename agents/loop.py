@@ -394,10 +394,19 @@ def optimize(
         optimizer: an Optimizer, a name (``"search"``, ``"search:cmaes"``, ``"optoprime"``,
             ``"opro"``, ``"evolution"``, ``"default"``) or a dict spec.
         llm: an LLM, a model string, or None for the environment (``TRACETUNE_LLM``).
+        train: examples the workflow is traced on (for a Task: replaces its ``train``).
+        val: examples candidates are scored on (default ``train``; for a Task: replaces its ``val``).
+        feedback: ``feedback(example, output)`` returning a Feedback, a number or text
+            (text only: each proposal that does not fail is kept, as Trace does).
+        direction: ``"maximize"`` or ``"minimize"`` for a workflow (a Task says its own).
         budget: limits; with none given the run stops after 10 steps.
         k: candidates proposed and evaluated per step.
         executor: ``"thread"``, ``"process"``, ``"ray"``, ``"serial"`` or an Executor.
         store: a RunStore, a SQLAlchemy URL or a path (default ``.tracetune/runs.db``).
+        minibatch: training examples traced per step (None: all).
+        workers: parallel evaluations (default: the cores, at most 8).
+        timeout: seconds per evaluation (and per traced run); past it the evaluation is
+            a failed Feedback.
         target: stop once the incumbent reaches this score.
         initial_values: start from these values (warm start), validated by each space.
         run_id: the new run's id (default: a fresh random one).
