@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -54,7 +55,20 @@ def as_feedback(value: Any) -> Feedback:
         return Feedback.model_validate(value)
     if value is None:
         return Feedback()
+    if isinstance(value, numbers.Real) or _is_scalar(value):  # numpy / torch scalars
+        return Feedback(score=float(value))
     return Feedback(text=str(value))
+
+
+def _is_scalar(value: Any) -> bool:
+    """A one-element numeric array-like (``numpy.float32(1)``, ``torch.tensor(0.5)``)."""
+    item = getattr(value, "item", None)
+    if not callable(item) or getattr(value, "ndim", 1) != 0:
+        return False
+    try:
+        return isinstance(item(), (int, float)) and not isinstance(item(), bool)
+    except Exception:  # noqa: BLE001 - not a scalar after all
+        return False
 
 
 def better(a: float | None, b: float | None, direction: Direction) -> bool:

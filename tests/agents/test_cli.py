@@ -46,6 +46,29 @@ def run_id_of(output: str) -> str:
     return re.search(r"^run ([0-9a-f]{12})", output, re.M).group(1)
 
 
+FLOW = """
+    from trace_core import Parameter, bundle
+    from trace_core.spaces import Float
+
+    K = Parameter(1.0, name="k", space=Float(0.0, 5.0))
+
+    @bundle
+    def scale(x, k):
+        return x * k
+
+    def workflow(x):
+        return scale(x, K)
+    """
+
+
+def flow_module(folder: Path, more: str = "") -> str:
+    """Write a workflow module (``workflow`` scaling by the parameter ``k``, plus ``more``)
+    into ``folder`` under a fresh name, and return that name."""
+    module = f"flow_{uuid.uuid4().hex[:8]}"
+    (folder / f"{module}.py").write_text(textwrap.dedent(FLOW) + textwrap.dedent(more), encoding="utf-8")
+    return module
+
+
 def test_help_documents_the_commands_and_exit_codes() -> None:
     result = invoke("--help")
     assert result.exit_code == 0
@@ -137,20 +160,8 @@ def test_budget_out_before_target_exits_3_and_target_reached_exits_0(tmp_path: P
 
 
 def test_a_crashing_run_exits_1_and_is_marked_failed(tmp_path: Path) -> None:
-    module = f"crashy_{uuid.uuid4().hex[:8]}"
-    (tmp_path / f"{module}.py").write_text(textwrap.dedent("""
+    module = flow_module(tmp_path, """
         from optimizers import Optimizer
-        from trace_core import Parameter, bundle
-        from trace_core.spaces import Float
-
-        K = Parameter(1.0, name="k", space=Float(0.0, 5.0))
-
-        @bundle
-        def scale(x, k):
-            return x * k
-
-        def workflow(x):
-            return scale(x, K)
 
         def feedback(example, output):
             return -abs(output - 2 * example)
@@ -158,7 +169,7 @@ def test_a_crashing_run_exits_1_and_is_marked_failed(tmp_path: Path) -> None:
         class Crashy(Optimizer):
             def propose(self, propagated=None, k=1):
                 raise RuntimeError("the optimizer lost its marbles")
-        """), encoding="utf-8")
+        """)
     job = tmp_path / "flow.toml"
     job.write_text(f'[task]\nworkflow = "{module}:workflow"\nfeedback = "{module}:feedback"\ntrain = [1, 2]\n'
                    f'[optimizer]\nname = "{module}:Crashy"\n[budget]\nmax_steps = 2\n', encoding="utf-8")
@@ -270,25 +281,13 @@ def test_resume_uses_the_llm_the_run_started_with(tmp_path: Path, monkeypatch: p
 
 
 def test_the_run_reported_is_this_one_when_another_worker_runs_the_same_job(tmp_path: Path) -> None:
-    module = f"busy_{uuid.uuid4().hex[:8]}"
-    (tmp_path / f"{module}.py").write_text(textwrap.dedent(f"""
+    module = flow_module(tmp_path, f"""
         from agents import RunStore
-        from trace_core import Parameter, bundle
-        from trace_core.spaces import Float
-
-        K = Parameter(1.0, name="k", space=Float(0.0, 5.0))
-
-        @bundle
-        def scale(x, k):
-            return x * k
-
-        def workflow(x):
-            return scale(x, K)
 
         def feedback(example, output):  # meanwhile another worker starts the same job on this store
             RunStore({str(tmp_path / "r.db")!r}).create_run(name="shared", task="x", config={{}}, job_key="shared")
             return -abs(output - 2 * example)
-        """), encoding="utf-8")
+        """)
     job = tmp_path / "shared.toml"
     job.write_text(f'[task]\nworkflow = "{module}:workflow"\nfeedback = "{module}:feedback"\ntrain = [1]\n'
                    f'[optimizer]\nname = "search"\n[budget]\nmax_steps = 1\n', encoding="utf-8")

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import textwrap
-import uuid
 from pathlib import Path
 
 import pytest
 
 from agents.jobs import Job, JobError, load_job, parse_job
 from agents.workflow import WorkflowTask
+from tests.agents.test_cli import flow_module
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "examples" / "jobs").glob("*.toml"))
@@ -174,20 +174,7 @@ def test_budget_needs_a_limit_and_defaults_to_ten_steps() -> None:
 
 
 def test_workflow_next_to_the_job_file_with_data_from_jsonl(tmp_path: Path) -> None:
-    module = f"flow_{uuid.uuid4().hex[:8]}"
-    _write(tmp_path / f"{module}.py", """
-        from trace_core import Parameter, bundle
-        from trace_core.spaces import Float
-
-        K = Parameter(1.0, name="k", space=Float(0.0, 5.0))
-
-        @bundle
-        def scale(x, k):
-            return x * k
-
-        def workflow(x):
-            return scale(x, K)
-
+    module = flow_module(tmp_path, """
         def feedback(example, output):
             return -abs(output - 2 * example)
         """)

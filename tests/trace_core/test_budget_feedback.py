@@ -139,3 +139,15 @@ def test_a_budget_deep_copies_and_pickles_with_what_was_spent():
         clone.charge(calls=1)
         assert clone.spent["calls"] == 3 and clone.max_calls == 5
     assert b.spent["calls"] == 2  # the copies are independent
+
+
+def test_numpy_and_torch_scalars_become_scores():
+    import numpy as np
+    import torch
+
+    from trace_core.feedback import as_feedback
+
+    assert as_feedback(np.float32(0.5)).score == 0.5
+    assert as_feedback(np.int64(3)).score == 3.0
+    assert as_feedback(torch.tensor(0.25)).score == 0.25
+    assert as_feedback(np.array([1.0, 2.0])).score is None  # not a scalar: shown as text
