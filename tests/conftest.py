@@ -21,3 +21,21 @@ def require_service(available: bool, reason: str) -> None:
     if os.environ.get("TRACETUNE_REQUIRE_SERVICES") == "1":
         pytest.fail(f"required service missing: {reason}")
     pytest.skip(reason)
+
+
+def postgres_url() -> str:
+    """The test PostgreSQL URL (``$TRACETUNE_TEST_POSTGRES_URL``) when a server answers
+    there; otherwise skip (or fail when CI requires services)."""
+    import sqlalchemy as sa
+
+    url = os.environ.get("TRACETUNE_TEST_POSTGRES_URL", "")
+    ok = False
+    if url:
+        try:
+            with sa.create_engine(url).connect() as c:
+                c.execute(sa.text("select 1"))
+            ok = True
+        except Exception:  # noqa: BLE001 - any failure means: no server
+            ok = False
+    require_service(ok, "no PostgreSQL server (set TRACETUNE_TEST_POSTGRES_URL)")
+    return url

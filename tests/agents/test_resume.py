@@ -98,18 +98,9 @@ def test_two_workers_share_one_store(tmp_path: Path) -> None:
 
 
 def test_postgresql_store(tmp_path: Path) -> None:
-    from tests.conftest import require_service
+    from tests.conftest import postgres_url
 
-    url = os.environ.get("TRACETUNE_TEST_POSTGRES_URL", "")
-    ok = False
-    if url:
-        try:
-            with sa.create_engine(url).connect() as c:
-                c.execute(sa.text("select 1"))
-            ok = True
-        except Exception:  # noqa: BLE001
-            ok = False
-    require_service(ok, "no PostgreSQL server (set TRACETUNE_TEST_POSTGRES_URL)")
+    url = postgres_url()
     result = optimize(NumericTask(), optimizer="search", budget=Budget(max_steps=3), store=url)
     store = RunStore(url)
     assert [s["step"] for s in store.steps(result.run_id)] == [0, 1, 2, 3]
