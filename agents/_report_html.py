@@ -170,6 +170,16 @@ def _llm_calls(rep: RunReport) -> str:
     return f"<h2>LLM calls ({len(calls)})</h2>" + "".join(items) + more
 
 
+def _designs(rep: RunReport, directory: Any = None) -> str:
+    """Pictures of the best designs (tasks with ``artifacts``, e.g. design3d); empty otherwise."""
+    items = []
+    for art in rep.designs(directory):
+        files = " ".join(f'<code>{_e(p)}</code>' for p in (art.get("files") or {}).values())
+        items.append(f'<figure><img alt="design" src="data:image/png;base64,{art["png_base64"]}">'
+                     f'<figcaption>{_e(art.get("prompt", ""))}{"<br>" + files if files else ""}</figcaption></figure>')
+    return '<h2>Best designs</h2><div class="charts">' + "".join(items) + "</div>" if items else ""
+
+
 def _data(rep: RunReport) -> str:
     cands = {f"{c['step']}:{c['idx']}": {"score": c.get("score"), "status": c.get("status"),
                                           "values": _text(redact(c.get("values")))[:2000],
@@ -178,7 +188,7 @@ def _data(rep: RunReport) -> str:
     return json.dumps({"run": rep.run["id"], "candidates": cands}).replace("</", "<\\/")
 
 
-def render(rep: RunReport) -> str:
+def render(rep: RunReport, designs_dir: Any = None) -> str:
     """The whole report page."""
     page = string.Template(_asset("report.html"))
     return page.substitute(
@@ -186,4 +196,4 @@ def render(rep: RunReport) -> str:
         script=_asset("report.js"), name=_e(rep.run["name"]), header=_header(rep), comparison=_comparison(rep),
         summary=_e(rep.summary()), score_plot=score_chart(rep.steps, rep.candidates, rep.direction),
         cost_plots=_costs(rep), graph=_graph(rep), values=_values(rep), steps=_steps(rep),
-        llm_calls=_llm_calls(rep), data=_data(rep))
+        llm_calls=_llm_calls(rep), data=_data(rep), designs=_designs(rep, designs_dir))

@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from dataclasses import dataclass
@@ -233,17 +234,47 @@ class RunReport:
             parts.append(f"{name} {before}{_num(best[name])}")
         return "metrics (starting → best): " + ", ".join(parts)
 
-    def html(self) -> str:
-        """The self-contained HTML report."""
+    def designs(self, directory: str | Path | None = None, top: int = 3) -> list[dict[str, Any]]:
+        """Pictures (and, with ``directory``, files such as STL/GLB) of the best distinct
+        designs, for tasks with ``artifacts(values, directory=, stem=)`` (design3d); else []."""
+        spec = (self.run.get("config") or {}).get("task")
+        if not spec:
+            return []
+        try:
+            from agents.factory import build_task_from_spec
+
+            draw = getattr(build_task_from_spec(spec), "artifacts", None)
+        except Exception:  # noqa: BLE001 - pictures only decorate a report
+            log.info("could not rebuild the task to draw its designs", exc_info=True)
+            return []
+        if not callable(draw):
+            return []
+        scored = [c for c in self.candidates if c.get("score") is not None and isinstance(c.get("values"), dict)]
+        scored.sort(key=lambda c: c["score"], reverse=self.direction == "maximize")
+        chosen: dict[str, dict[str, Any]] = {}
+        for values in [self.run.get("best_values") or {}, *(c["values"] for c in scored)]:
+            if values and len(chosen) < top:
+                chosen.setdefault(json.dumps(values, sort_keys=True, default=str), values)
+        out = []
+        for i, values in enumerate(chosen.values(), 1):
+            try:
+                out.append(draw(values, directory=directory, stem=f"best{i}"))
+            except Exception:  # noqa: BLE001
+                log.info("could not draw design %d", i, exc_info=True)
+        return out
+
+    def html(self, designs_dir: str | Path | None = None) -> str:
+        """The self-contained HTML report (best designs' files go to ``designs_dir``)."""
         from agents._report_html import render
 
-        return render(self)
+        return render(self, designs_dir)
 
     def write(self, path: str | Path) -> Path:
-        """Write the HTML report to ``path`` (folders are made); returns the path."""
+        """Write the HTML report to ``path`` (folders are made); returns the path. Tasks
+        with designs (design3d) also get their best meshes in ``<stem>-designs/``."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(self.html(), encoding="utf-8")
+        path.write_text(self.html(path.parent / f"{path.stem}-designs"), encoding="utf-8")
         return path
 
 

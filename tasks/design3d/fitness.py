@@ -221,15 +221,25 @@ def _watertight_problem(mesh: trimesh.Trimesh) -> str | None:
     return None
 
 
+def _listed(words: list[str], most: int = 40) -> str:
+    """Each word once, in first-seen order, with ``xN`` when repeated; at most ``most`` words."""
+    counts: dict[str, int] = {}
+    for w in words:
+        counts[w] = counts.get(w, 0) + 1
+    shown = [f"{w} x{n}" if n > 1 else w for w, n in list(counts.items())[:most]]
+    more = len(counts) - most
+    return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
+
+
 def _words(mesh: trimesh.Trimesh) -> str:
     info = mesh.metadata.get("design3d", {}) if isinstance(mesh.metadata, dict) else {}
     out = []
     if info.get("known"):
-        out.append("shape words used: " + ", ".join(info["known"]))
+        out.append("shape words used: " + _listed(info["known"]))
     elif "known" in info:
         out.append("the prompt has no shape word the generator knows, so it built its default body")
     if info.get("ignored"):
-        out.append("ignored (the generator does not know them): " + ", ".join(info["ignored"]))
+        out.append("ignored (the generator does not know them): " + _listed(info["ignored"]))
     return ("; ".join(out) + ".") if out else ""
 
 

@@ -69,7 +69,7 @@ class Design3DTask(BaseTask):
         generator: ``"procedural"`` (offline) or ``"shap-e"``.
         vehicle_class: ``"car"`` or ``"van"`` (see :data:`~.fitness.CLASSES`).
         speed: air speed in m/s for the drag force.
-        max_chars: longest allowed prompt.
+        max_chars: longest allowed prompt (None: no limit).
         generator_options: keyword arguments for the generator.
 
     Example:
@@ -102,13 +102,14 @@ class Design3DTask(BaseTask):
         generator: str = "procedural",
         vehicle_class: str = "car",
         speed: float = 30.0,
-        max_chars: int = 300,
+        max_chars: int | None = 300,
         generator_options: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(
             prompt=prompt, seeds=[int(s) for s in seeds],
             val_seeds=None if val_seeds is None else [int(s) for s in val_seeds], generator=generator,
-            vehicle_class=vehicle_class, speed=float(speed), max_chars=int(max_chars),
+            vehicle_class=vehicle_class, speed=float(speed),
+            max_chars=None if max_chars is None else int(max_chars),
             generator_options=dict(generator_options or {}),
         )
         if not seeds:
@@ -118,7 +119,7 @@ class Design3DTask(BaseTask):
         self.vehicle_class = resolve_class(vehicle_class)
         self.speed = float(speed)
         self.generator = make_generator(generator, **dict(generator_options or {}))
-        self._space = Text(max_chars=int(max_chars))
+        self._space = Text(max_chars=self.options["max_chars"])
         try:
             self.prompt = Parameter(
                 prompt, name="prompt", space=self._space,

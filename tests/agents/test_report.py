@@ -167,3 +167,22 @@ def test_report_renders_in_headless_chromium(tmp_path: Path) -> None:
     assert 'id="verdict"' in dom and "LLM calls (" in dom
 
 
+
+
+def test_design3d_report_shows_the_best_shapes_as_pictures(tmp_path: Path) -> None:
+    import trimesh
+
+    from agents import optimize
+    from agents.report import RunReport
+    from tasks.registry import build_task
+    from trace_core import Budget
+
+    db = tmp_path / "r.db"
+    result = optimize(build_task("design3d"), optimizer="evolution", budget=Budget(max_steps=2), k=2, store=db)
+    report = RunReport.load(RunStore(db), result.run_id)
+    page = tmp_path / "design.html"
+    report.write(page)
+    html = page.read_text()
+    assert 'id="designs"' in html and "data:image/png;base64," in html
+    stls = sorted((tmp_path / "design-designs").glob("*.stl"))
+    assert stls and trimesh.load(stls[0]).is_watertight

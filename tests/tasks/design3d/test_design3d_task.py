@@ -70,6 +70,14 @@ def test_bad_prompts_and_outputs_are_scored_failures(task):
     assert "not a mesh" in task.evaluate(0, 42).text
 
 
+def test_without_a_length_limit_a_long_prompt_is_scored_with_short_feedback():
+    task = Design3DTask(max_chars=None)
+    with using({"prompt": "sleek zebra " * 400}):
+        fb = task.evaluate(0, task.run(0))
+    assert fb.metrics["drag"] > 0 and "sleek x400" in fb.text and "zebra x400" in fb.text
+    assert len(fb.text) < 1000
+
+
 def test_configuration_errors_are_raised_early():
     with pytest.raises(ConfigError):
         Design3DTask(vehicle_class="spaceship")
