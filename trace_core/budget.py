@@ -77,21 +77,22 @@ class Budget(BaseModel):
     def spent(self) -> dict[str, float]:
         """What was spent so far, by kind (steps, evaluations, tokens, usd, calls, seconds)."""
         out = dict(self._spent)
-        out["seconds"] = 0.0 if self._started is None else time.monotonic() - self._started
+        out["seconds"] = self._spent["seconds"] + (0.0 if self._started is None else time.monotonic() - self._started)
         return out
 
     def restore(self, spent: dict[str, float]) -> None:
-        """Set the amounts spent (used when a run resumes)."""
+        """Set the amounts spent (used when a run resumes). Seconds spent before count
+        toward ``max_seconds``; the clock goes on from there once started."""
         with self._lock:
             for k, v in spent.items():
-                if k in self._spent and k != "seconds":
+                if k in self._spent:
                     self._spent[k] = float(v)
 
     def charge(self, **amounts: float) -> None:
         """Add amounts spent: ``charge(tokens=120, usd=0.001, calls=1)``."""
         with self._lock:
             for k, v in amounts.items():
-                if k not in self._spent:
+                if k not in self._spent or k == "seconds":
                     raise ValueError(f"unknown budget amount {k!r}; use one of {sorted(self._spent)}")
                 self._spent[k] += float(v or 0)
 
