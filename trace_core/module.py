@@ -35,6 +35,25 @@ def _is_json(value: Any) -> bool:
     return True
 
 
+def _number_method_code(params: list[Parameter]) -> None:
+    """Two instances of one class each have the code of a trainable method, both named
+    ``Class.method``: number the later ones (``Class.method[2]`` …) in the module's
+    deterministic order, so every parameter keeps a unique, stable name."""
+    from trace_core.bundle import _BundleCode
+
+    taken = {p.name for p in params if not isinstance(p.space, _BundleCode)}
+    for p in params:
+        if not isinstance(p.space, _BundleCode):
+            continue
+        base, k = p.name.split("[")[0], 1
+        name = p.name
+        while name in taken:
+            k += 1
+            name = f"{base}[{k}]"
+        p.name = name
+        taken.add(name)
+
+
 class Module:
     """Base class for workflows: finds Parameters and trainable bundles in attributes,
     lists, tuples and dicts (recursively, through nested Modules).
@@ -53,6 +72,7 @@ class Module:
         found: list[Parameter] = []
         seen: set[int] = set()
         self._collect(self, found, seen, set())
+        _number_method_code(found)
         return found
 
     @staticmethod

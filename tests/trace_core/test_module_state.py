@@ -175,3 +175,18 @@ def test_modules_in_nested_lists_and_dicts_and_enum_choices_round_trip(tmp_path)
     other = Net()
     other.load(tmp_path / "net.json")
     assert other.blocks[1]["head"][0].width.value == 32 and other.mode.value is Mode.SAFE
+
+
+def test_two_instances_of_one_class_get_numbered_code_parameters(tmp_path):
+    from tests.trace_core.agents_fixture_mod import Pair
+    from trace_core import node, using
+
+    pair = Pair()
+    names = [p.name for p in pair.parameters()]
+    assert names == ["Agent.act", "Agent.act[2]"] == [p.name for p in pair.parameters()]  # stable
+    with using({"Agent.act[2]": "def act(self, x):\n    return x * 10\n"}):
+        assert (pair.a.act(node(3)).value, pair.b.act(node(3)).value) == (4, 30)
+    pair.save(tmp_path / "pair.json")
+    again = Pair()
+    again.load(tmp_path / "pair.json")
+    assert again.state_dict() == pair.state_dict()
