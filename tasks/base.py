@@ -20,7 +20,7 @@ from typing import Any, Protocol, runtime_checkable
 from trace_core.errors import Pruned
 from trace_core.feedback import Direction, Feedback
 
-__all__ = ["Task", "BaseTask", "Reporter", "report", "reporting", "Pruned"]
+__all__ = ["Task", "BaseTask", "SeededTask", "Reporter", "report", "reporting", "Pruned"]
 
 
 @runtime_checkable
@@ -81,6 +81,20 @@ class BaseTask:
     def spec(self) -> dict[str, Any]:
         """How to rebuild this task in another process: registered name and options."""
         return {"name": self.name, "options": dict(self.options)}
+
+
+class SeededTask(BaseTask):
+    """A task whose examples are seeds: ``options["seeds"]`` to learn from and
+    ``options["val_seeds"]`` (or the same seeds) to score candidates on."""
+
+    @property
+    def train(self) -> list[int]:
+        return list(self.options["seeds"])
+
+    @property
+    def val(self) -> list[int]:
+        seeds = self.options.get("val_seeds")
+        return list(seeds) if seeds is not None else self.train
 
 
 class Reporter(Protocol):

@@ -20,12 +20,12 @@ from trace_core.feedback import Feedback
 from tasks._torch.curve import diagnose, format_curve
 from tasks._torch.data import TabularData, load_data
 from tasks._torch.train import TrainRecord, resolve_device
-from tasks.base import BaseTask, report
+from tasks.base import SeededTask, report
 
 __all__ = ["Failed", "TabularTask", "record_feedback", "output_feedback", "call_pruning"]
 
 
-class TabularTask(BaseTask):
+class TabularTask(SeededTask):
     """Base of the torch tasks: data options, seeds as examples, an epoch counter.
 
     Args:
@@ -89,15 +89,6 @@ class TabularTask(BaseTask):
                              max_train=o["max_train"])
         except ValueError as e:
             raise ConfigError(str(e)) from None
-
-    @property
-    def train(self) -> list[int]:
-        return list(self.options["seeds"])
-
-    @property
-    def val(self) -> list[int]:
-        seeds = self.options["val_seeds"]
-        return list(seeds) if seeds is not None else self.train
 
     def _on_epoch(self, epoch: int, val_acc: float) -> None:
         with self._lock:

@@ -31,7 +31,7 @@ from trace_core.feedback import Feedback
 from trace_core.spaces import Choice, Float, Int, Space
 
 from tasks._torch.adapter import Failed, call_pruning
-from tasks.base import BaseTask, report
+from tasks.base import SeededTask, report
 
 from .data import Splits, make_splits
 from .losses import LOSSES
@@ -161,7 +161,7 @@ def train_preference(
         return Failed("diverged", str(e), metrics)
 
 
-class PreferenceTask(BaseTask):
+class PreferenceTask(SeededTask):
     """Tune the loss (DPO / IPO / SimPO / SRPO) and hyperparameters of preference optimization
     of a tiny causal LM on generated arithmetic pairs (``"47+5="``: ``"52"`` preferred to an
     off-by-one, reversed or truncated answer).
@@ -244,15 +244,6 @@ class PreferenceTask(BaseTask):
         except InvalidProposal as e:
             raise ConfigError(f"an initial value is invalid: {e}") from None
         self._cache = _WarmCache() if cache_warmup else None
-
-    @property
-    def train(self) -> list[int]:
-        return list(self.options["seeds"])
-
-    @property
-    def val(self) -> list[int]:
-        seeds = self.options["val_seeds"]
-        return list(seeds) if seeds is not None else self.train
 
     def parameters(self) -> list[Parameter]:
         return list(self._params)
