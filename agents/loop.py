@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import contextvars
+import json
 import logging
 import math
 import random
@@ -159,7 +160,7 @@ class Run:
             try:
                 nx_graph = graph.to_networkx(nodes[0][0])
                 if nx_graph.number_of_nodes() <= _GRAPH_MAX_NODES:
-                    g = graph.to_json(nodes[0][0])
+                    g = json.dumps(graph.node_link(nx_graph), sort_keys=True)
             except Exception:  # noqa: BLE001 - the graph is for reports only
                 log.debug("graph export failed", exc_info=True)
         return propagated, fb_json, g

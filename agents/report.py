@@ -105,11 +105,10 @@ def trace_graph(task: Any, max_nodes: int = 400) -> dict[str, Any] | None:
     try:
         with catching():
             out = task.run(examples[0] if examples else None)
-        if not hasattr(out, "parents") or graph.to_networkx(out).number_of_nodes() > max_nodes:
+        if not hasattr(out, "parents"):
             return None
-        import json
-
-        return json.loads(graph.to_json(out))
+        g = graph.to_networkx(out)
+        return graph.node_link(g) if g.number_of_nodes() <= max_nodes else None
     except Exception:  # noqa: BLE001 - the graph only decorates a report
         log.info("could not trace the task for the report", exc_info=True)
         return None

@@ -28,7 +28,21 @@ __all__ = ["RunStore", "open_store", "default_store_url"]
 log = logging.getLogger(__name__)
 
 meta = sa.MetaData()
-_JSON = sa.Text  # JSON as text: portable across SQLite and PostgreSQL
+
+
+class _JSON(sa.types.TypeDecorator):
+    """JSON kept as text (portable across SQLite and PostgreSQL), encoded and decoded
+    here so no caller handles it."""
+
+    impl = sa.Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> str | None:
+        return None if value is None else json.dumps(value, sort_keys=True, default=_json_default)
+
+    def process_result_value(self, value: str | None, dialect: Any) -> Any:
+        return None if value is None else json.loads(value)
+
 
 runs = sa.Table(
     "runs", meta,
@@ -116,10 +130,6 @@ def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds")
 
 
-def _dump(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, default=_json_default)
-
-
 def _json_default(value: Any) -> Any:
     if hasattr(value, "model_dump"):
         return value.model_dump(mode="json")
@@ -128,10 +138,6 @@ def _json_default(value: Any) -> Any:
     if hasattr(value, "tolist"):
         return value.tolist()
     return repr(value)
-
-
-def _load(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
 
 
 def default_store_url() -> str:
@@ -205,16 +211,14 @@ class RunStore:
     def create_run(self, *, name: str, task: str, config: dict[str, Any], direction: str = "maximize",
                    job_key: str | None = None, run_id: str | None = None) -> str:
         run_id = run_id or uuid.uuid4().hex[:12]
+        now = _now()
         with self._tx() as c:
             c.execute(runs.insert().values(
                 id=run_id, name=name, job_key=job_key or name, task=task, direction=direction,
-                config=_dump(config), status="running", created_at=_now(), updated_at=_now()))
+                config=config, status="running", created_at=now, updated_at=now))
         return run_id
 
     def update_run(self, run_id: str, **fields: Any) -> None:
-        for key in ("config", "best_values", "spent"):
-            if key in fields:
-                fields[key] = _dump(fields[key])
         fields["updated_at"] = _now()
         with self._tx() as c:
             c.execute(runs.update().where(runs.c.id == run_id).values(**fields))
@@ -228,14 +232,7 @@ class RunStore:
                 if len(rows) != 1:
                     raise ConfigError(f"no run {run_id!r} in {self.safe_url}; `tracetune list` shows the runs")
                 row = rows[0]
-        return self._run_dict(row)
-
-    @staticmethod
-    def _run_dict(row: Any) -> dict[str, Any]:
-        out = dict(row)
-        for key in ("config", "best_values", "spent"):
-            out[key] = _load(out[key])
-        return out
+        return dict(row)
 
     def list_runs(self, *, job_key: str | None = None, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         q = sa.select(runs).order_by(runs.c.created_at.desc(), runs.c.id.desc()).limit(limit)
@@ -244,7 +241,7 @@ class RunStore:
         if status is not None:
             q = q.where(runs.c.status == status)
         with self.engine.connect() as c:
-            return [self._run_dict(r) for r in c.execute(q).mappings().all()]
+            return [dict(r) for r in c.execute(q).mappings().all()]
 
     @property
     def safe_url(self) -> str:
@@ -281,27 +278,25 @@ class RunStore:
                 return
             c.execute(steps.insert().values(
                 run_id=run_id, step=step, incumbent_score=incumbent_score, best_candidate_score=best_candidate_score,
-                accepted=accepted, values=_dump(values), train_feedback=_dump(train_feedback), graph=_dump(graph),
-                spent=_dump(spent or {}), tokens=tokens, cost_usd=cost_usd, seconds=seconds, created_at=_now()))
-            for row in candidates_rows:
-                c.execute(candidates.insert().values(
-                    run_id=run_id, step=step, idx=row["idx"], update_id=row.get("update_id"),
-                    values=_dump(row.get("values")), reasoning=row.get("reasoning", ""), score=row.get("score"),
-                    status=row.get("status", "done"), feedback=_dump(row.get("feedback"))))
-            for row in evaluation_rows:
-                c.execute(evaluations.insert().values(
-                    run_id=run_id, step=step, candidate=row["candidate"], example=row["example"],
-                    score=row.get("score"), feedback=_dump(row.get("feedback"))))
-            for i, row in enumerate(llm_rows):
-                c.execute(llm_calls.insert().values(run_id=run_id, step=step, idx=i, **row))
-            c.execute(snapshots.insert().values(run_id=run_id, step=step, values=_dump(values)))
+                accepted=accepted, values=values, train_feedback=train_feedback, graph=graph, spent=spent or {},
+                tokens=tokens, cost_usd=cost_usd, seconds=seconds, created_at=_now()))
+            key = {"run_id": run_id, "step": step}
+            if candidates_rows:  # one executemany per table
+                c.execute(candidates.insert(), [
+                    {**key, "idx": row["idx"], "update_id": row.get("update_id"), "values": row.get("values"),
+                     "reasoning": row.get("reasoning", ""), "score": row.get("score"),
+                     "status": row.get("status", "done"), "feedback": row.get("feedback")}
+                    for row in candidates_rows])
+            if evaluation_rows:
+                c.execute(evaluations.insert(), [
+                    {**key, "candidate": row["candidate"], "example": row["example"], "score": row.get("score"),
+                     "feedback": row.get("feedback")} for row in evaluation_rows])
+            if llm_rows:
+                c.execute(llm_calls.insert(), [{**key, "idx": i, **row} for i, row in enumerate(llm_rows)])
+            c.execute(snapshots.insert().values(**key, values=values))
             if optimizer_state is not None:
-                c.execute(optimizer_states.insert().values(run_id=run_id, step=step, state=_dump(optimizer_state)))
-            fields = dict(run_fields or {})
-            for key in ("best_values", "spent"):
-                if key in fields:
-                    fields[key] = _dump(fields[key])
-            fields["updated_at"] = _now()
+                c.execute(optimizer_states.insert().values(**key, state=optimizer_state))
+            fields = {**(run_fields or {}), "updated_at": _now()}
             c.execute(runs.update().where(runs.c.id == run_id).values(**fields))
 
     def last_step(self, run_id: str) -> dict[str, Any] | None:
@@ -311,23 +306,16 @@ class RunStore:
             ).mappings().first()
             if row is None:
                 return None
-            out = self._step_dict(row)
+            out = dict(row)
             st = c.execute(sa.select(optimizer_states.c.state).where(
                 optimizer_states.c.run_id == run_id, optimizer_states.c.step == out["step"])).first()
-            out["optimizer_state"] = _load(st[0]) if st else None
+            out["optimizer_state"] = st[0] if st else None
             return out
-
-    @staticmethod
-    def _step_dict(row: Any) -> dict[str, Any]:
-        out = dict(row)
-        for key in ("values", "train_feedback", "graph", "spent"):
-            out[key] = _load(out.get(key))
-        return out
 
     def steps(self, run_id: str) -> list[dict[str, Any]]:
         with self.engine.connect() as c:
             rows = c.execute(sa.select(steps).where(steps.c.run_id == run_id).order_by(steps.c.step)).mappings().all()
-        return [self._step_dict(r) for r in rows]
+        return [dict(r) for r in rows]
 
     def candidates(self, run_id: str, step: int | None = None) -> list[dict[str, Any]]:
         q = sa.select(candidates).where(candidates.c.run_id == run_id)
@@ -335,18 +323,13 @@ class RunStore:
             q = q.where(candidates.c.step == step)
         with self.engine.connect() as c:
             rows = c.execute(q.order_by(candidates.c.step, candidates.c.idx)).mappings().all()
-        out = []
-        for r in rows:
-            d = dict(r)
-            d["values"], d["feedback"] = _load(d["values"]), _load(d["feedback"])
-            out.append(d)
-        return out
+        return [dict(r) for r in rows]
 
     def evaluations(self, run_id: str) -> list[dict[str, Any]]:
         with self.engine.connect() as c:
             rows = c.execute(sa.select(evaluations).where(evaluations.c.run_id == run_id).order_by(
                 evaluations.c.step, evaluations.c.candidate, evaluations.c.example)).mappings().all()
-        return [{**dict(r), "feedback": _load(r["feedback"])} for r in rows]
+        return [dict(r) for r in rows]
 
     def llm_calls(self, run_id: str) -> list[dict[str, Any]]:
         with self.engine.connect() as c:
@@ -360,13 +343,13 @@ class RunStore:
                 snapshots.c.run_id == run_id, snapshots.c.step == step)).first()
         if row is None:
             raise ConfigError(f"run {run_id} has no committed step {step}")
-        return _load(row[0])
+        return row[0]
 
     def set_step_graph(self, run_id: str, step: int, graph: Any) -> None:
         """Attach a traced graph to a committed step (a report traces the best values
         once after a run whose optimizer does not read traces)."""
         with self._tx() as c:
-            c.execute(steps.update().where(steps.c.run_id == run_id, steps.c.step == step).values(graph=_dump(graph)))
+            c.execute(steps.update().where(steps.c.run_id == run_id, steps.c.step == step).values(graph=graph))
 
     def delete_steps_after(self, run_id: str, step: int) -> None:
         """Forget steps after ``step`` (used when rolling a run back)."""

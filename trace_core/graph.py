@@ -10,7 +10,7 @@ import networkx as nx
 from trace_core.backward import topological
 from trace_core.node import ExceptionNode, Node
 
-__all__ = ["to_networkx", "to_dot", "to_json", "short"]
+__all__ = ["to_networkx", "to_dot", "to_json", "node_link", "short"]
 
 
 def short(value: Any, limit: int = 80) -> str:
@@ -48,9 +48,14 @@ def to_networkx(output: Node | list[Node], value_chars: int = 80) -> nx.DiGraph:
     return g
 
 
+def node_link(g: nx.DiGraph) -> dict[str, Any]:
+    """A graph made by :func:`to_networkx` as node-link data (what :func:`to_json` writes)."""
+    return nx.node_link_data(g, edges="edges")
+
+
 def to_json(output: Node | list[Node], value_chars: int = 80) -> str:
     """Nodes and edges as JSON (``networkx`` node-link format)."""
-    return json.dumps(nx.node_link_data(to_networkx(output, value_chars), edges="edges"), sort_keys=True)
+    return json.dumps(node_link(to_networkx(output, value_chars)), sort_keys=True)
 
 
 def _dot_escape(text: str) -> str:
