@@ -200,6 +200,7 @@ def run_once(task_name: str, label: str, spec: str, seed: int, budget: Budget, s
               "evaluations_to_best": evaluations_to_best(steps, candidates), "stop_reason": result.stop_reason,
               "seconds": round(time.perf_counter() - started, 1), "run_id": result.run_id}
     if model is not None and log_path is not None:
+        record.update(model=model.name, temperature=model.temperature, request_seed=seed)
         record.update(llm_figures(read_calls(log_path), candidates))
     return record
 

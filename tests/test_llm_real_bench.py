@@ -63,7 +63,8 @@ def test_numeric_runs_seeded_requests_equal_baselines_and_resumes(bench, tmp_pat
         assert llm["calls"] == len(sent) and llm["repairs"] == sum(map(_is_repair, sent)) >= 1
         assert llm["first_replies"] == len(sent) - llm["repairs"] and llm["parsed_first"] == 0
         assert all(b["evaluations"] == llm["evaluations"] for b in baselines)
-        assert llm["start"] == 11.25 and 1 <= llm["evaluations_to_best"] <= llm["evaluations"]
+        assert llm["request_seed"] == seed and llm["start"] == 11.25
+        assert 1 <= llm["evaluations_to_best"] <= llm["evaluations"]
     table = capsys.readouterr().out.splitlines()
     assert sum(line.startswith("numeric ") for line in table) == 2 * 3  # one table per call of main
     assert (out.parent / "results.jsonl.calls" / "numeric-seed1.jsonl").exists()
