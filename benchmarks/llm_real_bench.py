@@ -70,7 +70,8 @@ class Plan:
 
 PLANS = {
     "numeric": Plan("optoprime", "OptoPrime", (("Search (TPE)", "search:tpe"), ("random search", "search:random")), 3),
-    "code_repair": Plan("optoprime", "OptoPrime", (), 3, "no classical optimizer edits code: the start is the baseline"),
+    "code_repair": Plan("optoprime", "OptoPrime", (), 3,
+                        "no classical optimizer edits code: the start is the baseline"),
     "prompt_qa": Plan("optoprime", "OptoPrime", (("Evolution (words)", "evolution"),), 1,
                       "Search has no numbers to search in a Text prompt: word-operator Evolution is the baseline"),
     "design3d": Plan("evolution", "Evolution + LLM", (("Evolution (words)", "evolution"),), 1,
