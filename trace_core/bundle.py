@@ -26,6 +26,8 @@ from typing import Any
 from trace_core.errors import ConfigError, InvalidProposal
 from trace_core.node import Node, Parameter, _reads, _tracing
 from trace_core.ops import fail
+from trace_core.ops import input_nodes as _input_nodes
+from trace_core.ops import unwrap as _unwrap
 from trace_core.spaces import Code
 
 __all__ = ["bundle", "BundledFunction"]
@@ -57,46 +59,6 @@ def _signature_args(fn: Callable[..., Any]) -> list[str]:
         prefix = {p.VAR_POSITIONAL: "*", p.VAR_KEYWORD: "**"}.get(p.kind, "")
         out.append(prefix + p.name)
     return out
-
-
-_CONTAINERS = (list, tuple, dict)
-
-
-def _unwrap(value: Any) -> Any:
-    """``value`` with every Node replaced by its value, also inside (nested) lists,
-    tuples and dicts; a container without Nodes is returned as is."""
-    if isinstance(value, Node):
-        return value.value
-    kind = type(value)
-    if kind is list or kind is tuple:
-        items = [_unwrap(v) for v in value]
-        return value if all(a is b for a, b in zip(items, value)) else kind(items)
-    if kind is dict:
-        plain = {k: _unwrap(v) for k, v in value.items()}
-        return value if all(plain[k] is v for k, v in value.items()) else plain
-    return value
-
-
-def _collect_nodes(value: Any, nodes: list[Node]) -> None:
-    if isinstance(value, Node):
-        nodes.append(value)
-    elif type(value) is list or type(value) is tuple:
-        for v in value:
-            _collect_nodes(v, nodes)
-    elif type(value) is dict:
-        for v in value.values():
-            _collect_nodes(v, nodes)
-
-
-def _input_nodes(args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Node]:
-    """The Nodes among the arguments, also inside (nested) lists, tuples and dicts."""
-    nodes: list[Node] = []
-    for a in (*args, *kwargs.values()):
-        if isinstance(a, Node):
-            nodes.append(a)
-        elif type(a) in _CONTAINERS:
-            _collect_nodes(a, nodes)
-    return nodes
 
 
 def _call(fn: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
