@@ -18,6 +18,7 @@ import functools
 import inspect
 import logging
 import multiprocessing
+import os
 import textwrap
 import types
 from collections.abc import Callable
@@ -135,6 +136,7 @@ class BundledFunction:
         self._space: Code | None = None
         self._parameter: Parameter | None = None
         self._is_method = False
+        self._defining_class: type | None = None
         if trainable:
             if self._source is None or self.name == "<lambda>":
                 raise ConfigError(
@@ -163,14 +165,30 @@ class BundledFunction:
         return self._parameter
 
     def parameter_for(self, instance: Any) -> Parameter:
-        """The Code parameter of this trainable method for one instance."""
-        key = f"_tracetune_code_{self.name}"
+        """The Code parameter of this trainable method for one instance: one per class
+        that defines the method, so an override and the method it overrides (reached
+        with ``super()``) each keep their own code."""
+        key = f"_tracetune_code_{self.qualname}"
         param = instance.__dict__.get(key)
         if param is None:
-            param = Parameter(self._source, name=f"{type(instance).__name__}.{self.name}", space=self._space,
-                              description=f"the code of {type(instance).__name__}.{self.name}")
+            cls = type(instance)
+            if self._defining_class is not None and getattr(cls, self.name, None) is not self:
+                cls = self._defining_class  # overridden in type(instance): named after the class defining it
+            param = Parameter(self._source, name=f"{cls.__name__}.{self.name}", space=self._space,
+                              description=f"the code of {cls.__name__}.{self.name}")
             instance.__dict__[key] = param
         return param
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._defining_class = owner  # for the code parameter's key and super() in new code
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write this trainable function's code as JSON (``{name: source}``), as ``Module.save`` does."""
+        _save_code(self.parameter, path)
+
+    def load(self, path: str | os.PathLike[str]) -> None:
+        """Read code written by :meth:`save` (checked like any new value)."""
+        _load_code(self.parameter, path)
 
     def __get__(self, instance: Any, owner: type | None = None) -> Any:
         if instance is None:
@@ -199,10 +217,12 @@ class BundledFunction:
             except ValueError:  # an empty cell
                 pass
         try:
-            exec(compile(source, f"<tracetune:{self.name}>", "exec"), namespace)  # noqa: S102 - trainable code
+            code = compile(_in_class_scope(source, self.name) if self._defining_class else source,
+                           f"<tracetune:{self.name}>", "exec")
+            exec(code, namespace)  # noqa: S102 - trainable code
         except Exception as e:
             raise InvalidProposal(f"the code of {self.name} fails when defined: {type(e).__name__}: {e}") from None
-        fn = namespace[self.name]
+        fn = namespace.pop(_SCOPE)(self._defining_class) if self._defining_class else namespace[self.name]
         fn = getattr(fn, "fn", fn)
         if inspect.iscoroutinefunction(fn) != self.is_async:
             kind = "an async def" if self.is_async else "a def (not async def)"
@@ -328,6 +348,36 @@ class _BundleCode(Code):
         return clean
 
 
+_SCOPE = "_tracetune_class_scope"
+
+
+def _in_class_scope(source: str, name: str) -> ast.Module:
+    """``source`` defined inside ``def _tracetune_class_scope(__class__)`` that returns it,
+    so a method's new code may call ``super()`` as code written in its class can (line
+    numbers unchanged)."""
+    tree = ast.parse(source)
+    scope = ast.parse(f"def {_SCOPE}(__class__):\n    pass").body[0]
+    scope.body = [*tree.body, ast.Return(ast.Name(name, ast.Load()))]
+    tree.body = [scope]
+    return ast.fix_missing_locations(tree)
+
+
+def _save_code(param: Parameter, path: str | os.PathLike[str]) -> None:
+    from trace_core.module import write_state  # module.py imports this module
+
+    write_state(path, {param.name: param.value})
+
+
+def _load_code(param: Parameter, path: str | os.PathLike[str]) -> None:
+    from trace_core.module import read_state  # module.py imports this module
+
+    state = read_state(path)
+    if set(state) != {param.name}:
+        raise ConfigError(f"{path} holds the code of {sorted(state)}, expected exactly [{param.name!r}]; "
+                          "load a file written by this function's save()")
+    param.set(state[param.name])
+
+
 class _Bound:
     """A bundled method bound to an instance."""
 
@@ -346,6 +396,14 @@ class _Bound:
         if not self.bundle._is_method:  # bound as a classmethod: one parameter for the class
             return self.bundle.parameter
         return self.bundle.parameter_for(self.instance)
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write this method's code (for this instance) as JSON."""
+        _save_code(self.parameter, path)
+
+    def load(self, path: str | os.PathLike[str]) -> None:
+        """Read code written by :meth:`save`."""
+        _load_code(self.parameter, path)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.bundle, name)
