@@ -270,10 +270,12 @@ class BundledFunction:
             try:
                 out = self._run(self._function(code), args, kwargs)
             except Exception as exc:
-                return fail(self, self._parents(inputs, reads, code), exc, self.catch)
+                return fail(self, self._parents(inputs, reads, code), exc, self.catch, (args, kwargs))
             finally:
                 _reads.reset(t_reads)
-            return out if isinstance(out, Node) else Node(out, parents=self._parents(inputs, reads, code), op=self)
+            if isinstance(out, Node):
+                return out
+            return Node(out, parents=self._parents(inputs, reads, code), op=self, call_args=(args, kwargs))
         t_trace, t_reads = _tracing.set(False), _reads.set(reads)
         try:
             fn = self._function(code)
@@ -286,8 +288,8 @@ class BundledFunction:
             _tracing.reset(t_trace)
             _reads.reset(t_reads)
         if error is not None:
-            return fail(self, self._parents(inputs, reads, code), error, self.catch)
-        return Node(out, parents=self._parents(inputs, reads, code), op=self)
+            return fail(self, self._parents(inputs, reads, code), error, self.catch, (args, kwargs))
+        return Node(out, parents=self._parents(inputs, reads, code), op=self, call_args=(args, kwargs))
 
     async def _await(self, coro: Any) -> Any:
         if self.timeout is None:
@@ -311,13 +313,13 @@ class BundledFunction:
                 coro = fn(*(_unwrap(a) for a in args), **_unwrap(kwargs))
             out = await self._await(coro)
         except Exception as exc:
-            return fail(self, self._parents(inputs, reads, code), exc, self.catch)
+            return fail(self, self._parents(inputs, reads, code), exc, self.catch, (args, kwargs))
         finally:
             _tracing.reset(t_trace)
             _reads.reset(t_reads)
         if isinstance(out, Node):
             return out
-        return Node(out, parents=self._parents(inputs, reads, code), op=self)
+        return Node(out, parents=self._parents(inputs, reads, code), op=self, call_args=(args, kwargs))
 
     @staticmethod
     def _parents(inputs: list[Node], reads: list[Parameter], code: Parameter | None) -> tuple[Node, ...]:

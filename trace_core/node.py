@@ -55,7 +55,8 @@ class Node:
         (10, [9, 1])
     """
 
-    __slots__ = ("_value", "name", "description", "parents", "op", "__weakref__")
+    # ``call_args``: a bundle's (args, kwargs) as called, Nodes and plain values, for renderers
+    __slots__ = ("_value", "name", "description", "parents", "op", "call_args", "__weakref__")
     trainable = False
     __array_ufunc__ = None  # ``array + node`` defers to the node's operator (one traced op, not an array of nodes)
 
@@ -66,12 +67,14 @@ class Node:
         description: str = "",
         parents: tuple[Node, ...] = (),
         op: Any = None,
+        call_args: tuple[tuple, dict] | None = None,
     ):
         self._value = value
         self.name = name if name is not None else (op.name if op is not None else "node")
         self.description = description
         self.parents = parents
         self.op = op
+        self.call_args = call_args
 
     @property
     def value(self) -> Any:

@@ -51,10 +51,12 @@ def _user_traceback(exc: BaseException, limit: int = 8) -> str:
     return "Traceback (most recent call last):\n" + "".join(traceback.format_list(frames[-limit:]))
 
 
-def fail(op: Any, parents: tuple[Any, ...], exc: BaseException, catch: bool = False) -> Any:
+def fail(op: Any, parents: tuple[Any, ...], exc: BaseException, catch: bool = False,
+         call_args: tuple[tuple, dict] | None = None) -> Any:
     """Record a failed op: return its ExceptionNode inside ``catching()``, else raise
     ``TracedError`` carrying it. Control-flow errors (a budget reached, a pruned
-    evaluation) are not the workflow's failure: they propagate unchanged."""
+    evaluation) are not the workflow's failure: they propagate unchanged.
+    ``call_args``: a bundle's arguments as called, for renderers."""
     from trace_core.node import ExceptionNode  # node.py imports this module
 
     if isinstance(exc, (BudgetExceeded, Pruned)):
@@ -69,6 +71,7 @@ def fail(op: Any, parents: tuple[Any, ...], exc: BaseException, catch: bool = Fa
         description=f"{type(exc).__name__}: {exc}\n{_user_traceback(exc)}",
         parents=parents,
         op=op,
+        call_args=call_args,
     )
     if catch or _catching.get():
         return enode

@@ -9,8 +9,10 @@ middle lines. Parameters, outputs and feedback are always shown.
 
 from __future__ import annotations
 
+import inspect
 import re
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +20,7 @@ from optimizers.optoprime.format import cut, format_feedback, format_parameters,
 from trace_core.backward import topological
 from trace_core.feedback import Feedback
 from trace_core.node import ExceptionNode, Node, Parameter
-from trace_core.ops import Op
+from trace_core.ops import Op, input_nodes
 from trace_core.spaces import Code
 
 __all__ = ["Level", "LEVELS", "GraphView"]
@@ -139,21 +141,15 @@ class GraphView:
         names: dict[Node, str] = {}
         self.inputs: set[Node] = set()
         self.lines: list[Node] = []
-        clean: dict[str, str] = {}
-        counter = 0
-
-        def fresh(n: Node) -> str:
-            nonlocal counter
-            base = clean.get(n.name)
-            if base is None:
-                base = _NOT_IDENT.sub("_", n.name) or "node"
-                base = clean[n.name] = base if not base[0].isdigit() else "n" + base
-            name = f"{base}{counter}"
-            counter += 1
-            while name in taken:
-                name += "_"
-            return name
-
+        self.plain: dict[Node, list[tuple[str, Any]]] = {}  # a line's plain arguments shown as inputs
+        self._calls: dict[Node, tuple[list[str], list[str]]] = {}
+        self._signatures: dict[int, inspect.Signature | None] = {}
+        named: dict[Node, None] = {}
+        for n in nodes:
+            if not mine(n):
+                named[n] = None
+                named.update((q, None) for q in n.parents if not mine(q) and (q in inside or _literal(q) is None))
+        namer = _Namer(taken, named)
         for n in nodes:
             if mine(n):
                 names[n] = n.name
@@ -165,21 +161,75 @@ class GraphView:
                     elif q not in inside and (literal := _literal(q)) is not None:
                         names[q] = literal
                     else:
-                        names[q] = fresh(q)
+                        names[q] = namer.fresh(q)
                         self.inputs.add(q)
             if n not in names:
-                names[n] = fresh(n)
+                names[n] = namer.fresh(n)
             self.lines.append(n)
+            if n.call_args is not None and not isinstance(n.op, Op):
+                self._bind_call(n, names, namer)
         self.names = names
         self.keys = [f"{n.op.name if n.op is not None else n.name}/{len(n.parents)}" for n in self.lines]
         self._collapsed: dict[int | None, list[int | tuple[int, int]]] = {}
 
+    # -- a bundle's call, with its keyword names and plain arguments ---------------------
+    def _signature(self, op: Any) -> inspect.Signature | None:
+        if id(op) not in self._signatures:
+            try:
+                self._signatures[id(op)] = inspect.signature(op.fn)
+            except (AttributeError, TypeError, ValueError):
+                self._signatures[id(op)] = None
+        return self._signatures[id(op)]
+
+    def _bind_call(self, n: Node, names: dict[Node, str], namer: _Namer) -> None:
+        """``self._calls[n]``: the arguments as written (``answer=solver0``); plain values
+        inline when short, else named and listed under Inputs; parameters the function
+        read without receiving them in a trailing comment."""
+        sig = self._signature(n.op)
+        args, kwargs = n.call_args
+        try:
+            bound = sig.bind(*args, **kwargs) if sig is not None else None
+        except TypeError:
+            bound = None
+        if bound is None:
+            return
+        parts: list[str] = []
+        plain: list[tuple[str, Any]] = []
+
+        def text(value: Any, keyword: str) -> str:
+            if isinstance(value, Node):
+                return names.get(value) or names.setdefault(value, namer.fresh(value))
+            if type(value) in (list, tuple, dict) and input_nodes((value,), {}):
+                if type(value) is dict:
+                    return "{" + ", ".join(f"{format_value(k)}: {text(v, keyword)}" for k, v in value.items()) + "}"
+                inner = ", ".join(text(v, keyword) for v in value) + ("," if type(value) is tuple and len(value) == 1 else "")
+                return f"[{inner}]" if type(value) is list else f"({inner})"
+            literal = _literal_value(value)
+            if literal is None:
+                literal = namer.fresh_name(keyword)
+                plain.append((literal, value))
+            return literal
+
+        for i, (name, value) in enumerate(bound.arguments.items()):
+            kind = sig.parameters[name].kind
+            if i == 0 and name in ("self", "cls") and not isinstance(value, Node):
+                continue
+            if kind is inspect.Parameter.VAR_POSITIONAL:
+                parts.extend(text(v, name) for v in value)
+            elif kind is inspect.Parameter.VAR_KEYWORD:
+                parts.extend(f"{k}={text(v, k)}" for k, v in value.items())
+            elif kind is inspect.Parameter.POSITIONAL_ONLY:
+                parts.append(text(value, name))
+            else:
+                parts.append(f"{name}={text(value, name)}")
+        passed = set(input_nodes(args, kwargs))
+        extra = [names[p] for p in n.parents if p not in passed and p in names and not _own_code(p, n.op)]
+        self._calls[n] = (parts, extra)
+        self.plain[n] = plain
+
     # -- pieces ---------------------------------------------------------------------
     def _args(self, parents: Sequence[Node], max_args: int) -> list[str]:
-        names = self.names
-        if len(parents) <= max_args:
-            return [names[p] for p in parents]
-        return [*(names[p] for p in parents[: max_args - 1]), f"…{len(parents) - max_args:,} more…", names[parents[-1]]]
+        return _shorten([self.names[p] for p in parents], max_args)
 
     def expression(self, n: Node, max_args: int) -> str:
         """The right-hand side of ``n``'s line: ``x + 2.0`` or ``solve(problem)``."""
@@ -195,18 +245,32 @@ class GraphView:
             except (IndexError, KeyError, ValueError):
                 return f"{op.name}({', '.join(args)})"
         name = getattr(op, "name", n.name)
-        args = self._args([p for p in n.parents if not _own_code(p, op)], max_args)
-        return f"{name}({', '.join(args)})"
+        call = self._calls.get(n)
+        if call is None:
+            return f"{name}({', '.join(self._args([p for p in n.parents if not _own_code(p, op)], max_args))})"
+        parts, extra = call
+        return f"{name}({', '.join(_shorten(parts, max_args))})" + (f"  # reads {', '.join(extra)}" if extra else "")
 
     def definition(self, op: Any, limit: int) -> str:
         own = next((p.name for p in self.parameters if _own_code(p, op)), None)
-        text = f"[{op.name}] {cut(str(getattr(op, 'description', '')).strip(), limit)}"
+        about = str(getattr(op, "description", "")).strip()
+        tag = f"[{op.name}]"
+        about = about[len(tag):].lstrip() if about.startswith(tag) else about
+        text = f"{tag} {cut(about, limit)}" if about else tag
         return text + (f"\n(its code is the variable {own})" if own else "")
 
     def _value(self, n: Node, limit: int) -> str:
         if isinstance(n, ExceptionNode):
+            if self._in_feedback(n):  # the traceback is shown once, with the feedback
+                return "raised " + cut(n.description.strip().splitlines()[0], limit)
             return "raised " + cut(n.description.strip(), limit * 3)
         return format_value(n.value, limit)
+
+    def _in_feedback(self, n: ExceptionNode) -> bool:
+        """True when some feedback already carries ``n``'s traceback."""
+        tail = n.description.strip()[-200:]
+        texts = [t for fb in self.feedback for t in (fb.text, *fb.details.values()) if isinstance(t, str)]
+        return any(tail in t for t in texts)
 
     # -- sections -------------------------------------------------------------------
     def visible(self, level: Level) -> list[int | tuple[int, int]]:
@@ -241,16 +305,19 @@ class GraphView:
             code.append(f"{self.names[n]} = {self.expression(n, level.max_args)}")
         ops: dict[int, Any] = {}
         used: dict[Node, None] = {}
+        plain: list[tuple[str, Any]] = []
         for n in shown:
             if n.op is not None and not isinstance(n.op, Op):
                 ops.setdefault(id(n.op), n.op)
             for q in n.parents:
                 if q in self.inputs:
                     used[q] = None
+            plain.extend(self.plain.get(n, ()))
         definitions = "\n".join(self.definition(op, max(200, level.value_chars)) for op in ops.values())
         outputs = set(self.outputs)
         limit = level.value_chars
         inputs = [f"{self.names[q]} = {self._value(q, limit)}" for q in used]
+        inputs += [f"{name} = {format_value(value, limit)}" for name, value in plain]
         middle = [f"{self.names[n]} = {self._value(n, limit)}" for n in shown if n not in outputs]
         return {
             "code": "\n".join(code) or "(no traced operations between the variables and the outputs)",
@@ -281,11 +348,57 @@ def _own_code(p: Node, op: Any) -> bool:
     return isinstance(p.space, Code) and p.space.name is not None and p.space.name == getattr(op, "name", None)
 
 
+class _Namer:
+    """Names for nodes: a user's name alone when it is unique in the graph, else the
+    name and a counter in topological order (``mul1``; ``k0_3`` with a separator when
+    the name is a user's or ends in a digit); never a parameter's name."""
+
+    def __init__(self, taken: set[str], nodes: Iterable[Node]):
+        self.used = set(taken)
+        self.counter = 0
+        self.clean: dict[str, str] = {}
+        self.counts = Counter(n.name for n in nodes if _user_named(n))
+
+    def fresh(self, n: Node) -> str:
+        base = self.clean.get(n.name)
+        if base is None:
+            base = _NOT_IDENT.sub("_", n.name) or "node"
+            base = self.clean[n.name] = base if not base[0].isdigit() else "n" + base
+        if _user_named(n) and self.counts[n.name] == 1 and base not in self.used:
+            self.used.add(base)
+            return base
+        return self.fresh_name(base, separator=_user_named(n))
+
+    def fresh_name(self, base: str, separator: bool = True) -> str:
+        sep = "_" if separator or base[-1].isdigit() else ""
+        name = f"{base}{sep}{self.counter}"
+        self.counter += 1
+        while name in self.used:
+            name += "_"
+        self.used.add(name)
+        return name
+
+
+def _user_named(n: Node) -> bool:
+    """True when ``n``'s name was given by the user (not an op's name or a default)."""
+    return n.op is None and n.name not in ("const", "node", "param")
+
+
+def _shorten(items: list[str], max_args: int) -> list[str]:
+    if len(items) <= max_args:
+        return items
+    return [*items[: max_args - 1], f"…{len(items) - max_args:,} more…", items[-1]]
+
+
 def _literal(n: Node) -> str | None:
     """A short constant written inline, or None."""
     if n.op is not None or n.parents or n.name != "const" or type(n) is not Node:
         return None
-    v = n.value
+    return _literal_value(n.value)
+
+
+def _literal_value(v: Any) -> str | None:
+    """A short plain value as written inline, or None."""
     if v is None or isinstance(v, (bool, int, float)):
         text = repr(v)
     elif isinstance(v, slice) and all(isinstance(x, (int, type(None))) for x in (v.start, v.stop, v.step)):
