@@ -1,7 +1,9 @@
 """The parameters' minimal subgraph as the sections of a short program.
 
-Names are given in topological order (``add0``, ``mul1``; parameters keep their
-own), never from ids or global counters, so one graph always reads the same. A
+Names are given in topological order (``add0``, ``mul1``; parameters and names
+unique in the graph stay as they are; see :mod:`optimizers.optoprime.naming`), never
+from ids or global counters, so one graph always reads the same. A bundle's call
+keeps its keyword names and shows its plain arguments. A
 :class:`Level` says how hard to shorten: cut values, collapse runs of similar ops
 ("… 980 more like this"), cut long argument lists, drop intermediate values and
 middle lines. Parameters, outputs and feedback are always shown.
@@ -10,13 +12,12 @@ middle lines. Parameters, outputs and feedback are always shown.
 from __future__ import annotations
 
 import inspect
-import re
-from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from optimizers.optoprime.format import cut, format_feedback, format_parameters, format_value
+from optimizers.optoprime.naming import Namer, literal, literal_value, shorten
 from trace_core.backward import topological
 from trace_core.feedback import Feedback
 from trace_core.node import ExceptionNode, Node, Parameter
@@ -25,9 +26,7 @@ from trace_core.spaces import Code
 
 __all__ = ["Level", "LEVELS", "GraphView"]
 
-_NOT_IDENT = re.compile(r"\W")
 _MAX_PERIOD = 6  # the longest block of ops recognised as repeating
-_INLINE_CHARS = 24  # constants this short are written inline instead of named
 
 
 @dataclass(frozen=True)
@@ -148,8 +147,8 @@ class GraphView:
         for n in nodes:
             if not mine(n):
                 named[n] = None
-                named.update((q, None) for q in n.parents if not mine(q) and (q in inside or _literal(q) is None))
-        namer = _Namer(taken, named)
+                named.update((q, None) for q in n.parents if not mine(q) and (q in inside or literal(q) is None))
+        namer = Namer(taken, named)
         for n in nodes:
             if mine(n):
                 names[n] = n.name
@@ -158,8 +157,8 @@ class GraphView:
                 if q not in names:
                     if mine(q):
                         names[q] = q.name
-                    elif q not in inside and (literal := _literal(q)) is not None:
-                        names[q] = literal
+                    elif q not in inside and (inline := literal(q)) is not None:
+                        names[q] = inline
                     else:
                         names[q] = namer.fresh(q)
                         self.inputs.add(q)
@@ -181,7 +180,7 @@ class GraphView:
                 self._signatures[id(op)] = None
         return self._signatures[id(op)]
 
-    def _bind_call(self, n: Node, names: dict[Node, str], namer: _Namer) -> None:
+    def _bind_call(self, n: Node, names: dict[Node, str], namer: Namer) -> None:
         """``self._calls[n]``: the arguments as written (``answer=solver0``); plain values
         inline when short, else named and listed under Inputs; parameters the function
         read without receiving them in a trailing comment."""
@@ -202,13 +201,14 @@ class GraphView:
             if type(value) in (list, tuple, dict) and input_nodes((value,), {}):
                 if type(value) is dict:
                     return "{" + ", ".join(f"{format_value(k)}: {text(v, keyword)}" for k, v in value.items()) + "}"
-                inner = ", ".join(text(v, keyword) for v in value) + ("," if type(value) is tuple and len(value) == 1 else "")
+                inner = ", ".join(text(v, keyword) for v in value)
+                inner += "," if type(value) is tuple and len(value) == 1 else ""
                 return f"[{inner}]" if type(value) is list else f"({inner})"
-            literal = _literal_value(value)
-            if literal is None:
-                literal = namer.fresh_name(keyword)
-                plain.append((literal, value))
-            return literal
+            shown = literal_value(value)
+            if shown is None:
+                shown = namer.fresh_name(keyword)
+                plain.append((shown, value))
+            return shown
 
         for i, (name, value) in enumerate(bound.arguments.items()):
             kind = sig.parameters[name].kind
@@ -229,7 +229,7 @@ class GraphView:
 
     # -- pieces ---------------------------------------------------------------------
     def _args(self, parents: Sequence[Node], max_args: int) -> list[str]:
-        return _shorten([self.names[p] for p in parents], max_args)
+        return shorten([self.names[p] for p in parents], max_args)
 
     def expression(self, n: Node, max_args: int) -> str:
         """The right-hand side of ``n``'s line: ``x + 2.0`` or ``solve(problem)``."""
@@ -249,7 +249,7 @@ class GraphView:
         if call is None:
             return f"{name}({', '.join(self._args([p for p in n.parents if not _own_code(p, op)], max_args))})"
         parts, extra = call
-        return f"{name}({', '.join(_shorten(parts, max_args))})" + (f"  # reads {', '.join(extra)}" if extra else "")
+        return f"{name}({', '.join(shorten(parts, max_args))})" + (f"  # reads {', '.join(extra)}" if extra else "")
 
     def definition(self, op: Any, limit: int) -> str:
         own = next((p.name for p in self.parameters if _own_code(p, op)), None)
@@ -346,66 +346,3 @@ def _own_code(p: Node, op: Any) -> bool:
     if not isinstance(p, Parameter):  # (getattr on a Node would record an op)
         return False
     return isinstance(p.space, Code) and p.space.name is not None and p.space.name == getattr(op, "name", None)
-
-
-class _Namer:
-    """Names for nodes: a user's name alone when it is unique in the graph, else the
-    name and a counter in topological order (``mul1``; ``k0_3`` with a separator when
-    the name is a user's or ends in a digit); never a parameter's name."""
-
-    def __init__(self, taken: set[str], nodes: Iterable[Node]):
-        self.used = set(taken)
-        self.counter = 0
-        self.clean: dict[str, str] = {}
-        self.counts = Counter(n.name for n in nodes if _user_named(n))
-
-    def fresh(self, n: Node) -> str:
-        base = self.clean.get(n.name)
-        if base is None:
-            base = _NOT_IDENT.sub("_", n.name) or "node"
-            base = self.clean[n.name] = base if not base[0].isdigit() else "n" + base
-        if _user_named(n) and self.counts[n.name] == 1 and base not in self.used:
-            self.used.add(base)
-            return base
-        return self.fresh_name(base, separator=_user_named(n))
-
-    def fresh_name(self, base: str, separator: bool = True) -> str:
-        sep = "_" if separator or base[-1].isdigit() else ""
-        name = f"{base}{sep}{self.counter}"
-        self.counter += 1
-        while name in self.used:
-            name += "_"
-        self.used.add(name)
-        return name
-
-
-def _user_named(n: Node) -> bool:
-    """True when ``n``'s name was given by the user (not an op's name or a default)."""
-    return n.op is None and n.name not in ("const", "node", "param")
-
-
-def _shorten(items: list[str], max_args: int) -> list[str]:
-    if len(items) <= max_args:
-        return items
-    return [*items[: max_args - 1], f"…{len(items) - max_args:,} more…", items[-1]]
-
-
-def _literal(n: Node) -> str | None:
-    """A short constant written inline, or None."""
-    if n.op is not None or n.parents or n.name != "const" or type(n) is not Node:
-        return None
-    return _literal_value(n.value)
-
-
-def _literal_value(v: Any) -> str | None:
-    """A short plain value as written inline, or None."""
-    if v is None or isinstance(v, (bool, int, float)):
-        text = repr(v)
-    elif isinstance(v, slice) and all(isinstance(x, (int, type(None))) for x in (v.start, v.stop, v.step)):
-        text = ":".join("" if x is None else str(x) for x in (v.start, v.stop, *(() if v.step is None else (v.step,))))
-    elif isinstance(v, str) and "\n" not in v:
-        text = format_value(v)
-    else:
-        return None
-    return text if len(text) <= _INLINE_CHARS else None
-
