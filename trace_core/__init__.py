@@ -11,7 +11,6 @@ Example:
 
 from __future__ import annotations
 
-from trace_core import ops as _ops  # noqa: F401  (installs the operator table on Node)
 from trace_core import prompts, spaces
 from trace_core.backward import Propagated, Propagation, backward, subgraph
 from trace_core.budget import Budget

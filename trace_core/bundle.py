@@ -18,6 +18,7 @@ import functools
 import inspect
 import logging
 import multiprocessing
+import os
 import textwrap
 import types
 from collections.abc import Callable
@@ -26,6 +27,8 @@ from typing import Any
 from trace_core.errors import ConfigError, InvalidProposal
 from trace_core.node import Node, Parameter, _reads, _tracing
 from trace_core.ops import fail
+from trace_core.ops import input_nodes as _input_nodes
+from trace_core.ops import unwrap as _unwrap
 from trace_core.spaces import Code
 
 __all__ = ["bundle", "BundledFunction"]
@@ -57,46 +60,6 @@ def _signature_args(fn: Callable[..., Any]) -> list[str]:
         prefix = {p.VAR_POSITIONAL: "*", p.VAR_KEYWORD: "**"}.get(p.kind, "")
         out.append(prefix + p.name)
     return out
-
-
-_CONTAINERS = (list, tuple, dict)
-
-
-def _unwrap(value: Any) -> Any:
-    """``value`` with every Node replaced by its value, also inside (nested) lists,
-    tuples and dicts; a container without Nodes is returned as is."""
-    if isinstance(value, Node):
-        return value.value
-    kind = type(value)
-    if kind is list or kind is tuple:
-        items = [_unwrap(v) for v in value]
-        return value if all(a is b for a, b in zip(items, value)) else kind(items)
-    if kind is dict:
-        plain = {k: _unwrap(v) for k, v in value.items()}
-        return value if all(plain[k] is v for k, v in value.items()) else plain
-    return value
-
-
-def _collect_nodes(value: Any, nodes: list[Node]) -> None:
-    if isinstance(value, Node):
-        nodes.append(value)
-    elif type(value) is list or type(value) is tuple:
-        for v in value:
-            _collect_nodes(v, nodes)
-    elif type(value) is dict:
-        for v in value.values():
-            _collect_nodes(v, nodes)
-
-
-def _input_nodes(args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Node]:
-    """The Nodes among the arguments, also inside (nested) lists, tuples and dicts."""
-    nodes: list[Node] = []
-    for a in (*args, *kwargs.values()):
-        if isinstance(a, Node):
-            nodes.append(a)
-        elif type(a) in _CONTAINERS:
-            _collect_nodes(a, nodes)
-    return nodes
 
 
 def _call(fn: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
@@ -173,6 +136,7 @@ class BundledFunction:
         self._space: Code | None = None
         self._parameter: Parameter | None = None
         self._is_method = False
+        self._defining_class: type | None = None
         if trainable:
             if self._source is None or self.name == "<lambda>":
                 raise ConfigError(
@@ -201,14 +165,30 @@ class BundledFunction:
         return self._parameter
 
     def parameter_for(self, instance: Any) -> Parameter:
-        """The Code parameter of this trainable method for one instance."""
-        key = f"_tracetune_code_{self.name}"
+        """The Code parameter of this trainable method for one instance: one per class
+        that defines the method, so an override and the method it overrides (reached
+        with ``super()``) each keep their own code."""
+        key = f"_tracetune_code_{self.qualname}"
         param = instance.__dict__.get(key)
         if param is None:
-            param = Parameter(self._source, name=f"{type(instance).__name__}.{self.name}", space=self._space,
-                              description=f"the code of {type(instance).__name__}.{self.name}")
+            cls = type(instance)
+            if self._defining_class is not None and getattr(cls, self.name, None) is not self:
+                cls = self._defining_class  # overridden in type(instance): named after the class defining it
+            param = Parameter(self._source, name=f"{cls.__name__}.{self.name}", space=self._space,
+                              description=f"the code of {cls.__name__}.{self.name}")
             instance.__dict__[key] = param
         return param
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._defining_class = owner  # for the code parameter's key and super() in new code
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write this trainable function's code as JSON (``{name: source}``), as ``Module.save`` does."""
+        _save_code(self.parameter, path)
+
+    def load(self, path: str | os.PathLike[str]) -> None:
+        """Read code written by :meth:`save` (checked like any new value)."""
+        _load_code(self.parameter, path)
 
     def __get__(self, instance: Any, owner: type | None = None) -> Any:
         if instance is None:
@@ -237,10 +217,12 @@ class BundledFunction:
             except ValueError:  # an empty cell
                 pass
         try:
-            exec(compile(source, f"<tracetune:{self.name}>", "exec"), namespace)  # noqa: S102 - trainable code
+            code = compile(_in_class_scope(source, self.name) if self._defining_class else source,
+                           f"<tracetune:{self.name}>", "exec")
+            exec(code, namespace)  # noqa: S102 - trainable code
         except Exception as e:
             raise InvalidProposal(f"the code of {self.name} fails when defined: {type(e).__name__}: {e}") from None
-        fn = namespace[self.name]
+        fn = namespace.pop(_SCOPE)(self._defining_class) if self._defining_class else namespace[self.name]
         fn = getattr(fn, "fn", fn)
         if inspect.iscoroutinefunction(fn) != self.is_async:
             kind = "an async def" if self.is_async else "a def (not async def)"
@@ -288,10 +270,12 @@ class BundledFunction:
             try:
                 out = self._run(self._function(code), args, kwargs)
             except Exception as exc:
-                return fail(self, self._parents(inputs, reads, code), exc, self.catch)
+                return fail(self, self._parents(inputs, reads, code), exc, self.catch, (args, kwargs))
             finally:
                 _reads.reset(t_reads)
-            return out if isinstance(out, Node) else Node(out, parents=self._parents(inputs, reads, code), op=self)
+            if isinstance(out, Node):
+                return out
+            return Node(out, parents=self._parents(inputs, reads, code), op=self, call_args=(args, kwargs))
         t_trace, t_reads = _tracing.set(False), _reads.set(reads)
         try:
             fn = self._function(code)
@@ -304,8 +288,8 @@ class BundledFunction:
             _tracing.reset(t_trace)
             _reads.reset(t_reads)
         if error is not None:
-            return fail(self, self._parents(inputs, reads, code), error, self.catch)
-        return Node(out, parents=self._parents(inputs, reads, code), op=self)
+            return fail(self, self._parents(inputs, reads, code), error, self.catch, (args, kwargs))
+        return Node(out, parents=self._parents(inputs, reads, code), op=self, call_args=(args, kwargs))
 
     async def _await(self, coro: Any) -> Any:
         if self.timeout is None:
@@ -329,13 +313,13 @@ class BundledFunction:
                 coro = fn(*(_unwrap(a) for a in args), **_unwrap(kwargs))
             out = await self._await(coro)
         except Exception as exc:
-            return fail(self, self._parents(inputs, reads, code), exc, self.catch)
+            return fail(self, self._parents(inputs, reads, code), exc, self.catch, (args, kwargs))
         finally:
             _tracing.reset(t_trace)
             _reads.reset(t_reads)
         if isinstance(out, Node):
             return out
-        return Node(out, parents=self._parents(inputs, reads, code), op=self)
+        return Node(out, parents=self._parents(inputs, reads, code), op=self, call_args=(args, kwargs))
 
     @staticmethod
     def _parents(inputs: list[Node], reads: list[Parameter], code: Parameter | None) -> tuple[Node, ...]:
@@ -366,6 +350,36 @@ class _BundleCode(Code):
         return clean
 
 
+_SCOPE = "_tracetune_class_scope"
+
+
+def _in_class_scope(source: str, name: str) -> ast.Module:
+    """``source`` defined inside ``def _tracetune_class_scope(__class__)`` that returns it,
+    so a method's new code may call ``super()`` as code written in its class can (line
+    numbers unchanged)."""
+    tree = ast.parse(source)
+    scope = ast.parse(f"def {_SCOPE}(__class__):\n    pass").body[0]
+    scope.body = [*tree.body, ast.Return(ast.Name(name, ast.Load()))]
+    tree.body = [scope]
+    return ast.fix_missing_locations(tree)
+
+
+def _save_code(param: Parameter, path: str | os.PathLike[str]) -> None:
+    from trace_core.module import write_state  # module.py imports this module
+
+    write_state(path, {param.name: param.value})
+
+
+def _load_code(param: Parameter, path: str | os.PathLike[str]) -> None:
+    from trace_core.module import read_state  # module.py imports this module
+
+    state = read_state(path)
+    if set(state) != {param.name}:
+        raise ConfigError(f"{path} holds the code of {sorted(state)}, expected exactly [{param.name!r}]; "
+                          "load a file written by this function's save()")
+    param.set(state[param.name])
+
+
 class _Bound:
     """A bundled method bound to an instance."""
 
@@ -384,6 +398,14 @@ class _Bound:
         if not self.bundle._is_method:  # bound as a classmethod: one parameter for the class
             return self.bundle.parameter
         return self.bundle.parameter_for(self.instance)
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write this method's code (for this instance) as JSON."""
+        _save_code(self.parameter, path)
+
+    def load(self, path: str | os.PathLike[str]) -> None:
+        """Read code written by :meth:`save`."""
+        _load_code(self.parameter, path)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.bundle, name)

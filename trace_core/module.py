@@ -54,9 +54,35 @@ def _number_method_code(params: list[Parameter]) -> None:
         taken.add(name)
 
 
+def write_state(path: str | os.PathLike[str], state: Mapping[str, Any]) -> None:
+    """Write name -> value as JSON, atomically (``Module.save``, a bundled function's ``save``)."""
+    try:
+        text = json.dumps(state, indent=2, sort_keys=True)
+    except (TypeError, ValueError) as e:
+        bad = [n for n, v in state.items() if not _is_json(v)]
+        raise ConfigError(f"cannot save {bad or 'the state'} as JSON ({e}); give those parameters a space "
+                          "whose values are JSON data (Text, Float, Int, Choice, Json ...)") from None
+    tmp = f"{os.fspath(path)}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def read_state(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read name -> value written by :func:`write_state`."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            state = json.load(f)
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"{path} is not valid JSON ({e}); it should be a file written by save()") from None
+    if not isinstance(state, dict):
+        raise ConfigError(f"{path} holds {type(state).__name__}, expected a JSON object of name -> value")
+    return state
+
+
 class Module:
     """Base class for workflows: finds Parameters and trainable bundles in attributes,
-    lists, tuples and dicts (recursively, through nested Modules).
+    lists, tuples and dicts (keys and values), recursively through nested Modules.
 
     Example:
         >>> from trace_core.spaces import Float
@@ -102,8 +128,9 @@ class Module:
         elif isinstance(obj, (list, tuple)):
             for value in obj:
                 Module._collect(value, found, seen, visiting)
-        elif isinstance(obj, dict):
-            for value in obj.values():
+        elif isinstance(obj, dict):  # a parameter may be a key too (as in Trace)
+            for key, value in obj.items():
+                Module._collect(key, found, seen, visiting)
                 Module._collect(value, found, seen, visiting)
         visiting.discard(id(obj))
 
@@ -138,28 +165,11 @@ class Module:
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the state dict as JSON (atomically)."""
-        state = self.state_dict()
-        try:
-            text = json.dumps(state, indent=2, sort_keys=True)
-        except (TypeError, ValueError) as e:
-            bad = [n for n, v in state.items() if not _is_json(v)]
-            raise ConfigError(f"cannot save {bad or 'the state'} as JSON ({e}); give those parameters a space "
-                              "whose values are JSON data (Text, Float, Int, Choice, Json ...)") from None
-        tmp = f"{os.fspath(path)}.tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
+        write_state(path, self.state_dict())
 
     def load(self, path: str | os.PathLike[str]) -> None:
         """Read a state dict written by :meth:`save`."""
-        try:
-            with open(path, encoding="utf-8") as f:
-                state = json.load(f)
-        except json.JSONDecodeError as e:
-            raise ConfigError(f"{path} is not valid JSON ({e}); it should be a file written by Module.save") from None
-        if not isinstance(state, dict):
-            raise ConfigError(f"{path} holds {type(state).__name__}, expected a JSON object of name -> value")
-        self.load_state_dict(state)
+        self.load_state_dict(read_state(path))
 
     def __iter__(self) -> Iterator[Parameter]:
         return iter(self.parameters())

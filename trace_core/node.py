@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import copy
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from trace_core._state import _catching, _overrides, _reads, _tracing
+from trace_core.ops import operators, unwrap
 from trace_core.spaces import Any_, Space
 
 __all__ = [
@@ -28,13 +31,6 @@ __all__ = [
     "is_tracing",
 ]
 
-_tracing: contextvars.ContextVar[bool] = contextvars.ContextVar("tracetune_tracing", default=True)
-_catching: contextvars.ContextVar[bool] = contextvars.ContextVar("tracetune_catching", default=False)
-_overrides: contextvars.ContextVar[Mapping[str, Any] | None] = contextvars.ContextVar(
-    "tracetune_overrides", default=None
-)
-# Parameters read while a bundled function runs (hidden parents); None when nobody listens.
-_reads: contextvars.ContextVar[list | None] = contextvars.ContextVar("tracetune_reads", default=None)
 
 
 def is_tracing() -> bool:
@@ -42,12 +38,15 @@ def is_tracing() -> bool:
     return _tracing.get()
 
 
+@operators
 class Node:
     """A value plus how it was made.
 
-    Operators on nodes (``+ - * / // % ** == < [] .attr call``) record new nodes;
-    ``bool(node)``, ``str(node)`` and ``format(node, spec)`` (f-strings) use the value
-    and are not traced.
+    Operators on nodes (``+ - * / // % ** << >> & | ^ ~ == < [] .attr call``, built
+    from the table in :mod:`trace_core.ops`) record new nodes; ``clone()`` records a
+    copy that keeps this node as its parent. ``bool(node)``, ``str(node)``,
+    ``format(node, spec)`` (f-strings), ``len(node)`` and ``x in node`` use the value
+    and return plain values, as Python requires.
 
     Example:
         >>> x = node(3, name="x")
@@ -56,7 +55,8 @@ class Node:
         (10, [9, 1])
     """
 
-    __slots__ = ("_value", "name", "description", "parents", "op", "__weakref__")
+    # ``call_args``: a bundle's (args, kwargs) as called, Nodes and plain values, for renderers
+    __slots__ = ("_value", "name", "description", "parents", "op", "call_args", "__weakref__")
     trainable = False
     __array_ufunc__ = None  # ``array + node`` defers to the node's operator (one traced op, not an array of nodes)
 
@@ -67,12 +67,14 @@ class Node:
         description: str = "",
         parents: tuple[Node, ...] = (),
         op: Any = None,
+        call_args: tuple[tuple, dict] | None = None,
     ):
         self._value = value
         self.name = name if name is not None else (op.name if op is not None else "node")
         self.description = description
         self.parents = parents
         self.op = op
+        self.call_args = call_args
 
     @property
     def value(self) -> Any:
@@ -101,6 +103,22 @@ class Node:
             "a traced Node is not iterable; index it (node[i]) or use node.value for the plain value"
         )
 
+    # Plain results, as Python requires; a Parameter's read is still recorded inside a bundle.
+    def __len__(self) -> int:
+        return len(self.value)
+
+    def __contains__(self, item: Any) -> bool:
+        return unwrap(item) in self.value
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Node:
+        """A detached copy (as in Trace): the value deep-copied, no parents, no op;
+        the graph upstream is not copied. A Parameter keeps its name and space."""
+        new = copy.copy(self)
+        memo[id(self)] = new
+        new._value = copy.deepcopy(self._value, memo)
+        new.parents, new.op = (), None
+        return new
+
 
 class Parameter(Node):
     """A trainable node with a space that checks every new value.
@@ -119,6 +137,7 @@ class Parameter(Node):
     trainable = True
 
     def __init__(self, value: Any, name: str | None = None, space: Space | None = None, description: str = ""):
+        value = value.value if isinstance(value, Node) else value  # as in Trace: the Node's value, not the Node
         self.space = space if space is not None else Any_()
         super().__init__(self.space.validate(value), name=name or "param", description=description)
 

@@ -2,7 +2,13 @@
 
 Every recorded node points at an op with ``name``, ``description`` and
 ``source``. Table ops are :class:`Op` rows; bundles implement the same three
-attributes. Operator behaviour is one table, one row per op.
+attributes. Operator behaviour is one table, one row per op; :func:`operators`,
+the class decorator of ``Node``, builds Node's operator methods from it when the
+class is defined.
+
+Attribute reads and calls on a node run the way ``bundle`` runs a function:
+untraced, with the parameters they read recorded as parents. A result that is a
+Node gives its value to the new node and becomes one of its parents.
 """
 
 from __future__ import annotations
@@ -13,10 +19,12 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
+from trace_core._state import _catching, _reads, _tracing
 from trace_core.errors import BudgetExceeded, Pruned, TracedError
-from trace_core.node import ExceptionNode, Node, _catching, _tracing
 
-__all__ = ["Op", "OPS", "apply", "fail"]
+__all__ = ["Op", "OPS", "apply", "fail", "operators", "unwrap", "input_nodes"]
+
+_Node: Any = None  # the Node class, given by the ``operators`` decorator (node.py imports this module)
 
 
 class Op:
@@ -43,10 +51,14 @@ def _user_traceback(exc: BaseException, limit: int = 8) -> str:
     return "Traceback (most recent call last):\n" + "".join(traceback.format_list(frames[-limit:]))
 
 
-def fail(op: Any, parents: tuple[Node, ...], exc: BaseException, catch: bool = False) -> ExceptionNode:
+def fail(op: Any, parents: tuple[Any, ...], exc: BaseException, catch: bool = False,
+         call_args: tuple[tuple, dict] | None = None) -> Any:
     """Record a failed op: return its ExceptionNode inside ``catching()``, else raise
     ``TracedError`` carrying it. Control-flow errors (a budget reached, a pruned
-    evaluation) are not the workflow's failure: they propagate unchanged."""
+    evaluation) are not the workflow's failure: they propagate unchanged.
+    ``call_args``: a bundle's arguments as called, for renderers."""
+    from trace_core.node import ExceptionNode  # node.py imports this module
+
     if isinstance(exc, (BudgetExceeded, Pruned)):
         raise exc
     if isinstance(exc, TracedError):  # already recorded by an inner op
@@ -59,37 +71,162 @@ def fail(op: Any, parents: tuple[Node, ...], exc: BaseException, catch: bool = F
         description=f"{type(exc).__name__}: {exc}\n{_user_traceback(exc)}",
         parents=parents,
         op=op,
+        call_args=call_args,
     )
     if catch or _catching.get():
         return enode
     raise TracedError(enode) from exc
 
 
-def apply(op: Any, fn: Callable[..., Any], args: tuple[Any, ...], wrap: bool = True) -> Any:
-    """Run ``fn`` on the plain values of ``args``; record a Node when tracing.
+# -- nodes inside containers ------------------------------------------------------------
+def unwrap(value: Any) -> Any:
+    """``value`` with every Node replaced by its value, also inside (nested) lists,
+    tuples and dicts; a container without Nodes is returned as is."""
+    if isinstance(value, _Node):
+        return value.value
+    kind = type(value)
+    if kind is list or kind is tuple:
+        items = [unwrap(v) for v in value]
+        return value if all(a is b for a, b in zip(items, value)) else kind(items)
+    if kind is dict:
+        plain = {k: unwrap(v) for k, v in value.items()}
+        return value if all(plain[k] is v for k, v in value.items()) else plain
+    return value
 
-    With ``wrap`` (table operators), plain arguments become constant nodes so the
-    recorded op reads completely; otherwise only Node arguments are parents.
-    """
-    vals = [a.value if isinstance(a, Node) else a for a in args]
+
+def _collect_nodes(value: Any, nodes: list[Any]) -> None:
+    if isinstance(value, _Node):
+        nodes.append(value)
+    elif type(value) is list or type(value) is tuple:
+        for v in value:
+            _collect_nodes(v, nodes)
+    elif type(value) is dict:
+        for v in value.values():
+            _collect_nodes(v, nodes)
+
+
+def input_nodes(args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Any]:
+    """The Nodes among the arguments, also inside (nested) lists, tuples and dicts."""
+    nodes: list[Any] = []
+    for a in (*args, *kwargs.values()):
+        _collect_nodes(a, nodes)
+    return nodes
+
+
+# -- running an op ----------------------------------------------------------------------
+def _result(op: Op, out: Any, parents: tuple[Any, ...]) -> Any:
+    """The node recording ``out``; a Node result gives its value and becomes a parent."""
+    if isinstance(out, _Node):
+        return _Node(out.value, op.name, "", (*parents, out), op)
+    return _Node(out, op.name, "", parents, op)
+
+
+def apply(op: Op, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+    """Run ``fn`` on the plain values of ``args``; record a Node when tracing (plain
+    arguments become constant nodes, so the recorded op reads completely)."""
+    vals = [a.value if isinstance(a, _Node) else a for a in args]
     if not _tracing.get():
         return fn(*vals)
-    if wrap:
-        parents = tuple(a if isinstance(a, Node) else Node(a, "const") for a in args)
-    else:
-        parents = tuple(a for a in args if isinstance(a, Node))
+    parents = tuple(a if isinstance(a, _Node) else _Node(a, "const") for a in args)
     try:
         out = fn(*vals)
     except Exception as exc:  # an error is feedback: it becomes an ExceptionNode
         return fail(op, parents, exc)
-    return Node(out, parents=parents, op=op)
+    return _result(op, out, parents)
+
+
+def _apply2(op: Op, fn: Callable[[Any, Any], Any], x: Any, y: Any) -> Any:
+    """:func:`apply` for two operands, unrolled: binary operators are the hot path."""
+    a = x.value if isinstance(x, _Node) else x
+    b = y.value if isinstance(y, _Node) else y
+    if not _tracing.get():
+        return fn(a, b)
+    if not isinstance(x, _Node):
+        x = _Node(x, "const")
+    if not isinstance(y, _Node):
+        y = _Node(y, "const")
+    try:
+        out = fn(a, b)
+    except Exception as exc:  # an error is feedback: it becomes an ExceptionNode
+        return fail(op, (x, y), exc)
+    if isinstance(out, _Node):
+        return _Node(out.value, op.name, "", (x, y, out), op)
+    return _Node(out, op.name, "", (x, y), op)
+
+
+def _run_reading(fn: Callable[..., Any], args: tuple, kwargs: dict,
+                 parents: tuple[Any, ...]) -> tuple[Any, BaseException | None, tuple[Any, ...]]:
+    """Run ``fn`` untraced, recording the parameters it reads: (result, error, parents
+    with those parameters added)."""
+    reads: list[Any] = []
+    t_trace, t_reads = _tracing.set(False), _reads.set(reads)
+    error = out = None
+    try:
+        out = fn(*args, **kwargs)
+    except Exception as exc:  # an error is feedback: the caller records it
+        error = exc
+    finally:  # also on KeyboardInterrupt: never leave tracing switched off
+        _tracing.reset(t_trace)
+        _reads.reset(t_reads)
+    if reads:
+        seen = {id(p) for p in parents}
+        for p in reads:
+            if id(p) not in seen:
+                seen.add(id(p))
+                parents = (*parents, p)
+    return out, error, parents
+
+
+def _getattr(self: Any, name: str) -> Any:
+    if name.startswith("_"):
+        raise AttributeError(name)
+    value = self.value
+    if not _tracing.get():
+        return getattr(value, name)
+    out, error, parents = _run_reading(getattr, (value, name), {}, (self, _Node(name, "const")))
+    # A missing attribute is always an AttributeError (also inside catching()), so that
+    # hasattr() and getattr(x, name, default) keep working on nodes.
+    if isinstance(error, AttributeError):
+        raise AttributeError(f"the value of node {self.name!r} has no attribute {name!r}: {error}") from error
+    if error is not None:
+        return fail(OPS["getattr"], parents, error)
+    return _result(OPS["getattr"], out, parents)
+
+
+def _arg_parents(args: tuple[Any, ...]) -> list[Any]:
+    """Parents for call arguments: a Node itself, the Nodes inside a container, else a constant."""
+    parents: list[Any] = []
+    for a in args:
+        if isinstance(a, _Node):
+            parents.append(a)
+            continue
+        found: list[Any] = []
+        _collect_nodes(a, found)
+        parents.extend(found or [_Node(a, "const")])
+    return parents
+
+
+def _call_method(self: Any, *args: Any, **kwargs: Any) -> Any:
+    f = self.value
+    if not _tracing.get():
+        return f(*unwrap(args), **unwrap(kwargs))
+    parents = (self, *_arg_parents((*args, *kwargs.values())))
+    out, error, parents = _run_reading(f, unwrap(args), unwrap(kwargs), parents)
+    if error is not None:
+        return fail(OPS["call"], parents, error)
+    return _result(OPS["call"], out, parents)
 
 
 def _call(f: Any, args: tuple, kwargs: dict) -> Any:
     return f(*args, **kwargs)
 
 
-# name, dunder, function, source, reflected dunder
+def _identity(x: Any) -> Any:
+    return x
+
+
+# name, method, function, source, reflected method (binary ops only)
+_UNARY = {"neg", "pos", "abs", "invert", "identity"}
 _TABLE: list[tuple[str, str, Callable[..., Any], str, str | None]] = [
     ("add", "__add__", operator.add, "{0} + {1}", "__radd__"),
     ("sub", "__sub__", operator.sub, "{0} - {1}", "__rsub__"),
@@ -98,6 +235,11 @@ _TABLE: list[tuple[str, str, Callable[..., Any], str, str | None]] = [
     ("floordiv", "__floordiv__", operator.floordiv, "{0} // {1}", "__rfloordiv__"),
     ("mod", "__mod__", operator.mod, "{0} % {1}", "__rmod__"),
     ("pow", "__pow__", operator.pow, "{0} ** {1}", "__rpow__"),
+    ("lshift", "__lshift__", operator.lshift, "{0} << {1}", "__rlshift__"),
+    ("rshift", "__rshift__", operator.rshift, "{0} >> {1}", "__rrshift__"),
+    ("and", "__and__", operator.and_, "{0} & {1}", "__rand__"),
+    ("or", "__or__", operator.or_, "{0} | {1}", "__ror__"),
+    ("xor", "__xor__", operator.xor, "{0} ^ {1}", "__rxor__"),
     ("eq", "__eq__", operator.eq, "{0} == {1}", None),
     ("ne", "__ne__", operator.ne, "{0} != {1}", None),
     ("lt", "__lt__", operator.lt, "{0} < {1}", None),
@@ -108,6 +250,8 @@ _TABLE: list[tuple[str, str, Callable[..., Any], str, str | None]] = [
     ("neg", "__neg__", operator.neg, "-{0}", None),
     ("pos", "__pos__", operator.pos, "+{0}", None),
     ("abs", "__abs__", operator.abs, "abs({0})", None),
+    ("invert", "__invert__", operator.invert, "~{0}", None),
+    ("identity", "clone", _identity, "{0}", None),
     ("getattr", "__getattr__", getattr, "{0}.{1}", None),
     ("call", "__call__", _call, "{0}(*{1}, **{2})", None),
 ]
@@ -115,85 +259,45 @@ _TABLE: list[tuple[str, str, Callable[..., Any], str, str | None]] = [
 OPS: dict[str, Op] = {
     name: Op(name, f"Computes {source.format('x', 'y', 'z')}.", source, fn) for name, _, fn, source, _ in _TABLE
 }
+OPS["identity"].description = "A copy of x that keeps x as its parent (the same value)."
 
 
-def _unary(op: Op) -> Callable[[Node], Any]:
+def _unary(op: Op) -> Callable[[Any], Any]:
     fn = op.fn
 
-    def method(self: Node) -> Any:
+    def method(self: Any) -> Any:
         return apply(op, fn, (self,))
 
+    method.__name__ = op.name
     return method
 
 
-def _apply2(op: Op, fn: Callable[[Any, Any], Any], x: Any, y: Any) -> Any:
-    """:func:`apply` for two operands, unrolled: binary operators are the hot path."""
-    a = x.value if isinstance(x, Node) else x
-    b = y.value if isinstance(y, Node) else y
-    if not _tracing.get():
-        return fn(a, b)
-    if not isinstance(x, Node):
-        x = Node(x, "const")
-    if not isinstance(y, Node):
-        y = Node(y, "const")
-    try:
-        out = fn(a, b)
-    except Exception as exc:  # an error is feedback: it becomes an ExceptionNode
-        return fail(op, (x, y), exc)
-    return Node(out, op.name, "", (x, y), op)
-
-
-def _binary(op: Op, reflected: bool = False) -> Callable[[Node, Any], Any]:
+def _binary(op: Op, reflected: bool = False) -> Callable[[Any, Any], Any]:
     fn = op.fn
     if reflected:
         return lambda self, other: _apply2(op, fn, other, self)
 
-    def method(self: Node, other: Any) -> Any:
+    def method(self: Any, other: Any) -> Any:
         return _apply2(op, fn, self, other)
 
     return method
 
 
-def _getattr(self: Node, name: str) -> Any:
-    if name.startswith("_"):
-        raise AttributeError(name)
-    # A missing attribute is always an AttributeError (also inside catching()), so that
-    # hasattr() and getattr(x, name, default) keep working on nodes.
-    try:
-        out = apply(OPS["getattr"], getattr, (self, name))
-    except AttributeError:  # untraced
-        raise
-    except TracedError as e:
-        if isinstance(e.exception_node.value, AttributeError):
-            raise AttributeError(f"the value of node {self.name!r} has no attribute {name!r}: {e}") from e
-        raise
-    if isinstance(out, ExceptionNode) and isinstance(out.value, AttributeError):  # inside catching()
-        raise AttributeError(f"the value of node {self.name!r} has no attribute {name!r}: {out.value}")
-    return out
-
-
-def _call_method(self: Node, *args: Any, **kwargs: Any) -> Any:
-    # Nodes among the arguments become parents too.
-    flat = (self, *args, *kwargs.values())
-    keys = list(kwargs)
-    n = len(args)
-
-    def run(f: Any, *vals: Any) -> Any:
-        return f(*vals[:n], **dict(zip(keys, vals[n:])))
-
-    return apply(OPS["call"], run, flat)
-
-
-for _name, _dunder, _fn, _source, _rdunder in _TABLE:
-    _op = OPS[_name]
-    if _name in ("neg", "pos", "abs"):
-        setattr(Node, _dunder, _unary(_op))
-    elif _name == "getattr":
-        Node.__getattr__ = _getattr  # type: ignore[attr-defined]
-    elif _name == "call":
-        Node.__call__ = _call_method  # type: ignore[attr-defined]
-    else:
-        setattr(Node, _dunder, _binary(_op))
-        if _rdunder:
-            setattr(Node, _rdunder, _binary(_op, reflected=True))
-Node.__hash__ = object.__hash__  # defining __eq__ would otherwise drop it
+def operators(cls: type) -> type:
+    """Class decorator of ``Node``: one method per row of the operator table."""
+    global _Node
+    _Node = cls
+    for name, method, _, _, reflected in _TABLE:
+        op = OPS[name]
+        if name == "getattr":
+            cls.__getattr__ = _getattr  # type: ignore[attr-defined]
+        elif name == "call":
+            cls.__call__ = _call_method  # type: ignore[attr-defined]
+        elif name in _UNARY:
+            setattr(cls, method, _unary(op))
+        else:
+            setattr(cls, method, _binary(op))
+            if reflected:
+                setattr(cls, reflected, _binary(op, reflected=True))
+    cls.__hash__ = object.__hash__  # defining __eq__ would otherwise drop it
+    return cls

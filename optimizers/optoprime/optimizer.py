@@ -81,7 +81,9 @@ class OptoPrime(LLMOptimizer):
         made (``prompt_level``: 0 = nothing shortened; ``prompt_tokens_estimate``)."""
         view = GraphView(self.parameters, propagated)
         system = prompts.render("optoprime/system")
-        instruction = self.goal("Change the variables so that the outputs get better feedback.")
+        default = "Change the variables so that the outputs get better feedback."
+        scored = any(fb.score is not None for fb in (*view.feedback, *(fb for _, fb in self._memory)))
+        instruction = self.goal(default) if scored else (self.objective or default).strip()  # no score: no direction
         fixed = {"instruction": cut(instruction, 4000), "variables": view.variables()}
         base = self.count_tokens(system) + self.count_tokens(fixed["instruction"] + fixed["variables"])
         user, tokens, chosen = "", 0, 0

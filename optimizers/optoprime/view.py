@@ -1,7 +1,9 @@
 """The parameters' minimal subgraph as the sections of a short program.
 
-Names are given in topological order (``add0``, ``mul1``; parameters keep their
-own), never from ids or global counters, so one graph always reads the same. A
+Names are given in topological order (``add0``, ``mul1``; parameters and names
+unique in the graph stay as they are; see :mod:`optimizers.optoprime.naming`), never
+from ids or global counters, so one graph always reads the same. A bundle's call
+keeps its keyword names and shows its plain arguments. A
 :class:`Level` says how hard to shorten: cut values, collapse runs of similar ops
 ("… 980 more like this"), cut long argument lists, drop intermediate values and
 middle lines. Parameters, outputs and feedback are always shown.
@@ -9,23 +11,22 @@ middle lines. Parameters, outputs and feedback are always shown.
 
 from __future__ import annotations
 
-import re
+import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from optimizers.optoprime.format import cut, format_feedback, format_parameters, format_value
+from optimizers.optoprime.naming import Namer, literal, literal_value, shorten
 from trace_core.backward import topological
 from trace_core.feedback import Feedback
 from trace_core.node import ExceptionNode, Node, Parameter
-from trace_core.ops import Op
+from trace_core.ops import Op, input_nodes
 from trace_core.spaces import Code
 
 __all__ = ["Level", "LEVELS", "GraphView"]
 
-_NOT_IDENT = re.compile(r"\W")
 _MAX_PERIOD = 6  # the longest block of ops recognised as repeating
-_INLINE_CHARS = 24  # constants this short are written inline instead of named
 
 
 @dataclass(frozen=True)
@@ -139,21 +140,15 @@ class GraphView:
         names: dict[Node, str] = {}
         self.inputs: set[Node] = set()
         self.lines: list[Node] = []
-        clean: dict[str, str] = {}
-        counter = 0
-
-        def fresh(n: Node) -> str:
-            nonlocal counter
-            base = clean.get(n.name)
-            if base is None:
-                base = _NOT_IDENT.sub("_", n.name) or "node"
-                base = clean[n.name] = base if not base[0].isdigit() else "n" + base
-            name = f"{base}{counter}"
-            counter += 1
-            while name in taken:
-                name += "_"
-            return name
-
+        self.plain: dict[Node, list[tuple[str, Any]]] = {}  # a line's plain arguments shown as inputs
+        self._calls: dict[Node, tuple[list[str], list[str]]] = {}
+        self._signatures: dict[int, inspect.Signature | None] = {}
+        named: dict[Node, None] = {}
+        for n in nodes:
+            if not mine(n):
+                named[n] = None
+                named.update((q, None) for q in n.parents if not mine(q) and (q in inside or literal(q) is None))
+        namer = Namer(taken, named)
         for n in nodes:
             if mine(n):
                 names[n] = n.name
@@ -162,24 +157,79 @@ class GraphView:
                 if q not in names:
                     if mine(q):
                         names[q] = q.name
-                    elif q not in inside and (literal := _literal(q)) is not None:
-                        names[q] = literal
+                    elif q not in inside and (inline := literal(q)) is not None:
+                        names[q] = inline
                     else:
-                        names[q] = fresh(q)
+                        names[q] = namer.fresh(q)
                         self.inputs.add(q)
             if n not in names:
-                names[n] = fresh(n)
+                names[n] = namer.fresh(n)
             self.lines.append(n)
+            if n.call_args is not None and not isinstance(n.op, Op):
+                self._bind_call(n, names, namer)
         self.names = names
         self.keys = [f"{n.op.name if n.op is not None else n.name}/{len(n.parents)}" for n in self.lines]
         self._collapsed: dict[int | None, list[int | tuple[int, int]]] = {}
 
+    # -- a bundle's call, with its keyword names and plain arguments ---------------------
+    def _signature(self, op: Any) -> inspect.Signature | None:
+        if id(op) not in self._signatures:
+            try:
+                self._signatures[id(op)] = inspect.signature(op.fn)
+            except (AttributeError, TypeError, ValueError):
+                self._signatures[id(op)] = None
+        return self._signatures[id(op)]
+
+    def _bind_call(self, n: Node, names: dict[Node, str], namer: Namer) -> None:
+        """``self._calls[n]``: the arguments as written (``answer=solver0``); plain values
+        inline when short, else named and listed under Inputs; parameters the function
+        read without receiving them in a trailing comment."""
+        sig = self._signature(n.op)
+        args, kwargs = n.call_args
+        try:
+            bound = sig.bind(*args, **kwargs) if sig is not None else None
+        except TypeError:
+            bound = None
+        if bound is None:
+            return
+        parts: list[str] = []
+        plain: list[tuple[str, Any]] = []
+
+        def text(value: Any, keyword: str) -> str:
+            if isinstance(value, Node):
+                return names.get(value) or names.setdefault(value, namer.fresh(value))
+            if type(value) in (list, tuple, dict) and input_nodes((value,), {}):
+                if type(value) is dict:
+                    return "{" + ", ".join(f"{format_value(k)}: {text(v, keyword)}" for k, v in value.items()) + "}"
+                inner = ", ".join(text(v, keyword) for v in value)
+                inner += "," if type(value) is tuple and len(value) == 1 else ""
+                return f"[{inner}]" if type(value) is list else f"({inner})"
+            shown = literal_value(value)
+            if shown is None:
+                shown = namer.fresh_name(keyword)
+                plain.append((shown, value))
+            return shown
+
+        for i, (name, value) in enumerate(bound.arguments.items()):
+            kind = sig.parameters[name].kind
+            if i == 0 and name in ("self", "cls") and not isinstance(value, Node):
+                continue
+            if kind is inspect.Parameter.VAR_POSITIONAL:
+                parts.extend(text(v, name) for v in value)
+            elif kind is inspect.Parameter.VAR_KEYWORD:
+                parts.extend(f"{k}={text(v, k)}" for k, v in value.items())
+            elif kind is inspect.Parameter.POSITIONAL_ONLY:
+                parts.append(text(value, name))
+            else:
+                parts.append(f"{name}={text(value, name)}")
+        passed = set(input_nodes(args, kwargs))
+        extra = [names[p] for p in n.parents if p not in passed and p in names and not _own_code(p, n.op)]
+        self._calls[n] = (parts, extra)
+        self.plain[n] = plain
+
     # -- pieces ---------------------------------------------------------------------
     def _args(self, parents: Sequence[Node], max_args: int) -> list[str]:
-        names = self.names
-        if len(parents) <= max_args:
-            return [names[p] for p in parents]
-        return [*(names[p] for p in parents[: max_args - 1]), f"…{len(parents) - max_args:,} more…", names[parents[-1]]]
+        return shorten([self.names[p] for p in parents], max_args)
 
     def expression(self, n: Node, max_args: int) -> str:
         """The right-hand side of ``n``'s line: ``x + 2.0`` or ``solve(problem)``."""
@@ -195,18 +245,32 @@ class GraphView:
             except (IndexError, KeyError, ValueError):
                 return f"{op.name}({', '.join(args)})"
         name = getattr(op, "name", n.name)
-        args = self._args([p for p in n.parents if not _own_code(p, op)], max_args)
-        return f"{name}({', '.join(args)})"
+        call = self._calls.get(n)
+        if call is None:
+            return f"{name}({', '.join(self._args([p for p in n.parents if not _own_code(p, op)], max_args))})"
+        parts, extra = call
+        return f"{name}({', '.join(shorten(parts, max_args))})" + (f"  # reads {', '.join(extra)}" if extra else "")
 
     def definition(self, op: Any, limit: int) -> str:
         own = next((p.name for p in self.parameters if _own_code(p, op)), None)
-        text = f"[{op.name}] {cut(str(getattr(op, 'description', '')).strip(), limit)}"
+        about = str(getattr(op, "description", "")).strip()
+        tag = f"[{op.name}]"
+        about = about[len(tag):].lstrip() if about.startswith(tag) else about
+        text = f"{tag} {cut(about, limit)}" if about else tag
         return text + (f"\n(its code is the variable {own})" if own else "")
 
     def _value(self, n: Node, limit: int) -> str:
         if isinstance(n, ExceptionNode):
+            if self._in_feedback(n):  # the traceback is shown once, with the feedback
+                return "raised " + cut(n.description.strip().splitlines()[0], limit)
             return "raised " + cut(n.description.strip(), limit * 3)
         return format_value(n.value, limit)
+
+    def _in_feedback(self, n: ExceptionNode) -> bool:
+        """True when some feedback already carries ``n``'s traceback."""
+        tail = n.description.strip()[-200:]
+        texts = [t for fb in self.feedback for t in (fb.text, *fb.details.values()) if isinstance(t, str)]
+        return any(tail in t for t in texts)
 
     # -- sections -------------------------------------------------------------------
     def visible(self, level: Level) -> list[int | tuple[int, int]]:
@@ -241,16 +305,19 @@ class GraphView:
             code.append(f"{self.names[n]} = {self.expression(n, level.max_args)}")
         ops: dict[int, Any] = {}
         used: dict[Node, None] = {}
+        plain: list[tuple[str, Any]] = []
         for n in shown:
             if n.op is not None and not isinstance(n.op, Op):
                 ops.setdefault(id(n.op), n.op)
             for q in n.parents:
                 if q in self.inputs:
                     used[q] = None
+            plain.extend(self.plain.get(n, ()))
         definitions = "\n".join(self.definition(op, max(200, level.value_chars)) for op in ops.values())
         outputs = set(self.outputs)
         limit = level.value_chars
         inputs = [f"{self.names[q]} = {self._value(q, limit)}" for q in used]
+        inputs += [f"{name} = {format_value(value, limit)}" for name, value in plain]
         middle = [f"{self.names[n]} = {self._value(n, limit)}" for n in shown if n not in outputs]
         return {
             "code": "\n".join(code) or "(no traced operations between the variables and the outputs)",
@@ -279,20 +346,3 @@ def _own_code(p: Node, op: Any) -> bool:
     if not isinstance(p, Parameter):  # (getattr on a Node would record an op)
         return False
     return isinstance(p.space, Code) and p.space.name is not None and p.space.name == getattr(op, "name", None)
-
-
-def _literal(n: Node) -> str | None:
-    """A short constant written inline, or None."""
-    if n.op is not None or n.parents or n.name != "const" or type(n) is not Node:
-        return None
-    v = n.value
-    if v is None or isinstance(v, (bool, int, float)):
-        text = repr(v)
-    elif isinstance(v, slice) and all(isinstance(x, (int, type(None))) for x in (v.start, v.stop, v.step)):
-        text = ":".join("" if x is None else str(x) for x in (v.start, v.stop, *(() if v.step is None else (v.step,))))
-    elif isinstance(v, str) and "\n" not in v:
-        text = format_value(v)
-    else:
-        return None
-    return text if len(text) <= _INLINE_CHARS else None
-

@@ -68,13 +68,36 @@ def dpo_loss(
     return _smoothed_logsigmoid_loss(beta * h, label_smoothing)
 
 
-def ipo_loss(policy: torch.Tensor, reference: torch.Tensor, *, beta: float = 0.1) -> torch.Tensor:
+def ipo_loss(
+    policy: torch.Tensor, reference: torch.Tensor, *, beta: float = 0.1, lengths: torch.Tensor | None = None
+) -> torch.Tensor:
     """Identity Preference Optimization (Azar et al. 2023, arXiv 2310.12036), DPO's squared variant.
 
     ``(h − 1/(2β))²`` with ``h`` the log-ratio difference of :func:`dpo_loss`; the
     margin is pulled towards ``1/(2β)`` instead of pushed to infinity.
+
+    Two forms are in use and the same β trains very differently with them:
+
+    - per sequence (the default, the paper's formula): ``h`` is made of log-probs
+      summed over the answer's tokens, so the target margin ``1/(2β)`` is per answer;
+    - per token (TRL's ``loss_type="ipo"``): pass ``lengths`` and each sequence's
+      log-ratio is divided by its answer length first, so the margin is per token.
+
+    Args:
+        policy: ``(B, 2)`` summed log-probs of (y_w, y_l) under the policy.
+        reference: ``(B, 2)`` the same under the frozen reference.
+        beta: β; the target margin is ``1/(2β)``.
+        lengths: ``(B, 2)`` answer lengths in tokens, for the per-token form.
+
+    Example:
+        >>> p, r = torch.tensor([[-2.0, -6.0]]), torch.zeros(1, 2)
+        >>> float(ipo_loss(p, r, beta=0.5)), float(ipo_loss(p, r, beta=0.5, lengths=torch.tensor([[2, 4]])))
+        (9.0, 0.25)
     """
-    h = (policy[:, 0] - reference[:, 0]) - (policy[:, 1] - reference[:, 1])
+    ratio = policy - reference
+    if lengths is not None:
+        ratio = ratio / lengths.to(ratio.dtype).clamp(min=1)
+    h = ratio[:, 0] - ratio[:, 1]
     return (h - 1 / (2 * beta)) ** 2
 
 
@@ -154,10 +177,12 @@ def preference_loss(
     label_smoothing: float = 0.0,
     gamma_beta_ratio: float = 0.5,
     alpha: float = 0.8,
+    ipo_per_token: bool = False,
 ) -> torch.Tensor:
     """Dispatch on ``loss`` (one of :data:`LOSSES`); returns the per-pair losses ``(B,)``.
 
-    ``reference`` may be None only for ``"simpo"``.
+    ``reference`` may be None only for ``"simpo"``. ``ipo_per_token`` selects TRL's
+    per-token IPO instead of the per-sequence form (see :func:`ipo_loss`).
     """
     if loss == "simpo":
         return simpo_loss(
@@ -168,7 +193,7 @@ def preference_loss(
     if loss == "dpo":
         return dpo_loss(policy, reference, beta=beta, label_smoothing=label_smoothing)
     if loss == "ipo":
-        return ipo_loss(policy, reference, beta=beta)
+        return ipo_loss(policy, reference, beta=beta, lengths=lengths if ipo_per_token else None)
     if loss == "srpo":
         return srpo_loss(policy, reference, beta=beta, alpha=alpha)
     raise ValueError(f"unknown loss {loss!r}; use one of {LOSSES}")

@@ -113,7 +113,7 @@ def test_code_repair_applies_the_scripted_fix():
         opt = OptoPrime([code], llm)
         update = opt.step(backward(out, Feedback(score=0.0, text="\n".join(failures))))
         prompt = llm.calls[0][-1]["content"]
-        assert "is_palindrome1 = is_palindrome(text0)" in prompt and "(its code is the variable is_palindrome)" in prompt
+        assert "is_palindrome0 = is_palindrome(s=text)" in prompt and "(its code is the variable is_palindrome)" in prompt
         assert "def is_palindrome(s):\n    \"\"\"True when" in section(prompt, "Variables")
         assert update.meta["repairs"] == 1 and "does not parse" in llm.calls[1][-1]["content"]
         assert unit_test()[1] == []

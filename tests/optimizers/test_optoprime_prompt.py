@@ -6,6 +6,7 @@ import importlib.util
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -175,3 +176,96 @@ def test_a_batch_of_outputs_fits_the_budget_with_every_output_and_feedback():
     outputs, feedback = messages[1]["content"].split("# Outputs\n", 1)[1].split("\n\n# Feedback\n")
     assert len(outputs.splitlines()) == 100 and len(feedback.strip().splitlines()) == 100
     assert all(f"expected answer {i} " in line for i, line in enumerate(feedback.strip().splitlines()))
+
+
+# -- what an LLM reads without stumbling --------------------------------------------------------
+def _user(params, propagated, **options):
+    return OptoPrime(params, None, **options).messages(propagated)[0][1]["content"]
+
+
+def _section(prompt, title):
+    return prompt.split(f"# {title}\n", 1)[1].split("\n\n# ", 1)[0]
+
+
+def test_a_higher_score_is_better_only_when_there_is_a_score():
+    p = Parameter(1.0, name="p", space=Float(0, 5))
+    y = p * node(2.0)
+    assert "score is better" not in _user([p], backward(y, "should be 6"), objective="Reach 6.")
+    assert _section(_user([p], backward(y, "should be 6")), "Instruction") == (
+        "Change the variables so that the outputs get better feedback.")
+    assert "A higher score is better." in _user([p], backward(y, Feedback(score=0.5)))
+    lower = OptoPrime([p], None, direction="minimize").messages(backward(y, Feedback(score=0.5)))[0][1]["content"]
+    assert "A lower score is better." in lower
+
+
+@bundle(trainable=True)
+def reciprocal(x):
+    return 1 / x
+
+
+def test_a_trainable_functions_traceback_appears_once():
+    from trace_core import TracedError
+
+    with pytest.raises(TracedError) as info:
+        reciprocal(0)
+    enode = info.value.exception_node
+    told = Feedback.failure(f"the workflow raised {enode.description.splitlines()[0]}", error=enode.description)
+    prompt = _user([reciprocal.parameter], backward(enode, told))
+    assert prompt.count("return 1 / x") == 2  # once in the code variable, once in the traceback
+    assert _section(prompt, "Outputs") == "exception0 = raised ZeroDivisionError: division by zero"
+    assert "Traceback" in _section(prompt, "Feedback")
+    assert _section(prompt, "Code") == "exception0 = reciprocal(x=0)"
+    alone = _user([reciprocal.parameter], backward(enode, "it failed"))  # the feedback does not carry it
+    assert "Traceback" in _section(alone, "Outputs") and alone.count("return 1 / x") == 2
+
+
+def test_llm_op_description_has_one_tag_no_model_and_only_the_arguments_shown():
+    from trace_core.llm import ScriptedLLM, llm_op
+
+    prompt = Parameter("Solve it.", name="system_prompt", space=Text())
+    llm = ScriptedLLM(["42"])
+    llm.model = "scripted-secret-model"
+    solver = llm_op(llm, system=prompt, name="solver")
+    out = solver(node("what is 6*7?", name="question"))
+    text = _user([prompt], backward(out, "wrong"))
+    code, definitions = _section(text, "Code"), _section(text, "Definitions")
+    assert code == 'solver0 = solver(system=system_prompt, user=None, inputs={"input": question})'
+    assert definitions.startswith("[solver] ") and definitions.count("[solver]") == 1
+    assert "scripted" not in definitions
+    named = set(re.findall(r"`(\w+)`", definitions))
+    assert named <= {"system", "user", "inputs"} and all(f"{w}=" in code for w in named)
+
+
+def test_code_lines_keep_keyword_names():
+    p = Parameter("Be brief.", name="p", space=Text())
+    answer = generate(p, question=node("two plus two", name="question"))
+    score = grade(answer, expected=node("FOUR", name="expected"))
+    code = _section(_user([p], backward(score, "wrong")), "Code").splitlines()
+    assert code == ["generate0 = generate(prompt=p, question=question)",
+                    "grade1 = grade(text=generate0, expected=expected)"]
+
+
+def test_plain_arguments_are_shown():
+    @bundle(trainable=True)
+    def slugify(text):
+        """Makes a URL slug."""
+        return text.lower().replace(" ", "-")
+
+    short, long = slugify("Hello World"), slugify("A much longer title that will not fit inline at all")
+    prompt = _user([slugify.parameter], backward([(short, "should end with !"), (long, "ok")]))
+    code = _section(prompt, "Code").splitlines()
+    assert code[0] == 'slugify0 = slugify(text="Hello World")'
+    name = code[1].split("text=", 1)[1].rstrip(")")
+    assert _section(prompt, "Inputs") == f'{name} = "A much longer title that will not fit inline at all"'
+
+
+def test_a_unique_user_name_stays_alone_and_counters_get_a_separator():
+    w = Parameter(1.0, name="w", space=Float(0, 5))
+    y = w
+    for i in range(10):
+        y = y * node(i, name=f"k{i}")
+    text = _user([w], backward(y, "x"))
+    assert _section(text, "Inputs").splitlines() == [f"k{i} = {i}" for i in range(10)]
+    twice = w * node(2, name="k1") + node(3, name="k1")
+    inputs = _section(_user([w], backward(twice, "x")), "Inputs").splitlines()
+    assert inputs == ["k1_0 = 2", "k1_2 = 3"]  # one name twice: the counter after a separator

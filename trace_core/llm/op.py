@@ -47,9 +47,11 @@ class LLMOp:
             completion = llm.complete(messages, response_format=response_format, **params)
             return completion.value
 
+        # What the optimizer reads: the arguments its code line shows, no tag (the renderer adds
+        # "[name]") and no model name (which model answers is not the workflow's logic).
         self.op = bundle(llm_call, description=description or (
-            f"[{name}] asks the LLM {getattr(llm, 'model', '?')} with the system prompt `system` and the "
-            f"user message `user` filled with `inputs`; returns its reply"))
+            "Asks an LLM: `system` is the system prompt; the user message is `user` filled with `inputs` "
+            "(without `user`: the inputs as they are); returns the LLM's reply."))
         self.op.name = name
 
     @property

@@ -37,6 +37,6 @@ def test_optoprime_reads_the_learning_curve_and_its_proposal_is_trained():
     res = optimize(task, optimizer=OptoPrime(task.parameters(), llm), budget=Budget(max_steps=1),
                    store="sqlite:///:memory:")
     prompt = llm.calls[0][-1]["content"]
-    assert "learning curve (2 epochs" in prompt and "train_classifier(lr, weight_decay" in prompt
+    assert "learning curve (2 epochs" in prompt and "train_classifier(lr=lr, weight_decay=weight_decay" in prompt
     assert res.best_values["lr"] == 0.02 and res.best_values["epochs"] == 4
     assert res.best_score > res.initial_score
