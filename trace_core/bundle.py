@@ -28,6 +28,7 @@ from trace_core.errors import ConfigError, InvalidProposal
 from trace_core.node import Node, Parameter, _reads, _tracing
 from trace_core.ops import fail
 from trace_core.ops import input_nodes as _input_nodes
+from trace_core.ops import split as _split
 from trace_core.ops import unwrap as _unwrap
 from trace_core.spaces import Code
 
@@ -263,9 +264,9 @@ class BundledFunction:
             return self._ainvoke(code, args, kwargs)
         if not _tracing.get():
             return self._run(self._function(code), tuple(_unwrap(a) for a in args), _unwrap(kwargs))
-        inputs = _input_nodes(args, kwargs)
         reads: list[Parameter] = []
         if self.traceable:  # inner ops are traced; parameters read untraced count when the result is plain
+            inputs = _input_nodes(args, kwargs)
             t_reads = _reads.set(reads)
             try:
                 out = self._run(self._function(code), args, kwargs)
@@ -276,10 +277,11 @@ class BundledFunction:
             if isinstance(out, Node):
                 return out
             return Node(out, parents=self._parents(inputs, reads, code), op=self, call_args=(args, kwargs))
+        inputs, plain_args, plain_kwargs = _split(args, kwargs)
         t_trace, t_reads = _tracing.set(False), _reads.set(reads)
         try:
             fn = self._function(code)
-            out = self._run(fn, tuple(_unwrap(a) for a in args), _unwrap(kwargs))
+            out = self._run(fn, plain_args, plain_kwargs)
         except Exception as exc:
             error = exc
         else:

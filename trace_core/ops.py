@@ -22,7 +22,7 @@ from typing import Any
 from trace_core._state import _catching, _reads, _tracing
 from trace_core.errors import BudgetExceeded, Pruned, TracedError
 
-__all__ = ["Op", "OPS", "apply", "fail", "operators", "unwrap", "input_nodes"]
+__all__ = ["Op", "OPS", "apply", "fail", "operators", "unwrap", "input_nodes", "split"]
 
 _Node: Any = None  # the Node class, given by the ``operators`` decorator (node.py imports this module)
 
@@ -79,6 +79,12 @@ def fail(op: Any, parents: tuple[Any, ...], exc: BaseException, catch: bool = Fa
 
 
 # -- nodes inside containers ------------------------------------------------------------
+def _flat(items: Any) -> bool:
+    """True when no Node, list, tuple or dict is among ``items``: decided from the set of
+    their types, built at C speed, so a long list of plain values is not walked in Python."""
+    return not any(t is list or t is tuple or t is dict or issubclass(t, _Node) for t in set(map(type, items)))
+
+
 def unwrap(value: Any) -> Any:
     """``value`` with every Node replaced by its value, also inside (nested) lists,
     tuples and dicts; a container without Nodes is returned as is."""
@@ -86,9 +92,13 @@ def unwrap(value: Any) -> Any:
         return value.value
     kind = type(value)
     if kind is list or kind is tuple:
+        if _flat(value):
+            return value
         items = [unwrap(v) for v in value]
         return value if all(a is b for a, b in zip(items, value)) else kind(items)
     if kind is dict:
+        if _flat(value.values()):
+            return value
         plain = {k: unwrap(v) for k, v in value.items()}
         return value if all(plain[k] is v for k, v in value.items()) else plain
     return value
@@ -98,11 +108,13 @@ def _collect_nodes(value: Any, nodes: list[Any]) -> None:
     if isinstance(value, _Node):
         nodes.append(value)
     elif type(value) is list or type(value) is tuple:
-        for v in value:
-            _collect_nodes(v, nodes)
+        if not _flat(value):
+            for v in value:
+                _collect_nodes(v, nodes)
     elif type(value) is dict:
-        for v in value.values():
-            _collect_nodes(v, nodes)
+        if not _flat(value.values()):
+            for v in value.values():
+                _collect_nodes(v, nodes)
 
 
 def input_nodes(args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Any]:
@@ -111,6 +123,16 @@ def input_nodes(args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Any]:
     for a in (*args, *kwargs.values()):
         _collect_nodes(a, nodes)
     return nodes
+
+
+def split(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[list[Any], tuple[Any, ...], dict[str, Any]]:
+    """(the Nodes among the arguments, the arguments unwrapped, the keyword arguments
+    unwrapped); containers are walked a second time only when they hold Nodes."""
+    nodes = input_nodes(args, kwargs)
+    if sum(isinstance(a, _Node) for a in (*args, *kwargs.values())) == len(nodes):
+        return (nodes, tuple(a.value if isinstance(a, _Node) else a for a in args),
+                {k: v.value if isinstance(v, _Node) else v for k, v in kwargs.items()})
+    return nodes, tuple(unwrap(a) for a in args), unwrap(kwargs)
 
 
 # -- running an op ----------------------------------------------------------------------
@@ -193,25 +215,25 @@ def _getattr(self: Any, name: str) -> Any:
     return _result(OPS["getattr"], out, parents)
 
 
-def _arg_parents(args: tuple[Any, ...]) -> list[Any]:
-    """Parents for call arguments: a Node itself, the Nodes inside a container, else a constant."""
-    parents: list[Any] = []
-    for a in args:
-        if isinstance(a, _Node):
-            parents.append(a)
-            continue
-        found: list[Any] = []
-        _collect_nodes(a, found)
-        parents.extend(found or [_Node(a, "const")])
-    return parents
-
-
 def _call_method(self: Any, *args: Any, **kwargs: Any) -> Any:
     f = self.value
     if not _tracing.get():
         return f(*unwrap(args), **unwrap(kwargs))
-    parents = (self, *_arg_parents((*args, *kwargs.values())))
-    out, error, parents = _run_reading(f, unwrap(args), unwrap(kwargs), parents)
+    parents: list[Any] = [self]
+
+    def plain(a: Any) -> Any:
+        """``a`` unwrapped; its parents: a Node itself, the Nodes inside a container, else a constant."""
+        if isinstance(a, _Node):
+            parents.append(a)
+            return a.value
+        found: list[Any] = []
+        _collect_nodes(a, found)
+        parents.extend(found or [_Node(a, "const")])
+        return unwrap(a) if found else a  # a container is walked twice only when it holds Nodes
+
+    args = tuple(plain(a) for a in args)
+    kwargs = {k: plain(v) for k, v in kwargs.items()}
+    out, error, parents = _run_reading(f, args, kwargs, tuple(parents))
     if error is not None:
         return fail(OPS["call"], parents, error)
     return _result(OPS["call"], out, parents)
