@@ -120,6 +120,7 @@ class _Setup:
     score: str
     warmup_revisions: bool
     cache: _WarmCache | None
+    ipo_per_token: bool = False
 
     def __repr__(self) -> str:  # short: shown in traces
         return f"Setup({len(self.splits.train)} training pairs, device={self.device!r})"
@@ -147,7 +148,7 @@ def train_preference(
     if setup.threads:
         torch.set_num_threads(setup.threads)
     cfg = TrainConfig(**values, seed=seed, device=setup.device, revisions=setup.revisions, eval_every=setup.eval_every,
-                      warmup_revisions=setup.warmup_revisions)  # fmt: skip
+                      warmup_revisions=setup.warmup_revisions, ipo_per_token=setup.ipo_per_token)  # fmt: skip
     key = (seed, cfg.warmup_steps)
     warm = setup.cache.get(key) if setup.cache is not None else None
     trainer = Trainer(cfg, setup.splits, setup.model, on_eval=setup.on_eval, warm_start=warm)
@@ -178,6 +179,8 @@ class PreferenceTask(SeededTask):
         initial: starting values overriding :func:`default_config`.
         device: ``"cpu"`` or ``"cuda"`` (bf16 autocast); threads: torch CPU threads.
         warmup_revisions: also warm up the self-revision format (see :class:`~.trainer.TrainConfig`).
+        ipo_per_token: IPO on per-token log-prob ratios (TRL's form) instead of summed ones
+            (the default); the same β trains very differently (see :func:`~.losses.ipo_loss`).
         cache_warmup: reuse warmed-up weights across trials with the same seed and warm-up steps.
 
     Example:
@@ -216,12 +219,13 @@ class PreferenceTask(SeededTask):
         threads: int | None = 1,
         warmup_revisions: bool = False,
         cache_warmup: bool = True,
+        ipo_per_token: bool = False,
     ) -> None:
         super().__init__(
             seeds=list(seeds), val_seeds=None if val_seeds is None else list(val_seeds), families=list(families),
             max_operand=max_operand, data_seed=data_seed, model=dict(model or {}), score=score, revisions=revisions,
             eval_every=eval_every, max_steps=max_steps, max_lr=max_lr, initial=dict(initial or {}), device=device,
-            threads=threads, warmup_revisions=warmup_revisions, cache_warmup=cache_warmup,
+            threads=threads, warmup_revisions=warmup_revisions, cache_warmup=cache_warmup, ipo_per_token=ipo_per_token,
         )  # fmt: skip
         if score not in SCORES:
             raise ConfigError(f"unknown score {score!r}; use one of {SCORES}")
@@ -252,7 +256,8 @@ class PreferenceTask(SeededTask):
         """Train with the current values (honouring ``using``) on seed ``example``; a Node."""
         o = self.options
         setup = _Setup(self.splits, self.model_config, self._spaces, o["device"], o["threads"], o["revisions"],
-                       o["eval_every"], o["score"], o["warmup_revisions"], self._cache)  # fmt: skip
+                       o["eval_every"], o["score"], o["warmup_revisions"], self._cache,
+                       bool(o.get("ipo_per_token", False)))  # fmt: skip
         return call_pruning(train_preference, *self._params, seed=int(example or 0), setup=setup)
 
     def evaluate(self, example: Any, output: Any) -> Feedback:

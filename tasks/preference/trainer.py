@@ -76,6 +76,9 @@ class TrainConfig:
     Training counts as diverged when the loss is not finite or exceeds
     ``explode_factor`` times its first value (at least 1).
 
+    ``ipo_per_token`` makes IPO use per-token log-prob ratios (TRL's form) instead of
+    summed ones (see :func:`~.losses.ipo_loss`).
+
     Example:
         >>> TrainConfig(loss="simpo", beta=2.0).gamma_beta_ratio
         0.5
@@ -93,6 +96,7 @@ class TrainConfig:
     warmup_lr: float = 3e-3
     warmup_batch_size: int = 32
     warmup_revisions: bool = False
+    ipo_per_token: bool = False
     grad_clip: float = 1.0
     seed: int = 0
     device: str = "cpu"
@@ -261,6 +265,7 @@ class Trainer:
         loss = preference_loss(
             cfg.loss, policy, reference, self.train_data.lengths[index], beta=cfg.beta,
             label_smoothing=cfg.label_smoothing, gamma_beta_ratio=cfg.gamma_beta_ratio, alpha=cfg.alpha,
+            ipo_per_token=cfg.ipo_per_token,
         ).mean()  # fmt: skip
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
