@@ -87,7 +87,7 @@ def _flat(items: Any) -> bool:
 
 def unwrap(value: Any) -> Any:
     """``value`` with every Node replaced by its value, also inside (nested) lists,
-    tuples and dicts; a container without Nodes is returned as is."""
+    tuples and dicts (keys too); a container without Nodes is returned as is."""
     if isinstance(value, _Node):
         return value.value
     kind = type(value)
@@ -97,11 +97,23 @@ def unwrap(value: Any) -> Any:
         items = [unwrap(v) for v in value]
         return value if all(a is b for a, b in zip(items, value)) else kind(items)
     if kind is dict:
-        if _flat(value.values()):
+        if _flat(value.values()) and _flat(value):
             return value
-        plain = {k: unwrap(v) for k, v in value.items()}
-        return value if all(plain[k] is v for k, v in value.items()) else plain
+        plain = {_key(k): unwrap(v) for k, v in value.items()}
+        same = all(a is b for a, b in zip(plain, value)) and all(a is b for a, b in zip(plain.values(), value.values()))
+        return value if same and len(plain) == len(value) else plain
     return value
+
+
+def _key(k: Any) -> Any:
+    """A dict key unwrapped: a Node's value when that value can be a key."""
+    if not isinstance(k, _Node):
+        return k
+    try:
+        hash(k.value)
+    except TypeError:
+        return k
+    return k.value
 
 
 def _collect_nodes(value: Any, nodes: list[Any]) -> None:
@@ -112,6 +124,8 @@ def _collect_nodes(value: Any, nodes: list[Any]) -> None:
             for v in value:
                 _collect_nodes(v, nodes)
     elif type(value) is dict:
+        if not _flat(value):  # nodes used as keys
+            nodes.extend(k for k in value if isinstance(k, _Node))
         if not _flat(value.values()):
             for v in value.values():
                 _collect_nodes(v, nodes)

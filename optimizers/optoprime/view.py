@@ -200,7 +200,8 @@ class GraphView:
                 return names.get(value) or names.setdefault(value, namer.fresh(value))
             if type(value) in (list, tuple, dict) and input_nodes((value,), {}):
                 if type(value) is dict:
-                    return "{" + ", ".join(f"{format_value(k)}: {text(v, keyword)}" for k, v in value.items()) + "}"
+                    return "{" + ", ".join(f"{text(k, keyword) if isinstance(k, Node) else format_value(k)}: "
+                                       f"{text(v, keyword)}" for k, v in value.items()) + "}"
                 inner = ", ".join(text(v, keyword) for v in value)
                 inner += "," if type(value) is tuple and len(value) == 1 else ""
                 return f"[{inner}]" if type(value) is list else f"({inner})"

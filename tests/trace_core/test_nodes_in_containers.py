@@ -40,3 +40,27 @@ def test_the_same_node_at_the_top_and_inside_a_container_is_unwrapped_in_both_pl
     a = node(3, name="a")
     out = echo(a, [a])
     assert out.value == ((3, [3]), {})
+
+
+def test_nodes_used_as_dict_keys_are_unwrapped_and_become_parents():
+    key = Parameter("k", name="key")
+    out = echo({key: 1})
+    assert out.value == (({"k": 1},), {})
+    assert list(backward(out, "fb")) == [key]
+    called = node(lambda d: d).__call__({key: node(2)})
+    assert called.value == {"k": 2} and key in called.parents
+
+
+def test_a_node_key_whose_value_cannot_be_a_key_stays_a_node():
+    key = node([1, 2], name="unhashable")
+    out = echo({key: 1})
+    assert out.value[0][0] == {key: 1} and key in out.parents
+
+
+def test_the_prompt_names_a_node_used_as_a_dict_key():
+    from optimizers.optoprime.view import LEVELS, GraphView
+
+    p = Parameter("be brief", name="p")
+    out = echo(p, opts={node("tone", name="key"): node("dry", name="val")})
+    code = GraphView([p], backward(out, "fb")).sections(LEVELS[0])["code"]
+    assert 'opts={key: val}' in code and "Node(" not in code
