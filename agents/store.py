@@ -35,6 +35,8 @@ __all__ = ["RunStore", "open_store", "default_store_url"]
 log = logging.getLogger(__name__)
 
 _FEEDBACK_CHARS, _EXAMPLE_CHARS = 4000, 1000
+_INSERT = {table: table.insert() for table in (steps, candidates, evaluations, llm_calls, optimizer_states)}
+_UPDATE_RUN = runs.update().where(runs.c.id == sa.bindparam("run"))
 
 
 def feedback_json(fb: Feedback, limit: int = _FEEDBACK_CHARS) -> dict[str, Any]:
@@ -178,7 +180,9 @@ class RunStore:
                           "completion_tokens": call.completion_tokens, "cost_usd": call.cost_usd,
                           "latency_s": call.latency_s, "cached": call.cached, "prompt": call.prompt[:50000],
                           "reply": call.reply[:20000]} for call in c.update.llm_calls]
-        run_fields = {"best_score": o.incumbent_score, "best_values": dict(o.values), "spent": dict(o.spent)}
+        # the run's row changes with the values only (an accepted step); what a step spent is in its own row
+        run_fields = {"best_score": o.incumbent_score, "best_values": dict(o.values), "spent": dict(o.spent)} \
+            if o.accepted or o.step == 0 else None
         if o.step == 0:
             run_fields["initial_score"] = o.initial_score
         step_row = {"incumbent_score": o.incumbent_score, "best_candidate_score": o.best_candidate_score,
@@ -189,23 +193,32 @@ class RunStore:
 
     def _write(self, key: dict[str, Any], step_row: dict[str, Any], cand_rows: Sequence[dict[str, Any]],
                eval_rows: Sequence[dict[str, Any]], llm_rows: Sequence[dict[str, Any]], state: Any,
-               run_fields: dict[str, Any]) -> None:
-        with self._tx() as c:
-            exists = c.execute(sa.select(steps.c.step).where(steps.c.run_id == key["run_id"],
-                                                             steps.c.step == key["step"])).first()
-            if exists:
+               run_fields: dict[str, Any] | None) -> None:
+        # statements built once (module level) and rows as parameters: the compiled forms are
+        # cached, so a step costs a few inserts however long the run is
+        try:
+            with self._tx() as c:
+                c.execute(_INSERT[steps], [{**key, **step_row, "created_at": _now()}])
+                if cand_rows:  # one executemany per table
+                    c.execute(_INSERT[candidates], list(cand_rows))
+                if eval_rows:
+                    c.execute(_INSERT[evaluations], list(eval_rows))
+                if llm_rows:
+                    c.execute(_INSERT[llm_calls], [{**key, "idx": i, **row} for i, row in enumerate(llm_rows)])
+                if state is not None:
+                    c.execute(_INSERT[optimizer_states], [{**key, "state": dict(state)}])
+                if run_fields is not None:
+                    c.execute(_UPDATE_RUN, [{"run": key["run_id"], **run_fields, "updated_at": _now()}])
+        except sa.exc.IntegrityError:
+            if self._has_step(key["run_id"], key["step"]):  # the whole transaction was rolled back
                 log.warning("step %s of run %s is already committed; not writing it twice", key["step"], key["run_id"])
                 return
-            c.execute(steps.insert().values(**key, **step_row, created_at=_now()))
-            if cand_rows:  # one executemany per table
-                c.execute(candidates.insert(), list(cand_rows))
-            if eval_rows:
-                c.execute(evaluations.insert(), list(eval_rows))
-            if llm_rows:
-                c.execute(llm_calls.insert(), [{**key, "idx": i, **row} for i, row in enumerate(llm_rows)])
-            if state is not None:
-                c.execute(optimizer_states.insert().values(**key, state=dict(state)))
-            c.execute(runs.update().where(runs.c.id == key["run_id"]).values(**run_fields, updated_at=_now()))
+            raise
+
+    def _has_step(self, run_id: str, step: int) -> bool:
+        with self.engine.connect() as c:
+            return c.execute(sa.select(steps.c.step).where(steps.c.run_id == run_id, steps.c.step == step)).first() \
+                is not None
 
     def commit_step(self, run_id: str, step: int, *, values: dict[str, Any], incumbent_score: float | None = None,
                     best_candidate_score: float | None = None, accepted: bool = True,
