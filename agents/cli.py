@@ -156,7 +156,8 @@ def _optimize(job: Job, task: Any, optimizer: Any, llm: Any, store: RunStore, ex
     return optimize(task, optimizer=optimizer, llm=llm, budget=job.make_budget(), k=job.k, executor=job.executor,
                     store=store, seed=job.seed, minibatch=job.minibatch, workers=job.workers, timeout=job.timeout,
                     target=job.target, name=job.name, job_key=job.name, extra_config=extra, on_step=on_step,
-                    should_stop=stopper, initial_values=initial, run_id=run_id).run_id
+                    should_stop=stopper, initial_values=initial, run_id=run_id,
+                    evaluate_start=job.evaluate_start).run_id
 
 
 def _loop(go: Any, printer: StepPrinter, stopper: Stopper, err: Console) -> tuple[Exit, str | None]:

@@ -23,6 +23,7 @@ from typing import Any
 from agents.evaluate import EvalResult, evaluate_values
 from trace_core import Feedback
 from trace_core.errors import BudgetExceeded, ConfigError, TaskError
+from trace_core.outcome import Outcome
 
 __all__ = ["Job", "Executor", "SerialExecutor", "ThreadExecutor", "ProcessExecutor", "RayExecutor", "get_executor"]
 
@@ -38,8 +39,8 @@ class Job:
     reporter: Any = None
 
 
-def _failed(job: Job, reason: str, status: str = "failed") -> EvalResult:
-    return EvalResult(Feedback.failure(reason), [], status)
+def _failed(job: Job, reason: str, outcome: Outcome = Outcome.FAILED) -> EvalResult:
+    return EvalResult(Feedback.failure(reason), [], outcome)
 
 
 class Executor(abc.ABC):
@@ -69,9 +70,9 @@ def _guarded(task: Any, job: Job) -> EvalResult:
     try:
         return evaluate_values(task, job.values, job.examples, job.reporter)
     except TaskError as e:  # systemic: the loop stops the run with it
-        return _failed(job, f"{type(e).__name__}: {e}", "systemic")
+        return _failed(job, f"{type(e).__name__}: {e}", Outcome.SYSTEMIC)
     except BudgetExceeded as e:  # a workflow's LLM reached the shared budget: the loop stops cleanly
-        return EvalResult(Feedback.failure(str(e), limit=e.limit), [], "budget")
+        return EvalResult(Feedback.failure(str(e), limit=e.limit), [], Outcome.BUDGET)
     except Exception as e:  # noqa: BLE001 - a crashed evaluation is feedback
         return _failed(job, f"evaluation crashed: {type(e).__name__}: {e}")
 
@@ -147,7 +148,7 @@ def _windowed(ex: Any, jobs: Sequence[Job]) -> tuple[list[EvalResult], int]:
             i, _ = running.pop(fut)
             if not fut.cancel():
                 stuck += 1
-            results[i] = _failed(jobs[i], f"evaluation timed out after {timeout} s", "timeout")
+            results[i] = _failed(jobs[i], f"evaluation timed out after {timeout} s", Outcome.TIMEOUT)
     return [r for r in results if r is not None], stuck
 
 
@@ -186,7 +187,8 @@ def _rebuild(ref: Any) -> Any:
 
 def _process_job(values: Mapping[str, Any], examples: Sequence[Any]) -> EvalResult:
     if _WORKER_ERROR is not None:
-        return _failed(Job(values, examples), f"the worker could not rebuild the task: {_WORKER_ERROR}", "systemic")
+        return _failed(Job(values, examples), f"the worker could not rebuild the task: {_WORKER_ERROR}",
+                       Outcome.SYSTEMIC)
     return _guarded(_WORKER_TASK, Job(values, examples))
 
 
@@ -307,8 +309,8 @@ class RayExecutor(Executor):
                 out.append(self._ray.get(ref, timeout=self.timeout))
             except Exception as e:  # noqa: BLE001 - GetTimeoutError, worker crash
                 self._ray.cancel(ref, force=True)
-                status = "timeout" if "Timeout" in type(e).__name__ else "failed"
-                out.append(_failed(job, f"evaluation {status}: {type(e).__name__}: {e}", status))
+                outcome = Outcome.TIMEOUT if isinstance(e, TimeoutError) else Outcome.FAILED  # ray's GetTimeoutError is one
+                out.append(_failed(job, f"evaluation {outcome.value}: {type(e).__name__}: {e}", outcome))
         return out
 
 

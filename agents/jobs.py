@@ -259,6 +259,7 @@ class Job(_Strict):
     target: float | None = None
     report: str | None = None
     warm_start: bool = False
+    evaluate_start: bool = True  # False: the first evaluation is the optimizer's first proposal (Search = Optuna)
     fail_on_regression: float | None = Field(default=None, ge=0)
     base_dir: str = "."
 

@@ -1,108 +1,49 @@
 """optimize(): forward -> feedback -> backward -> propose k -> evaluate -> observe ->
 accept the best if it beats the incumbent, within a Budget; every step committed to
-the run store so a killed run resumes (:func:`resume`)."""
+the run store as a :class:`~agents.records.StepOutcome` so a killed run resumes
+(:func:`resume`). The records are in :mod:`agents.records`, the traced half of a step
+in :mod:`agents._forward`."""
 
 from __future__ import annotations
 
-import concurrent.futures as cf
-import contextvars
-import json
 import logging
-import math
-import random
 import time
+import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
-from agents.evaluate import EvalResult, aggregate, run_example
+from agents._forward import forward
+from agents.evaluate import EvalResult
 from agents.executors import Executor, Job, get_executor
 from agents.factory import build_llm, build_optimizer, build_task_from_spec, optimizer_spec, task_spec
+from agents.records import Candidate, Proposal, RunResult, StepOutcome, StepRecord, Tally, best_of
 from agents.store import RunStore, open_store
 from agents.workflow import as_task
-from trace_core import Budget, Feedback, backward, better, catching, graph
+from optimizers._values import to_json_values
+from trace_core import Budget, better
 from trace_core.errors import BudgetExceeded, ConfigError, TaskError
 from trace_core.feedback import Direction
+from trace_core.llm.errors import FatalLLMError
+from trace_core.outcome import Outcome, score
 
-__all__ = ["optimize", "resume", "open_run", "Run", "Pending", "RunResult", "StepRecord"]
+__all__ = ["optimize", "resume", "open_run", "Run", "Proposal", "RunResult", "StepRecord"]
 
 log = logging.getLogger(__name__)
-_GRAPH_MAX_NODES = 400
 _MAX_LLM_FAILURES = 3
-
-
-@dataclass
-class StepRecord:
-    """What one step did."""
-
-    step: int
-    incumbent_score: float | None
-    candidate_scores: list[float | None]
-    accepted: bool
-    values: dict[str, Any]
-    tokens: int = 0
-    cost_usd: float = 0.0
-    seconds: float = 0.0
-    statuses: list[str] = field(default_factory=list)
-
-
-@dataclass
-class RunResult:
-    """The outcome of a run: best values and score, history, costs, why it stopped."""
-
-    run_id: str
-    best_values: dict[str, Any]
-    best_score: float | None
-    initial_score: float | None
-    history: list[StepRecord]
-    stop_reason: str
-    spent: dict[str, float]
-    direction: Direction
-    tokens: int = 0
-    cost_usd: float = 0.0
-    store_url: str = ""
-
-    @property
-    def improved(self) -> bool:
-        return better(self.best_score, self.initial_score, self.direction)
-
-
-def _jsonable(values: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
-    return {n: params[n].space.to_json(v) if n in params else v for n, v in values.items()}
-
-
-def _feedback_json(fb: Feedback, limit: int = 4000) -> dict[str, Any]:
-    data = fb.model_dump(mode="json")
-    data["text"] = data["text"][:limit]
-    return data
-
-
-@dataclass
-class Pending:
-    """A proposed step: its candidates and their evaluations, not yet committed."""
-
-    updates: list[Any]
-    todo: list[Any]
-    results: list[EvalResult]
-    best: int | None
-    train_fb: Any
-    graph: Any
-    started: float
-
-    @property
-    def best_score(self) -> float | None:
-        return None if self.best is None else Optimizer_score(self.results[self.best])
 
 
 class Run:
     """The state of one run while it is optimized (see :func:`open_run`)."""
 
+    owns_executor = True
+
     def __init__(self, task: Any, optimizer: Any, store: RunStore, run_id: str, *, budget: Budget, k: int,
                  executor: Executor, seed: int, minibatch: int | None, on_step: Callable[[StepRecord], None] | None,
-                 should_stop: Callable[[], bool] | None, target: float | None):
+                 should_stop: Callable[[], bool] | None, target: float | None, evaluate_start: bool = True):
         self.task, self.opt, self.store, self.run_id = task, optimizer, store, run_id
         self.budget, self.k, self.executor, self.seed = budget, k, executor, seed
         self.minibatch, self.on_step, self.should_stop, self.target = minibatch, on_step, should_stop, target
+        self.evaluate_start = evaluate_start
         self.direction: Direction = task.direction
         self.params = optimizer.by_name
         self.history: list[StepRecord] = []
@@ -110,7 +51,12 @@ class Run:
         self.incumbent_score: float | None = None
         self.initial_score: float | None = None
         self.tokens, self.cost = 0, 0.0
+        self.tally = Tally()
         self.llm_failures = 0  # steps in a row whose every proposal failed because the LLM call did
+
+    def encode(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """Values as JSON data (the one encoder: each parameter's space)."""
+        return to_json_values(self.params, values)
 
     # -- stopping ----------------------------------------------------------------------
     def stop_reason(self) -> str | None:
@@ -126,70 +72,35 @@ class Run:
         return None
 
     # -- the phases of a step ---------------------------------------------------------------
-    def forward(self) -> tuple[Any, list[dict[str, Any]], Any]:
-        train = list(self.task.train)
-        rng = random.Random(f"{self.seed}:{self.step}")
-        batch = train if not self.minibatch or len(train) <= self.minibatch else rng.sample(train, self.minibatch)
-
-        def one(example: Any) -> tuple[Any, Feedback]:
-            with catching():
-                try:
-                    out = self.task.run(example)
-                except (TaskError, BudgetExceeded):
-                    raise
-                except (Exception, SystemExit) as e:  # noqa: BLE001 - a crash outside any op
-                    return None, Feedback.failure(f"the workflow raised {type(e).__name__}: {e}")
-            return out, run_eval(self.task, example, out)
-
-        threads = min(8, len(batch)) or 1
-        timeout = getattr(self.executor, "timeout", None)
-        pool = cf.ThreadPoolExecutor(threads, thread_name_prefix="tracetune-forward")
-        try:
-            futures = [pool.submit(contextvars.copy_context().run, one, ex) for ex in batch]
-            limit = None if timeout is None else timeout * math.ceil(len(batch) / threads)
-            cf.wait(futures, timeout=limit)  # the executor's timeout holds for the traced runs too
-            pairs = [f.result() if f.done() else (None, Feedback.failure(f"the workflow timed out after {timeout} s"))
-                     for f in futures]
-        finally:
-            pool.shutdown(wait=False, cancel_futures=True)
-        nodes = [(o, f) for o, f in pairs if o is not None and hasattr(o, "parents")]
-        propagated = backward(nodes) if nodes else None
-        fb_json = [_feedback_json(f, 1000) for _, f in pairs]
-        g = None
-        if nodes:
-            try:
-                nx_graph = graph.to_networkx(nodes[0][0])
-                if nx_graph.number_of_nodes() <= _GRAPH_MAX_NODES:
-                    g = json.dumps(graph.node_link(nx_graph), sort_keys=True)
-            except Exception:  # noqa: BLE001 - the graph is for reports only
-                log.debug("graph export failed", exc_info=True)
-        return propagated, fb_json, g
-
     def evaluate(self, jobs: Sequence[Job]) -> list[EvalResult]:
         self.budget.charge(evaluations=len(jobs))
         results = self.executor.evaluate(jobs)
         for r in results:
-            if r.status == "systemic":
+            if r.outcome is Outcome.SYSTEMIC:
                 raise TaskError(f"the task failed as a whole, not on one example: {r.feedback.text}")
-            if r.status == "budget":
+            if r.outcome is Outcome.BUDGET:
                 raise BudgetExceeded(r.feedback.text, limit=r.feedback.details.get("limit"))
         return results
 
     def baseline(self) -> None:
-        """Step 0: score the starting values."""
+        """Step 0: the starting values, scored unless ``evaluate_start`` is False."""
         values = self.opt.values()
-        result = self.evaluate([Job(values, list(self.task.val))])[0]
-        self.opt.observe(values, result.feedback)
-        self.incumbent_score = self.initial_score = Optimizer_score(result)
-        self.commit(0, values, [], [result], accepted=True, train_fb=None, graph_json=None)
+        start = Candidate(self.opt.update({}, reasoning="starting values"), self.encode(values))
+        if self.evaluate_start:
+            result = self.evaluate([Job(values, list(self.task.val))])[0]
+            self.opt.observe(values, result.feedback)
+            start = Candidate(start.update, start.values, result)
+            self.incumbent_score = self.initial_score = start.score
+        self.commit(0, (start,), accepted=True)
 
-    def propose_step(self) -> Pending:
+    def propose_step(self) -> Proposal:
         """Forward, backward, propose and evaluate the next step's candidates (nothing
         is applied or committed yet)."""
         started = time.perf_counter()
-        propagated, train_fb, g = (None, None, None)
+        propagated, train_fb, g = None, None, None
         if getattr(self.opt, "needs_trace", True):
-            propagated, train_fb, g = self.forward()
+            propagated, train_fb, g = forward(self.task, seed=self.seed, step=self.step, minibatch=self.minibatch,
+                                              timeout=getattr(self.executor, "timeout", None))
         k = self.k
         left = self.budget.remaining("max_evaluations")
         if left is not None:
@@ -199,113 +110,71 @@ class Run:
         live = self.opt.values()
         todo = [u for u in updates if not u.no_change]
         jobs = [Job({**live, **u.values}, list(self.task.val), self.opt.reporter(u)) for u in todo]
-        results = self.evaluate(jobs) if jobs else []
-        for u, job, r in zip(todo, jobs, results):
-            self.opt.observe(job.values, r.feedback, update=u)
-        best_i = None
-        for i, r in enumerate(results):
-            s = Optimizer_score(r)
-            if s is not None and (best_i is None or better(s, Optimizer_score(results[best_i]), self.direction)):
-                best_i = i
-        if best_i is None:  # feedback without scores (text only): the first candidate that did not fail
-            best_i = next((i for i, r in enumerate(results) if r.status == "done" and not r.feedback.failed), None)
-        return Pending(updates, todo, results, best_i, train_fb, g, started)
+        results = dict(zip((u.id for u in todo), self.evaluate(jobs) if jobs else []))
+        for u, job in zip(todo, jobs):
+            self.opt.observe(job.values, results[u.id].feedback, update=u)
+        candidates = tuple(Candidate(u, self.encode(u.values), results.get(u.id)) for u in updates)
+        evaluated = tuple(c for c in candidates if c.result is not None)
+        return Proposal(candidates, best_of(evaluated, self.direction), train_fb, g, started)
 
     def _check_llm(self, updates: Sequence[Any]) -> None:
         """An LLM that cannot be reached is a systemic failure: after a few steps in a row
         where every proposal failed on the LLM call, the run stops (failed, resumable)."""
-        errors = [str(u.meta.get("error") or "") for u in updates if u.no_change]
-        if not updates or len(errors) < len(updates) or not all("LLM call failed" in e for e in errors):
+        if not updates or not all(u.failure is not None and u.failure.kind == "llm" for u in updates):
             self.llm_failures = 0
             return
         self.llm_failures += 1
         if self.llm_failures >= _MAX_LLM_FAILURES:
-            from trace_core.llm.errors import FatalLLMError
-
             raise FatalLLMError(f"the optimizer's LLM failed in {self.llm_failures} steps in a row; "
-                                f"last error: {errors[0][:500]}")
+                                f"last error: {updates[0].failure.error[:500]}")
 
-    def finish_step(self, pending: Pending, accept: bool | None = None) -> StepRecord:
+    def finish_step(self, proposal: Proposal, accept: bool | None = None) -> StepRecord:
         """Commit a proposed step. ``accept=None`` keeps the best candidate if it beats
         the incumbent; True / False force the decision on the best candidate."""
         self.step += 1
-        best = pending.best
+        best = None if proposal.best is None else proposal.evaluated[proposal.best]
         if accept is None:
-            accept = best is not None and _beats(pending.results[best], self.incumbent_score, self.direction)
+            accept = best is not None and _beats(best, self.incumbent_score, self.direction)
         accept = bool(accept and best is not None)
-        if accept:
-            self.opt.apply(pending.todo[best])
-            self.incumbent_score = Optimizer_score(pending.results[best])
-        self.tokens += sum(u.tokens for u in pending.updates)
-        self.cost += sum(u.cost_usd for u in pending.updates)
-        return self.commit(self.step, self.opt.values(), pending.updates, pending.results, accepted=accept,
-                           train_fb=pending.train_fb, graph_json=pending.graph, todo=pending.todo,
-                           seconds=time.perf_counter() - pending.started)
+        if accept and best is not None:
+            self.opt.apply(best.update)
+            self.incumbent_score = best.score
+        return self.commit(self.step, proposal.candidates, accepted=accept, train_feedback=proposal.train_feedback,
+                           graph=proposal.graph, seconds=time.perf_counter() - proposal.started)
 
     def one_step(self) -> StepRecord:
         return self.finish_step(self.propose_step())
 
     def restore(self, step: int, reason: str = "rolled back") -> StepRecord:
         """Commit a new step whose values are those of committed step ``step``."""
-        snap = self.store.snapshot(self.run_id, step)
-        rows = [s for s in self.store.steps(self.run_id) if s["step"] == step]
-        update = _update(self.opt.validate(snap), f"{reason} to step {step}")
+        row = self.store.step(self.run_id, step)
+        update = self.opt.update(row["values"], reasoning=f"{reason} to step {step}")  # decodes the stored JSON
         self.opt.apply(update)
-        self.incumbent_score = rows[0]["incumbent_score"] if rows else self.incumbent_score
+        self.incumbent_score = row["incumbent_score"]
         self.step += 1
-        return self.commit(self.step, self.opt.values(), [update], [], accepted=True, train_fb=None, graph_json=None)
+        return self.commit(self.step, (Candidate(update, self.encode(update.values)),), accepted=True)
 
     # -- the store -------------------------------------------------------------------------
-    def commit(self, step: int, values: dict[str, Any], updates: Sequence[Any], results: Sequence[EvalResult], *,
-               accepted: bool, train_fb: Any, graph_json: Any, todo: Sequence[Any] = (),
-               seconds: float = 0.0) -> StepRecord:
+    def commit(self, step: int, candidates: tuple[Candidate, ...], *, accepted: bool, train_feedback: Any = None,
+               graph: str | None = None, seconds: float = 0.0) -> StepRecord:
         if step > 0:
             self.budget.charge(steps=1)
-        cand_rows, eval_rows, llm_rows = [], [], []
-        evaluated = {id(u): r for u, r in zip(todo, results)}
-        if step == 0:
-            cand_rows.append({"idx": 0, "values": _jsonable(values, self.params), "reasoning": "starting values",
-                              "score": Optimizer_score(results[0]), "status": results[0].status,
-                              "feedback": _feedback_json(results[0].feedback)})
-            pairs = [(0, results[0])]
-        else:
-            pairs = []
-            for i, u in enumerate(updates):
-                r = evaluated.get(id(u))
-                cand_rows.append({
-                    "idx": i, "update_id": u.id, "values": _jsonable(u.values, self.params),
-                    "reasoning": u.reasoning[:8000], "score": None if r is None else Optimizer_score(r),
-                    "status": "no change" if r is None else r.status,
-                    "feedback": None if r is None else _feedback_json(r.feedback)})
-                if r is not None:
-                    pairs.append((i, r))
-                for c in u.llm_calls:
-                    llm_rows.append({"model": c.model, "prompt_tokens": c.prompt_tokens,
-                                     "completion_tokens": c.completion_tokens, "cost_usd": c.cost_usd,
-                                     "latency_s": c.latency_s, "cached": c.cached, "prompt": c.prompt[:50000],
-                                     "reply": c.reply[:20000]})
-        for i, r in pairs:
-            for j, fb in enumerate(r.per_example):
-                eval_rows.append({"candidate": i, "example": j, "score": fb.score, "feedback": _feedback_json(fb, 1000)})
-        scores = [Optimizer_score(r) for _, r in pairs]
-        best_cand = None
+        evaluated = [c for c in candidates if c.result is not None]
+        scores = [c.score for c in evaluated]
+        best_score = None
         for s in scores:
-            if s is not None and (best_cand is None or better(s, best_cand, self.direction)):
-                best_cand = s
-        jvalues = _jsonable(values, self.params)
-        spent = self.budget.spent
-        step_tokens = sum(u.tokens for u in updates)
-        step_cost = sum(u.cost_usd for u in updates)
-        run_fields = {"best_score": self.incumbent_score, "best_values": jvalues, "spent": spent}
-        if step == 0:
-            run_fields["initial_score"] = self.initial_score
-        self.store.commit_step(
-            self.run_id, step, incumbent_score=self.incumbent_score, best_candidate_score=best_cand,
-            accepted=accepted, values=jvalues, candidates_rows=cand_rows, evaluation_rows=eval_rows,
-            llm_rows=llm_rows, optimizer_state=self.opt.state_dict(), train_feedback=train_fb, graph=graph_json,
-            spent=spent, tokens=step_tokens, cost_usd=step_cost, seconds=seconds, run_fields=run_fields)
-        rec = StepRecord(step, self.incumbent_score, scores, accepted, jvalues, step_tokens, step_cost, seconds,
-                         [r.status for _, r in pairs])
+            if s is not None and (best_score is None or better(s, best_score, self.direction)):
+                best_score = s
+        values = self.encode(self.opt.values())
+        outcome = StepOutcome(step, values, self.incumbent_score, accepted, candidates, best_score,
+                              self.opt.state_dict(), self.budget.spent, seconds, train_feedback, graph,
+                              self.initial_score)
+        self.store.commit(self.run_id, outcome)
+        self.tokens += outcome.tokens
+        self.cost += outcome.cost_usd
+        self.tally.add(candidates)
+        rec = StepRecord(step, self.incumbent_score, scores, accepted, values, outcome.tokens, outcome.cost_usd,
+                         seconds, [c.status for c in evaluated])
         self.history.append(rec)
         if self.on_step is not None:
             self.on_step(rec)
@@ -324,8 +193,6 @@ class Run:
         except BudgetExceeded as e:
             return f"budget {e.limit or 'limit'} reached"
 
-    owns_executor = True
-
     def close(self) -> None:
         if self.owns_executor:
             self.executor.close()
@@ -333,33 +200,36 @@ class Run:
     def result(self, reason: str) -> RunResult:
         status = "interrupted" if reason == "interrupted" else "finished"
         self.store.update_run(self.run_id, status=status, stop_reason=reason, spent=self.budget.spent)
-        return RunResult(self.run_id, _jsonable(self.opt.values(), self.params), self.incumbent_score,
+        return RunResult(self.run_id, self.encode(self.opt.values()), self.incumbent_score,
                          self.initial_score, self.history, reason, self.budget.spent, self.direction,
-                         self.tokens, self.cost, self.store.safe_url)
+                         self.tokens, self.cost, self.store.safe_url, dict(self.tally.outcomes),
+                         dict(self.tally.failures))
 
 
-def _beats(result: EvalResult, incumbent: float | None, direction: Direction) -> bool:
+def _beats(candidate: Candidate, incumbent: float | None, direction: Direction) -> bool:
     """Whether a candidate replaces the incumbent: a better score, or, while no score
     exists at all (feedback that is only text), any candidate that did not fail, as
     Trace applies each step's update."""
-    score = Optimizer_score(result)
-    if score is None:
-        return incumbent is None and result.status == "done" and not result.feedback.failed
-    return better(score, incumbent, direction)
+    s = candidate.score
+    if s is None:
+        result = candidate.result
+        return incumbent is None and result is not None and result.outcome.ok and not result.feedback.failed
+    return better(s, incumbent, direction)
 
 
-def Optimizer_score(result: EvalResult) -> float | None:  # noqa: N802 - mirrors Optimizer.score
-    fb = result.feedback
-    return None if fb.failed else fb.score
+def Optimizer_score(result: EvalResult) -> float | None:  # noqa: N802 - deprecated alias
+    """Deprecated: use :func:`trace_core.score` on ``result.feedback``."""
+    warnings.warn("agents.loop.Optimizer_score is deprecated; use trace_core.score(result.feedback)",
+                  DeprecationWarning, stacklevel=2)
+    return score(result.feedback)
 
 
-def run_eval(task: Any, example: Any, output: Any) -> Feedback:
-    try:
-        return task.evaluate(example, output)
-    except (TaskError, BudgetExceeded):
-        raise
-    except (Exception, SystemExit) as e:  # noqa: BLE001
-        return Feedback.failure(f"evaluation raised {type(e).__name__}: {e}")
+def __getattr__(name: str) -> Any:
+    if name == "Pending":
+        warnings.warn("agents.loop.Pending is deprecated; use agents.records.Proposal", DeprecationWarning,
+                      stacklevel=2)
+        return Proposal
+    raise AttributeError(f"module 'agents.loop' has no attribute {name!r}")
 
 
 def optimize(
@@ -387,6 +257,7 @@ def optimize(
     should_stop: Callable[[], bool] | None = None,
     initial_values: Mapping[str, Any] | None = None,
     run_id: str | None = None,
+    evaluate_start: bool = True,
 ) -> RunResult:
     """Optimize a task (or a workflow plus ``feedback``) and return the best values.
 
@@ -411,6 +282,9 @@ def optimize(
         target: stop once the incumbent reaches this score.
         initial_values: start from these values (warm start), validated by each space.
         run_id: the new run's id (default: a fresh random one).
+        evaluate_start: score the starting values first (step 0, charged to the budget).
+            False: the first evaluation is the optimizer's first proposal, so Search
+            makes the same trials as plain Optuna with the same sampler and seed.
 
     Example:
         >>> from tasks.examples.numeric import NumericTask
@@ -434,12 +308,13 @@ def optimize(
         opt = optimizer
         opt.direction = task.direction
     if initial_values:
-        opt.apply(_update(initial_values, "warm start"))
+        opt.apply(opt.update(initial_values, reasoning="warm start"))
     config = {
         "task": task_spec(task), "task_name": getattr(task, "name", "task"), "optimizer": optimizer_spec(optimizer),
         "llm": llm if isinstance(llm, (str, dict)) else None, "budget": budget.model_dump(), "k": k,
         "executor": executor if isinstance(executor, str) else executor.name, "seed": seed,
-        "minibatch": minibatch, "workers": workers, "timeout": timeout, "target": target, **(extra_config or {}),
+        "minibatch": minibatch, "workers": workers, "timeout": timeout, "target": target,
+        "evaluate_start": evaluate_start, **(extra_config or {}),
     }
     run_name = name or getattr(task, "name", "run")
     ex = get_executor(executor, task, workers=workers, timeout=timeout)  # refused before a run row exists
@@ -452,7 +327,7 @@ def optimize(
         raise
     log.info("run %s: %s with %s, budget %s", run_id, run_name, type(opt).__name__, budget.describe())
     run = Run(task, opt, store, run_id, budget=budget, k=k, executor=ex, seed=seed, minibatch=minibatch,
-               on_step=on_step, should_stop=should_stop, target=target)
+               on_step=on_step, should_stop=should_stop, target=target, evaluate_start=evaluate_start)
     try:
         reason = run.loop()
     except BaseException as e:
@@ -463,12 +338,6 @@ def optimize(
         if not isinstance(executor, Executor):
             ex.close()
     return run.result(reason)
-
-
-def _update(values: Mapping[str, Any], reasoning: str) -> Any:
-    from optimizers import Update
-
-    return Update(dict(values), reasoning=reasoning)
 
 
 def open_run(
@@ -507,22 +376,22 @@ def open_run(
     ex = get_executor(executor or cfg.get("executor", "thread"), task, workers=cfg.get("workers"),
                       timeout=cfg.get("timeout"))
     run = Run(task, opt, store, run_id, budget=budget, k=cfg.get("k", 1), executor=ex, seed=cfg.get("seed", 0),
-              minibatch=cfg.get("minibatch"), on_step=on_step, should_stop=should_stop, target=cfg.get("target"))
+              minibatch=cfg.get("minibatch"), on_step=on_step, should_stop=should_stop, target=cfg.get("target"),
+              evaluate_start=cfg.get("evaluate_start", True))
     run.owns_executor = not isinstance(executor, Executor)
     last = store.last_step(run_id)
     if last is not None:
-        clean = opt.validate(last["values"])
-        for name, value in clean.items():
-            opt.by_name[name]._value = value
-        if last.get("optimizer_state"):
-            opt.load_state_dict(last["optimizer_state"])
+        for name, value in opt.validate(last["values"]).items():  # decodes the stored JSON
+            opt.by_name[name].write(value)
+        states = store.optimizer_states(run_id) if opt.state_is_delta else [last.get("optimizer_state")]
+        opt.load_state_dicts([s for s in states if s])
         budget.restore(last.get("spent") or {})
         run.step = last["step"]
         run.incumbent_score = last["incumbent_score"]
         run.initial_score = row.get("initial_score")
-        for s in store.steps(run_id):
-            run.tokens += s.get("tokens") or 0
-            run.cost += s.get("cost_usd") or 0.0
+        tally = store.tally(run_id)
+        run.tokens, run.cost = tally["totals"]["tokens"], tally["totals"]["cost_usd"]
+        run.tally = Tally(tally["outcomes"], tally["failures"])
     return run
 
 

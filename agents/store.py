@@ -1,18 +1,21 @@
-"""The run store: every run, step, candidate, evaluation, LLM call, parameter
-snapshot and optimizer state, in SQLite (WAL) or any SQLAlchemy URL.
+"""The run store: every run, step, candidate, evaluation, LLM call and optimizer state,
+in SQLite (WAL) or any SQLAlchemy URL.
 
-A step is written in one transaction, so a killed run resumes from its last
-committed step and redoes at most the evaluations that were in flight.
+The loop hands the store one :class:`~agents.records.StepOutcome` per step; the store
+maps it to rows and writes them in one transaction, so a killed run resumes from its
+last committed step and redoes at most the evaluations that were in flight. A step's
+``values`` are the parameters' values after it: they are the snapshot a run resumes or
+rolls back to (there is no separate copy). Tables and migrations: :mod:`agents._schema`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import os
 import time
 import uuid
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,123 +24,30 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from agents._schema import candidates, evaluations, llm_calls, optimizer_states, prepare, runs, steps
+from agents.records import NO_CHANGE, StepOutcome
 from trace_core.errors import ConfigError
+from trace_core.feedback import Feedback
+from trace_core.outcome import score
 
 __all__ = ["RunStore", "open_store", "default_store_url"]
 
 log = logging.getLogger(__name__)
 
-meta = sa.MetaData()
+_FEEDBACK_CHARS, _EXAMPLE_CHARS = 4000, 1000
+_INSERT = {table: table.insert() for table in (steps, candidates, evaluations, llm_calls, optimizer_states)}
+_UPDATE_RUN = runs.update().where(runs.c.id == sa.bindparam("run"))
 
 
-class _JSON(sa.types.TypeDecorator):
-    """JSON kept as text (portable across SQLite and PostgreSQL), encoded and decoded
-    here so no caller handles it."""
-
-    impl = sa.Text
-    cache_ok = True
-
-    def process_bind_param(self, value: Any, dialect: Any) -> str | None:
-        return None if value is None else json.dumps(value, sort_keys=True, default=_json_default)
-
-    def process_result_value(self, value: str | None, dialect: Any) -> Any:
-        return None if value is None else json.loads(value)
-
-
-runs = sa.Table(
-    "runs", meta,
-    sa.Column("id", sa.String(32), primary_key=True),
-    sa.Column("name", sa.String(200), nullable=False),
-    sa.Column("job_key", sa.String(200), index=True),
-    sa.Column("task", sa.String(200)),
-    sa.Column("direction", sa.String(10)),
-    sa.Column("config", _JSON),
-    sa.Column("status", sa.String(20), nullable=False),
-    sa.Column("stop_reason", sa.String(200)),
-    sa.Column("best_score", sa.Float),
-    sa.Column("best_values", _JSON),
-    sa.Column("initial_score", sa.Float),
-    sa.Column("spent", _JSON),
-    sa.Column("created_at", sa.String(40)),
-    sa.Column("updated_at", sa.String(40)),
-)
-steps = sa.Table(
-    "steps", meta,
-    sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id"), primary_key=True),
-    sa.Column("step", sa.Integer, primary_key=True),
-    sa.Column("incumbent_score", sa.Float),
-    sa.Column("best_candidate_score", sa.Float),
-    sa.Column("accepted", sa.Boolean),
-    sa.Column("values", _JSON),
-    sa.Column("train_feedback", _JSON),
-    sa.Column("graph", _JSON),
-    sa.Column("spent", _JSON),
-    sa.Column("tokens", sa.Integer),
-    sa.Column("cost_usd", sa.Float),
-    sa.Column("seconds", sa.Float),
-    sa.Column("created_at", sa.String(40)),
-)
-candidates = sa.Table(
-    "candidates", meta,
-    sa.Column("run_id", sa.String(32), primary_key=True),
-    sa.Column("step", sa.Integer, primary_key=True),
-    sa.Column("idx", sa.Integer, primary_key=True),
-    sa.Column("update_id", sa.String(40)),
-    sa.Column("values", _JSON),
-    sa.Column("reasoning", sa.Text),
-    sa.Column("score", sa.Float),
-    sa.Column("status", sa.String(20)),
-    sa.Column("feedback", _JSON),
-)
-evaluations = sa.Table(
-    "evaluations", meta,
-    sa.Column("run_id", sa.String(32), primary_key=True),
-    sa.Column("step", sa.Integer, primary_key=True),
-    sa.Column("candidate", sa.Integer, primary_key=True),
-    sa.Column("example", sa.Integer, primary_key=True),
-    sa.Column("score", sa.Float),
-    sa.Column("feedback", _JSON),
-)
-llm_calls = sa.Table(
-    "llm_calls", meta,
-    sa.Column("run_id", sa.String(32), primary_key=True),
-    sa.Column("step", sa.Integer, primary_key=True),
-    sa.Column("idx", sa.Integer, primary_key=True),
-    sa.Column("model", sa.String(200)),
-    sa.Column("prompt_tokens", sa.Integer),
-    sa.Column("completion_tokens", sa.Integer),
-    sa.Column("cost_usd", sa.Float),
-    sa.Column("latency_s", sa.Float),
-    sa.Column("cached", sa.Boolean),
-    sa.Column("prompt", sa.Text),
-    sa.Column("reply", sa.Text),
-)
-snapshots = sa.Table(
-    "snapshots", meta,
-    sa.Column("run_id", sa.String(32), primary_key=True),
-    sa.Column("step", sa.Integer, primary_key=True),
-    sa.Column("values", _JSON),
-)
-optimizer_states = sa.Table(
-    "optimizer_states", meta,
-    sa.Column("run_id", sa.String(32), primary_key=True),
-    sa.Column("step", sa.Integer, primary_key=True),
-    sa.Column("state", _JSON),
-)
+def feedback_json(fb: Feedback, limit: int = _FEEDBACK_CHARS) -> dict[str, Any]:
+    """A Feedback as stored: JSON data, its text cut to ``limit`` characters."""
+    data = fb.model_dump(mode="json")
+    data["text"] = data["text"][:limit]
+    return data
 
 
 def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds")
-
-
-def _json_default(value: Any) -> Any:
-    if hasattr(value, "model_dump"):
-        return value.model_dump(mode="json")
-    if isinstance(value, (set, frozenset)):
-        return sorted(value)
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    return repr(value)
 
 
 def default_store_url() -> str:
@@ -168,11 +78,13 @@ class RunStore:
         self._create_tables()
 
     def _create_tables(self, attempts: int = 20) -> None:
-        """Create missing tables. Two workers opening a new store at once may both
-        try; the loser sees "already exists" or "locked" and checks again."""
+        """Create a new store's tables or migrate an older store (:func:`agents._schema.prepare`).
+        Two workers opening a new store at once may both try; the loser sees "already
+        exists" or "locked" and checks again."""
         for attempt in range(attempts):
             try:
-                meta.create_all(self.engine)
+                with self._tx() as c:
+                    prepare(c, self.safe_url)
                 return
             except (sa.exc.OperationalError, sa.exc.ProgrammingError, sa.exc.IntegrityError) as e:
                 if attempt == attempts - 1:
@@ -249,55 +161,81 @@ class RunStore:
         return sa.engine.make_url(self.url).render_as_string(hide_password=True)
 
     # -- steps --------------------------------------------------------------------------
-    def commit_step(
-        self,
-        run_id: str,
-        step: int,
-        *,
-        incumbent_score: float | None,
-        best_candidate_score: float | None,
-        accepted: bool,
-        values: dict[str, Any],
-        candidates_rows: Sequence[dict[str, Any]] = (),
-        evaluation_rows: Sequence[dict[str, Any]] = (),
-        llm_rows: Sequence[dict[str, Any]] = (),
-        optimizer_state: dict[str, Any] | None = None,
-        train_feedback: Any = None,
-        graph: Any = None,
-        spent: dict[str, Any] | None = None,
-        tokens: int = 0,
-        cost_usd: float = 0.0,
-        seconds: float = 0.0,
-        run_fields: dict[str, Any] | None = None,
-    ) -> None:
-        """Write one step and everything it made in one transaction (idempotent)."""
-        with self._tx() as c:
-            exists = c.execute(sa.select(steps.c.step).where(steps.c.run_id == run_id, steps.c.step == step)).first()
-            if exists:
-                log.warning("step %s of run %s is already committed; not writing it twice", step, run_id)
+    def commit(self, run_id: str, outcome: StepOutcome) -> None:
+        """Write one step (a :class:`~agents.records.StepOutcome`) and everything it made,
+        in one transaction; a step already committed is not written twice."""
+        o, key = outcome, {"run_id": run_id, "step": outcome.step}
+        cand_rows, eval_rows, llm_rows = [], [], []
+        for i, c in enumerate(o.candidates):
+            result, failure = c.result, c.update.failure
+            cand_rows.append({**key, "idx": i, "update_id": c.update.id, "values": dict(c.values),
+                              "reasoning": c.update.reasoning[:8000], "score": c.score, "status": c.status,
+                              "feedback": None if result is None else feedback_json(result.feedback),
+                              "failure_kind": None if failure is None else failure.kind,
+                              "failure": None if failure is None else failure.error[:4000]})
+            if result is not None:
+                eval_rows += [{**key, "candidate": i, "example": j, "score": score(fb),
+                               "feedback": feedback_json(fb, _EXAMPLE_CHARS)} for j, fb in enumerate(result.per_example)]
+            llm_rows += [{"model": call.model, "prompt_tokens": call.prompt_tokens,
+                          "completion_tokens": call.completion_tokens, "cost_usd": call.cost_usd,
+                          "latency_s": call.latency_s, "cached": call.cached, "prompt": call.prompt[:50000],
+                          "reply": call.reply[:20000]} for call in c.update.llm_calls]
+        # the run's row changes with the values only (an accepted step); what a step spent is in its own row
+        run_fields = {"best_score": o.incumbent_score, "best_values": dict(o.values), "spent": dict(o.spent)} \
+            if o.accepted or o.step == 0 else None
+        if o.step == 0:
+            run_fields["initial_score"] = o.initial_score
+        step_row = {"incumbent_score": o.incumbent_score, "best_candidate_score": o.best_candidate_score,
+                    "accepted": o.accepted, "values": dict(o.values), "train_feedback": o.train_feedback,
+                    "graph": o.graph, "spent": dict(o.spent), "tokens": o.tokens, "cost_usd": o.cost_usd,
+                    "seconds": o.seconds}
+        self._write(key, step_row, cand_rows, eval_rows, llm_rows, o.optimizer_state, run_fields)
+
+    def _write(self, key: dict[str, Any], step_row: dict[str, Any], cand_rows: Sequence[dict[str, Any]],
+               eval_rows: Sequence[dict[str, Any]], llm_rows: Sequence[dict[str, Any]], state: Any,
+               run_fields: dict[str, Any] | None) -> None:
+        # statements built once (module level) and rows as parameters: the compiled forms are
+        # cached, so a step costs a few inserts however long the run is
+        try:
+            with self._tx() as c:
+                c.execute(_INSERT[steps], [{**key, **step_row, "created_at": _now()}])
+                if cand_rows:  # one executemany per table
+                    c.execute(_INSERT[candidates], list(cand_rows))
+                if eval_rows:
+                    c.execute(_INSERT[evaluations], list(eval_rows))
+                if llm_rows:
+                    c.execute(_INSERT[llm_calls], [{**key, "idx": i, **row} for i, row in enumerate(llm_rows)])
+                if state is not None:
+                    c.execute(_INSERT[optimizer_states], [{**key, "state": dict(state)}])
+                if run_fields is not None:
+                    c.execute(_UPDATE_RUN, [{"run": key["run_id"], **run_fields, "updated_at": _now()}])
+        except sa.exc.IntegrityError:
+            if self._has_step(key["run_id"], key["step"]):  # the whole transaction was rolled back
+                log.warning("step %s of run %s is already committed; not writing it twice", key["step"], key["run_id"])
                 return
-            c.execute(steps.insert().values(
-                run_id=run_id, step=step, incumbent_score=incumbent_score, best_candidate_score=best_candidate_score,
-                accepted=accepted, values=values, train_feedback=train_feedback, graph=graph, spent=spent or {},
-                tokens=tokens, cost_usd=cost_usd, seconds=seconds, created_at=_now()))
-            key = {"run_id": run_id, "step": step}
-            if candidates_rows:  # one executemany per table
-                c.execute(candidates.insert(), [
-                    {**key, "idx": row["idx"], "update_id": row.get("update_id"), "values": row.get("values"),
-                     "reasoning": row.get("reasoning", ""), "score": row.get("score"),
-                     "status": row.get("status", "done"), "feedback": row.get("feedback")}
-                    for row in candidates_rows])
-            if evaluation_rows:
-                c.execute(evaluations.insert(), [
-                    {**key, "candidate": row["candidate"], "example": row["example"], "score": row.get("score"),
-                     "feedback": row.get("feedback")} for row in evaluation_rows])
-            if llm_rows:
-                c.execute(llm_calls.insert(), [{**key, "idx": i, **row} for i, row in enumerate(llm_rows)])
-            c.execute(snapshots.insert().values(**key, values=values))
-            if optimizer_state is not None:
-                c.execute(optimizer_states.insert().values(**key, state=optimizer_state))
-            fields = {**(run_fields or {}), "updated_at": _now()}
-            c.execute(runs.update().where(runs.c.id == run_id).values(**fields))
+            raise
+
+    def _has_step(self, run_id: str, step: int) -> bool:
+        with self.engine.connect() as c:
+            return c.execute(sa.select(steps.c.step).where(steps.c.run_id == run_id, steps.c.step == step)).first() \
+                is not None
+
+    def commit_step(self, run_id: str, step: int, *, values: dict[str, Any], incumbent_score: float | None = None,
+                    best_candidate_score: float | None = None, accepted: bool = True,
+                    candidates_rows: Sequence[dict[str, Any]] = (), evaluation_rows: Sequence[dict[str, Any]] = (),
+                    llm_rows: Sequence[dict[str, Any]] = (), optimizer_state: dict[str, Any] | None = None,
+                    run_fields: dict[str, Any] | None = None, **step_fields: Any) -> None:
+        """Deprecated: make a :class:`~agents.records.StepOutcome` and call :meth:`commit`.
+        Writes rows given as dicts, as before."""
+        warnings.warn("RunStore.commit_step is deprecated; use RunStore.commit(run_id, StepOutcome(...))",
+                      DeprecationWarning, stacklevel=2)
+        key = {"run_id": run_id, "step": step}
+        step_row = {"incumbent_score": incumbent_score, "best_candidate_score": best_candidate_score,
+                    "accepted": accepted, "values": values, "spent": {}, **step_fields}
+        cands = [{"update_id": None, "values": None, "reasoning": "", "score": None, "status": "done", "feedback": None,
+                  **row, **key} for row in candidates_rows]
+        evals = [{"score": None, "feedback": None, **row, **key} for row in evaluation_rows]
+        self._write(key, step_row, cands, evals, llm_rows, optimizer_state, dict(run_fields or {}))
 
     def last_step(self, run_id: str) -> dict[str, Any] | None:
         with self.engine.connect() as c:
@@ -311,6 +249,36 @@ class RunStore:
                 optimizer_states.c.run_id == run_id, optimizer_states.c.step == out["step"])).first()
             out["optimizer_state"] = st[0] if st else None
             return out
+
+    def step(self, run_id: str, step: int) -> dict[str, Any]:
+        """One committed step (its values are the snapshot of that step)."""
+        with self.engine.connect() as c:
+            row = c.execute(sa.select(steps).where(steps.c.run_id == run_id, steps.c.step == step)).mappings().first()
+        if row is None:
+            raise ConfigError(f"run {run_id} has no committed step {step}")
+        return dict(row)
+
+    def optimizer_states(self, run_id: str) -> list[dict[str, Any]]:
+        """The optimizer state of every committed step, oldest first."""
+        with self.engine.connect() as c:
+            rows = c.execute(sa.select(optimizer_states.c.state).where(optimizer_states.c.run_id == run_id)
+                             .order_by(optimizer_states.c.step)).all()
+        return [r[0] for r in rows if r[0] is not None]
+
+    def tally(self, run_id: str) -> dict[str, dict[str, Any]]:
+        """Totals over a run's steps: ``outcomes`` (status -> count of evaluated candidates),
+        ``failures`` (failure kind -> count), ``tokens`` and ``cost_usd``."""
+        with self.engine.connect() as c:
+            statuses = c.execute(sa.select(candidates.c.status, sa.func.count()).where(
+                candidates.c.run_id == run_id).group_by(candidates.c.status)).all()
+            kinds = c.execute(sa.select(candidates.c.failure_kind, sa.func.count()).where(
+                candidates.c.run_id == run_id, candidates.c.failure_kind.is_not(None))
+                .group_by(candidates.c.failure_kind)).all()
+            tokens, cost = c.execute(sa.select(sa.func.coalesce(sa.func.sum(steps.c.tokens), 0),
+                                               sa.func.coalesce(sa.func.sum(steps.c.cost_usd), 0.0))
+                                     .where(steps.c.run_id == run_id)).one()
+        return {"outcomes": {s: n for s, n in statuses if s != NO_CHANGE}, "failures": dict(kinds),
+                "totals": {"tokens": int(tokens), "cost_usd": float(cost)}}
 
     def steps(self, run_id: str) -> list[dict[str, Any]]:
         with self.engine.connect() as c:
@@ -338,12 +306,8 @@ class RunStore:
         return [dict(r) for r in rows]
 
     def snapshot(self, run_id: str, step: int) -> dict[str, Any]:
-        with self.engine.connect() as c:
-            row = c.execute(sa.select(snapshots.c["values"]).where(
-                snapshots.c.run_id == run_id, snapshots.c.step == step)).first()
-        if row is None:
-            raise ConfigError(f"run {run_id} has no committed step {step}")
-        return row[0]
+        """The parameters' values after committed step ``step`` (JSON data)."""
+        return self.step(run_id, step)["values"]
 
     def set_step_graph(self, run_id: str, step: int, graph: Any) -> None:
         """Attach a traced graph to a committed step (a report traces the best values
@@ -354,7 +318,7 @@ class RunStore:
     def delete_steps_after(self, run_id: str, step: int) -> None:
         """Forget steps after ``step`` (used when rolling a run back)."""
         with self._tx() as c:
-            for table in (steps, candidates, evaluations, llm_calls, snapshots, optimizer_states):
+            for table in (steps, candidates, evaluations, llm_calls, optimizer_states):
                 c.execute(table.delete().where(table.c.run_id == run_id, table.c.step > step))
 
     def close(self) -> None:

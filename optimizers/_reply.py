@@ -21,7 +21,7 @@ from pydantic import BaseModel
 
 from optimizers._parse import parse_json, parse_reply, unfenced
 from optimizers._suggestion import Suggestion, check_suggestion, reply_model
-from optimizers.base import LLMCall, Optimizer, Update
+from optimizers.base import LLMCall, Optimizer, ProposalFailure, Update
 from trace_core import Parameter, prompts
 from trace_core.errors import BudgetExceeded, ConfigError
 from trace_core.feedback import Direction
@@ -61,6 +61,7 @@ class Answer:
     repairs: int
     text: str
     structured: bool = True  # False: the provider refused the schema; asked without structured output
+    llm_failed: bool = False  # the error is the LLM call's (unreachable, refused), not the reply's
 
     @property
     def ok(self) -> bool:
@@ -105,7 +106,8 @@ def _settle(llm: Any, messages: list[dict[str, Any]], text: str, validate: Calla
             try:
                 texts, call = _ask(llm, convo, 1, options)
             except LLMError as e:
-                return Answer(None, f"{error} (the repair call failed: {_message(e)})", tuple(calls), attempt - 1, text)
+                return Answer(None, f"{error} (the repair call failed: {_message(e)})", tuple(calls), attempt - 1, text,
+                              llm_failed=True)
             calls.append(call)
             text = texts[0] if texts else ""
         try:
@@ -170,7 +172,7 @@ def ask_with_repair(llm: Any, messages: Sequence[Mapping[str, Any]], validate: C
         if i < len(choices):
             answer = _settle(llm, messages, choices[i], validate, max_repairs, repair_template, options, calls)
         else:
-            answer = Answer(None, failure or "no reply", tuple(calls), 0, "")
+            answer = Answer(None, failure or "no reply", tuple(calls), 0, "", llm_failed=True)
         answers.append(dataclasses.replace(answer, structured=structured))
     return answers
 
@@ -181,7 +183,8 @@ def suggest(optimizer: Optimizer, llm: Any, messages: Sequence[Mapping[str, Any]
     """Ask ``llm`` for ``k`` suggestions and turn them into validated updates.
 
     A reply that still fails after ``max_repairs`` repairs, or an LLM error, becomes a
-    no-change update whose ``reasoning`` and ``meta["error"]`` give the reason.
+    no-change update whose ``failure`` (kind ``"llm"`` or ``"reply"``), ``reasoning`` and
+    ``meta["error"]`` give the reason.
     """
     answers = ask_with_repair(llm, messages, lambda text: check_suggestion(text, optimizer),
                               max_repairs=max_repairs, n=k, response_format=reply_format, **options)
@@ -192,11 +195,12 @@ def suggest(optimizer: Optimizer, llm: Any, messages: Sequence[Mapping[str, Any]
             info["structured_output"] = False
         if a.ok:
             s: Suggestion = a.value
-            updates.append(Update(s.values, reasoning=s.reasoning, llm_calls=a.calls, meta=info))
+            updates.append(Update(s.values, reasoning=s.reasoning, llm_calls=a.calls, meta=info, checked=True))
         else:
             info["error"] = a.error
             reason = f"no change: the reply could not be used after {a.repairs} repair(s): {a.error}"
-            updates.append(Update({}, reasoning=reason, llm_calls=a.calls, meta=info))
+            failure = ProposalFailure("llm" if a.llm_failed else "reply", a.error or "no reply")
+            updates.append(Update({}, reasoning=reason, llm_calls=a.calls, meta=info, failure=failure))
     return updates
 
 

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema, create_model
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, create_model
 
 from optimizers._parse import parse_json, unfenced
 from optimizers.base import Optimizer
@@ -64,9 +64,9 @@ def _no_defaults(schema: Any) -> Any:
 
 
 class _ReplyBase(BaseModel):
-    """The reply model's base: its schema has no ``default`` keywords, and the LLM layer's
-    check of a reply never fails, so every choice of an ``n > 1`` call reaches
-    :func:`check_suggestion` (which validates, and sends problems back to the model)."""
+    """The reply model's base: a schema to send as structured output (without ``default``
+    keywords). A reply is checked once, by :func:`check_suggestion` from its text (which
+    sends problems back to the model), so the LLM layer's parse of it checks nothing."""
 
     @classmethod
     def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
@@ -74,10 +74,7 @@ class _ReplyBase(BaseModel):
 
     @classmethod
     def model_validate_json(cls, json_data: Any, **kwargs: Any) -> Any:
-        try:
-            return super().model_validate_json(json_data, **kwargs)
-        except ValidationError:
-            return cls.model_construct()  # checked (and repaired) by check_suggestion, from the text
+        return cls.model_construct()  # not checked here: check_suggestion checks the text, once
 
 
 def reply_model(parameters: Sequence[Parameter]) -> type[BaseModel]:

@@ -2,24 +2,26 @@
 
 Propose and apply are apart so a proposal can be logged, shown to a person, or
 evaluated (under ``trace_core.using(update.values)``) without touching the live
-parameters. Every value in an :class:`Update` has passed its parameter's space.
+parameters. Every value in an :class:`Update` has passed its parameter's space once,
+when the update was made (:meth:`Optimizer.update`, or a reply parser that validates);
+:meth:`Optimizer.apply` trusts it and writes through :meth:`Parameter.write`.
 """
 
 from __future__ import annotations
 
 import abc
 import logging
-import math
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from trace_core import Feedback, Parameter, unique_names
 from trace_core.errors import InvalidProposal
 from trace_core.feedback import Direction
+from trace_core.outcome import score as _score
 
-__all__ = ["Update", "Optimizer", "LLMCall"]
+__all__ = ["Update", "Optimizer", "LLMCall", "ProposalFailure"]
 
 log = logging.getLogger(__name__)
 
@@ -39,11 +41,23 @@ class LLMCall:
 
 
 @dataclass(frozen=True)
+class ProposalFailure:
+    """Why a proposal holds no values: ``kind`` ``"llm"`` (the LLM call failed) or
+    ``"reply"`` (the replies could not be used, after repairs); ``error`` says what."""
+
+    kind: Literal["llm", "reply"]
+    error: str
+
+
+@dataclass(frozen=True)
 class Update:
     """A proposal: parameter name -> new (validated) value, with its reasoning.
 
-    ``values`` empty means "no change"; ``meta`` carries optimizer data (e.g. the
-    Optuna trial number) and ``id`` ties a later ``observe`` to this proposal.
+    ``values`` empty means "no change"; ``failure`` says why when the optimizer could
+    not propose; ``meta`` carries optimizer data (e.g. the Optuna trial number) and
+    ``id`` ties a later ``observe`` to this proposal. :meth:`Optimizer.update` makes one
+    from raw values, validating them once (``checked``); :meth:`Optimizer.apply` trusts
+    a checked update and validates one made by hand.
 
     Example:
         >>> Update({"lr": 0.01}, reasoning="smaller steps").no_change
@@ -55,6 +69,8 @@ class Update:
     llm_calls: tuple[LLMCall, ...] = ()
     meta: dict[str, Any] = field(default_factory=dict)
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    failure: ProposalFailure | None = None
+    checked: bool = field(default=False, compare=False, repr=False)  # the values passed their spaces
 
     @property
     def no_change(self) -> bool:
@@ -107,6 +123,15 @@ class Optimizer(abc.ABC):
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore :meth:`state_dict` output."""
 
+    #: True when :meth:`state_dict` holds only what changed since its previous call; a
+    #: resumed run then gives :meth:`load_state_dicts` the states of every step.
+    state_is_delta: bool = False
+
+    def load_state_dicts(self, states: Sequence[Mapping[str, Any]]) -> None:
+        """Restore from the states of every committed step, oldest first (default: the last)."""
+        if states:
+            self.load_state_dict(states[-1])
+
     # -- fixed behaviour --------------------------------------------------------------
     def values(self) -> dict[str, Any]:
         """Current live values by name."""
@@ -128,19 +153,31 @@ class Optimizer(abc.ABC):
                 raise InvalidProposal(f"{name}: {e}", parameter=name, value=value) from None
         return clean
 
+    def update(self, values: Mapping[str, Any], reasoning: str = "", **fields: Any) -> Update:
+        """An :class:`Update` of ``values`` checked by their spaces (raises
+        :class:`InvalidProposal`); ``fields`` are the other fields of Update."""
+        return Update(self.validate(values), reasoning=reasoning, checked=True, **fields)
+
     def apply(self, update: Update) -> None:
-        """Assign the update's values (all or nothing); remembered for :meth:`rollback`."""
-        clean = self.validate(update.values)
-        self._undo.append({name: self.by_name[name]._value for name in clean})
-        for name, value in clean.items():
-            self.by_name[name]._value = value
+        """Assign the update's values, all or nothing; remembered for :meth:`rollback`.
+        A checked update (made by :meth:`update` or a reply parser) is trusted; one made
+        by hand is validated first (:class:`InvalidProposal`, nothing assigned)."""
+        values = update.values if update.checked else self.validate(update.values)
+        unknown = sorted(set(values) - set(self.by_name))
+        if unknown:
+            raise InvalidProposal(f"the update names {unknown}, which this optimizer does not hold; its parameters "
+                                  f"are {sorted(self.by_name)}", parameter=unknown[0])
+        params = [(self.by_name[name], value) for name, value in values.items()]
+        self._undo.append({p.name: p._value for p, _ in params})  # the live values, not a using() override
+        for param, value in params:
+            param.write(value)
 
     def rollback(self) -> bool:
         """Undo the last :meth:`apply`; False when there is nothing to undo."""
         if not self._undo:
             return False
         for name, value in self._undo.pop().items():
-            self.by_name[name]._value = value
+            self.by_name[name].write(value)
         return True
 
     def step(self, propagated: Mapping[Parameter, Any] | None = None) -> Update:
@@ -149,12 +186,7 @@ class Optimizer(abc.ABC):
         self.apply(update)
         return update
 
-    @staticmethod
-    def score(feedback: Feedback) -> float | None:
-        """The feedback's score, or None for a failed evaluation (or a NaN score)."""
-        if feedback.failed or feedback.score is None or math.isnan(feedback.score):
-            return None
-        return feedback.score
+    score = staticmethod(_score)  # the feedback's score, or None for a failure or a NaN (trace_core.score)
 
     def _names(self, kinds: Sequence[str]) -> list[str]:
         return [n for n, p in self.by_name.items() if p.space.kind in kinds]

@@ -65,11 +65,14 @@ class Composite(Optimizer):
         proposals = [part.propose(propagated, k=k) for part in self.parts]
         updates = []
         for subs in zip(*proposals):
-            merged = Update({n: v for u in subs for n, v in u.values.items()},
+            values = {n: v for u in subs for n, v in u.values.items()}
+            merged = Update(values,
                             reasoning="\n".join(f"{type(part).__name__}: {u.reasoning}"
                                                 for part, u in zip(self.parts, subs) if u.reasoning),
                             llm_calls=tuple(c for u in subs for c in u.llm_calls),
-                            meta={"parts": [u.meta for u in subs]})
+                            meta={"parts": [u.meta for u in subs]},
+                            failure=None if values else next((u.failure for u in subs if u.failure), None),
+                            checked=all(u.checked for u in subs))
             self._subs[merged.id] = list(subs)
             updates.append(merged)
         return updates
@@ -92,12 +95,22 @@ class Composite(Optimizer):
         return {"parts": [part.state_dict() for part in self.parts],
                 "pending": {uid: [u.id for u in subs] for uid, subs in self._subs.items()}}
 
+    @property
+    def state_is_delta(self) -> bool:  # type: ignore[override]
+        return any(part.state_is_delta for part in self.parts)
+
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        parts = state.get("parts", [])
-        if len(parts) != len(self.parts):
-            raise ConfigError(f"this state has {len(parts)} parts, the Composite {len(self.parts)}; "
-                              "resume with the same optimizers")
-        for part, sub in zip(self.parts, parts):
-            part.load_state_dict(sub)
+        self.load_state_dicts([state])
+
+    def load_state_dicts(self, states: Sequence[Mapping[str, Any]]) -> None:
+        if not states:
+            return
+        state = states[-1]
+        for s in states:
+            if len(s.get("parts", [])) != len(self.parts):
+                raise ConfigError(f"this state has {len(s.get('parts', []))} parts, the Composite {len(self.parts)}; "
+                                  "resume with the same optimizers")
+        for i, part in enumerate(self.parts):
+            part.load_state_dicts([s["parts"][i] for s in states])
         # pending sub-updates come back as bare ids: parts match them by id (Search) or by values
         self._subs = {uid: [Update({}, id=i) for i in ids] for uid, ids in state.get("pending", {}).items()}

@@ -23,7 +23,7 @@ from optuna.distributions import BaseDistribution, CategoricalDistribution, Floa
 
 from optimizers import _flatten, _words
 from optimizers._evolution_llm import write_child
-from optimizers._values import from_json_values, key_of, to_json_values
+from optimizers._values import key_of, to_json_values
 from optimizers.base import LLMCall, Optimizer, Update
 from trace_core import Feedback, Parameter
 from trace_core.errors import InvalidProposal
@@ -204,14 +204,14 @@ class Evolution(Optimizer):
         for n in self.numeric_names:
             child[n] = _flatten.sample(self.specs[n], n, child[n], self._step)
         try:
-            values = self.validate(from_json_values(self.by_name, child))
+            values = self.validate(child)  # decodes the JSON data and checks it, once
         except InvalidProposal as e:
             log.debug("child refused by a space: %s", e)
             return None
         kind = "crossover" if len(parents) > 1 else "mutation"
         scores = ", ".join("unscored" if p["score"] is None else f"{p['score']:g}" for p in parents)
         return Update(values, reasoning=f"{operator} {kind} of parent(s) scored {scores}: {what}",
-                      meta={"operator": f"{operator}-{kind}"})
+                      meta={"operator": f"{operator}-{kind}"}, checked=True)
 
     def _step(self, key: str, dist: BaseDistribution, current: Any) -> Any:
         """A Gaussian step (numbers) or a rare resample (categories) inside ``dist``."""

@@ -15,8 +15,9 @@ values when Search is driven without observing the incumbent.
 a score completes it, a failed or missing score fails it, and a Feedback with
 ``details["pruned"]`` marks it pruned. ``reporter(update)`` reports intermediate values
 to the trial and raises :class:`~trace_core.errors.Pruned` when the pruner says so.
-With an in-memory study, ``state_dict`` keeps the finished trials so ``load_state_dict``
-rebuilds the study; with a storage URL the storage keeps them. After a resume the
+With an in-memory study, ``state_dict`` holds the trials finished since its previous call
+(a delta, so a step costs the same however long the run) and ``load_state_dicts`` rebuilds
+the study from the states of every step; with a storage URL the storage keeps them. After a resume the
 sampler is reseeded with ``seed + number of trials`` so it does not replay its points.
 """
 
@@ -26,7 +27,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import optuna
@@ -192,6 +193,7 @@ class Search(Optimizer):
         self._study: optuna.Study | None = None
         self._pending: dict[str, tuple[int, dict[str, Any]]] = {}  # update id -> (trial number, json values)
         self._trials: dict[int, optuna.Trial] = {}
+        self._new: list[dict[str, Any]] = []  # finished trials not yet in a state_dict (in-memory study)
         self._kept_noted = False
 
     # -- the study ---------------------------------------------------------------------------
@@ -241,15 +243,15 @@ class Search(Optimizer):
             trial = study.ask()
             raw = {n: _flatten.sample(self.specs[n], n, current[n], _suggest(trial)) for n in self.searched}
             try:
-                values = self.validate(raw)
+                update = self.update(raw, reasoning=f"{self.sampler_name} trial {trial.number}",
+                                     meta={"trial": trial.number, "study": self.study_name})
             except InvalidProposal as e:  # a model validator refused the combination
                 error = e
                 study.tell(trial, state=TrialState.FAIL)
+                self._told(trial._trial_id)
                 continue
             self._trials[trial.number] = trial
-            update = Update(values, reasoning=f"{self.sampler_name} trial {trial.number}",
-                            meta={"trial": trial.number, "study": self.study_name})
-            self._pending[update.id] = (trial.number, to_json_values(self.by_name, values))
+            self._pending[update.id] = (trial.number, to_json_values(self.by_name, update.values))
             return update
         raise ConfigError(f"{_MAX_RESAMPLES} samples in a row were refused by the spaces (last: {error}); "
                           "relax the model's validators or the bounds")
@@ -274,10 +276,13 @@ class Search(Optimizer):
         else:
             state = TrialState.COMPLETE
         if number is not None:
+            trial = self._trial(number)
             try:
-                self.study.tell(number, score, state=state)
+                self.study.tell(trial, score, state=state)
             except (RuntimeError, ValueError) as e:
                 log.warning("could not tell trial %d: %s", number, e)
+            else:
+                self._told(trial._trial_id)
             self._trials.pop(number, None)
             return
         try:
@@ -287,6 +292,9 @@ class Search(Optimizer):
             return
         params, dists = self._flat(clean)
         self.study.add_trial(optuna.trial.create_trial(params=params, distributions=dists, value=score, state=state))
+        if self.storage_url is None:
+            self._new.append({"params": params, "value": score, "state": state.name,
+                              "distributions": {k: distribution_to_json(d) for k, d in dists.items()}})
 
     def _match(self, values: Mapping[str, Any], update: Update | None) -> int | None:
         if update is not None and update.id in self._pending:
@@ -304,29 +312,48 @@ class Search(Optimizer):
         return None if pending is None else _Reporter(self._trial(pending[0]))
 
     # -- resume ---------------------------------------------------------------------------------
+    def _told(self, trial_id: int) -> None:
+        """Keep a finished trial of an in-memory study for the next :meth:`state_dict`."""
+        if self.storage_url is None:
+            t = self._storage.get_trial(trial_id)
+            self._new.append({"params": t.params, "value": t.value, "state": t.state.name,
+                              "distributions": {k: distribution_to_json(d) for k, d in t.distributions.items()}})
+
     def state_dict(self) -> dict[str, Any]:
+        """The sampler, the study and the pending trials. With an in-memory study, the trials
+        finished since the previous call (``"delta": True``): a step's state costs the same
+        at step 10 and step 10,000, and :meth:`load_state_dicts` adds the deltas up."""
         state: dict[str, Any] = {
             "sampler": self.sampler_name, "seed": self.seed, "storage": self.storage_url,
             "study_name": self.study_name, "direction": self.direction,
             "pending": {uid: {"trial": n, "values": v} for uid, (n, v) in self._pending.items()},
         }
-        if self.storage_url is None and self._study is not None:
-            state["trials"] = [
-                {"params": t.params, "distributions": {k: distribution_to_json(d) for k, d in t.distributions.items()},
-                 "value": t.value, "state": t.state.name}
-                for t in self._study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.FAIL,
-                                                                        TrialState.PRUNED))
-            ]
+        if self.storage_url is None:
+            state["delta"], state["trials"], self._new = True, self._new, []
         return state
 
+    def load_state_dicts(self, states: Sequence[Mapping[str, Any]]) -> None:
+        """Restore from the states of every committed step, oldest first: their trials
+        added up (a state without ``"delta"``, as older runs wrote, holds them all)."""
+        if not states:
+            return
+        trials: list[Mapping[str, Any]] = []
+        for state in states:
+            trials = [*trials, *state.get("trials", [])] if state.get("delta") else list(state.get("trials", []))
+        self._load(states[-1], trials)
+
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.load_state_dicts([state])
+
+    def _load(self, state: Mapping[str, Any], trials: Sequence[Mapping[str, Any]]) -> None:
         self.storage_url, self.study_name = state.get("storage"), state.get("study_name", self.study_name)
         self.direction = state.get("direction", self.direction)
         self._study, self._trials, self._pending = None, {}, {}
-        for t in state.get("trials", []):
+        for t in trials:
             self.study.add_trial(optuna.trial.create_trial(
                 params=t["params"], value=t["value"], state=TrialState[t["state"]],
                 distributions={k: json_to_distribution(d) for k, d in t["distributions"].items()}))
+        self._new = []  # loaded trials are saved already
         if self.seed is not None and self.sampler_name in SAMPLERS:  # do not replay the first run's points
             self._sampler = _sampler(self.sampler_name, self.seed + len(self.study.trials))
             self.study.sampler = self._sampler

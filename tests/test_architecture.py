@@ -93,3 +93,201 @@ def test_a_wrong_arrow_is_reported(tmp_path):
     (fake / "__init__.py").write_text("from optimizers import base\nimport trace_core\n")
     (fake / "bad.py").write_text("def f():\n    from tasks.registry import build_task\n")
     assert wrong_arrows("optimizers", tmp_path) == ["optimizers/bad.py:2 imports tasks.registry"]
+
+
+# -- import cycles -----------------------------------------------------------------------------------------------
+
+
+def _modules(root: Path = ROOT) -> dict[str, Path]:
+    found = {}
+    for package in PACKAGES:
+        for path in (root / package).rglob("*.py"):
+            parts = list(path.relative_to(root).with_suffix("").parts)
+            found[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return found
+
+
+def _import_time(tree: ast.Module) -> list[ast.Import | ast.ImportFrom]:
+    """Imports that run when the module is imported: module level, inside ``if``/``try``,
+    not under ``if TYPE_CHECKING`` and not inside functions."""
+    out: list[ast.Import | ast.ImportFrom] = []
+
+    def visit(body: list[ast.stmt]) -> None:
+        for stmt in body:
+            if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+                out.append(stmt)
+            elif isinstance(stmt, ast.If):
+                if "TYPE_CHECKING" not in ast.unparse(stmt.test):
+                    visit(stmt.body)
+                    visit(stmt.orelse)
+            elif isinstance(stmt, ast.Try):
+                visit(stmt.body)
+                for handler in stmt.handlers:
+                    visit(handler.body)
+                visit(stmt.orelse)
+                visit(stmt.finalbody)
+            elif isinstance(stmt, ast.ClassDef):
+                visit(stmt.body)
+
+    visit(tree.body)
+    return out
+
+
+def import_graph(root: Path = ROOT) -> dict[str, set[str]]:
+    """Module -> project modules it imports at import time (a submodule importing its own
+    package is not an edge: Python has the package half-made by then)."""
+    modules = _modules(root)
+    graph: dict[str, set[str]] = {m: set() for m in modules}
+    for module, path in modules.items():
+        is_package = path.name == "__init__.py"
+        for stmt in _import_time(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(stmt, ast.Import):
+                names = [alias.name for alias in stmt.names]
+            else:
+                base = stmt.module or ""
+                if stmt.level:
+                    parts = module.split(".") if is_package else module.split(".")[:-1]
+                    base = ".".join(parts[: len(parts) - stmt.level + 1] + ([stmt.module] if stmt.module else []))
+                names = [f"{base}.{a.name}" if f"{base}.{a.name}" in modules else base for a in stmt.names]
+            for name in names:
+                while name and name not in modules:
+                    name = name.rpartition(".")[0]
+                if name and name != module and not module.startswith(name + "."):
+                    graph[module].add(name)
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (iterative Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+    for start in graph:
+        if start in index:
+            continue
+        work = [(start, iter(sorted(graph[start])))]
+        index[start] = low[start] = len(index)
+        stack.append(start)
+        on_stack.add(start)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(graph[child]))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                if len(component) > 1:
+                    found.append(sorted(component))
+    return found
+
+
+def test_no_import_cycles():
+    found = cycles(import_graph())
+    assert not found, "modules that import each other at import time (move the shared part down):\n" + "\n".join(
+        " <-> ".join(c) for c in found)
+
+
+def test_the_cycle_finder_finds_a_cycle(tmp_path):
+    pkg = tmp_path / "agents"
+    pkg.mkdir()
+    for package in PACKAGES:
+        (tmp_path / package).mkdir(exist_ok=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "a.py").write_text("from agents import b\n")
+    (pkg / "b.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import agents.c\nimport agents.a\n")
+    (pkg / "c.py").write_text("def later():\n    import agents.b\n")
+    assert cycles(import_graph(tmp_path)) == [["agents.a", "agents.b"]]
+
+
+# -- one writer of a parameter's value ------------------------------------------------------------------------------
+
+
+def value_writes(source: str) -> list[int]:
+    """Lines that assign ``<anything>._value`` (also through ``setattr``)."""
+    lines = []
+    for item in ast.walk(ast.parse(source)):
+        targets: list[ast.expr] = []
+        if isinstance(item, ast.Assign):
+            targets = item.targets
+        elif isinstance(item, (ast.AugAssign, ast.AnnAssign)):
+            targets = [item.target]
+        elif isinstance(item, ast.Call) and getattr(item.func, "id", getattr(item.func, "attr", "")) in (
+                "setattr", "__setattr__") and any(isinstance(a, ast.Constant) and a.value == "_value" for a in item.args):
+            lines.append(item.lineno)
+        flat = [e for t in targets for e in (t.elts if isinstance(t, (ast.Tuple, ast.List)) else [t])]
+        lines += [t.lineno for t in flat if isinstance(t, ast.Attribute) and t.attr == "_value"]
+    return lines
+
+
+def test_only_parameter_writes_a_value():
+    owner = ROOT / "trace_core" / "node.py"
+    problems = [f"{path.relative_to(ROOT)}:{line}" for package in PACKAGES for path in sorted((ROOT / package).rglob("*.py"))
+                if path != owner for line in value_writes(path.read_text(encoding="utf-8"))]
+    assert not problems, "only trace_core/node.py writes a value; call Parameter.write (trusted) or set:\n" + \
+        "\n".join(problems)
+
+
+def test_the_value_write_finder_sees_assignments_and_setattr():
+    source = "p._value = 1\nx, q._value = 1, 2\nsetattr(p, '_value', 3)\ny = p._value\np.value = 4\n"
+    assert value_writes(source) == [1, 2, 3]
+
+
+# -- module size ----------------------------------------------------------------------------------------------------
+
+MAX_LINES = 400
+WHY = "# longer than 400 lines because"
+
+
+def code_lines(source: str) -> int:
+    """Lines of code: not blank, not only a comment, not part of a docstring (STYLE.md's measure)."""
+    import io
+    import tokenize
+
+    tree = ast.parse(source)
+    docs: set[int] = set()
+    for item in ast.walk(tree):
+        if isinstance(item, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and item.body:
+            first = item.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
+                docs.update(range(first.lineno, first.end_lineno + 1))
+    skip = (tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER)
+    lines: set[int] = set()
+    for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+        if tok.type not in skip:
+            lines.update(range(tok.start[0], tok.end[0] + 1))
+    return len(lines - docs)
+
+
+def test_no_module_over_400_lines_of_code_without_saying_why():
+    long = []
+    for package in PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            source = path.read_text(encoding="utf-8")
+            n = code_lines(source)
+            if n > MAX_LINES and WHY not in source:
+                long.append(f"{path.relative_to(ROOT)}: {n} lines of code")
+    assert not long, (f"modules past {MAX_LINES} lines of code hold two ideas: split them, or say why not in a "
+                      f"comment starting {WHY!r}:\n" + "\n".join(long))
+
+
+def test_code_lines_leave_out_docstrings_comments_and_blanks():
+    source = '"""Doc.\n\nMore."""\n\n# a comment\nx = 1\n\n\ndef f():\n    """Doc."""\n    return (1,\n            2)\n'
+    assert code_lines(source) == 4

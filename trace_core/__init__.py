@@ -26,6 +26,7 @@ from trace_core.errors import (
 )
 from trace_core.feedback import Direction, Feedback, as_feedback, better
 from trace_core.module import Module, unique_names
+from trace_core.outcome import Outcome, score
 from trace_core.node import ExceptionNode, Node, Parameter, catching, is_tracing, no_trace, node, using
 from trace_core.ops import OPS, Op
 
@@ -56,6 +57,8 @@ __all__ = [
     "Direction",
     "as_feedback",
     "better",
+    "Outcome",
+    "score",
     "Budget",
     "Module",
     "unique_names",

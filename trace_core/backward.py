@@ -109,10 +109,33 @@ class Propagated:
 
 class Propagation(Mapping[Node, Propagated]):
     """The result of :func:`backward`: Parameter -> :class:`Propagated` (by identity),
-    plus the outputs and their feedback."""
+    plus ``outputs`` and their ``feedback`` (``feedback[i]`` belongs to ``outputs[i]``)
+    and :meth:`subgraph`, what an optimizer renders."""
 
-    def __init__(self, records: dict[Node, Propagated], graph: _Graph, outputs: list[Node], feedback: list[Feedback]):
+    def __init__(self, records: dict[Node, Propagated], graph: _Graph, outputs: list[Node], feedback: list[Feedback],
+                 aligned: bool = True):
         self._records, self.graph, self.outputs, self.feedback = records, graph, outputs, feedback
+        self.aligned = aligned  # feedback[i] belongs to outputs[i]
+
+    @classmethod
+    def of(cls, records: Mapping[Node, Propagated]) -> Propagation:
+        """``records`` as a Propagation (returned as is when it is one): a caller may pass
+        a plain mapping of some parameters' records. The outputs are then the sinks of
+        their subgraphs; the feedback is aligned with them only when both are one."""
+        if isinstance(records, Propagation):
+            return records
+        union: dict[Node, None] = {}
+        items: dict[int, Feedback] = {}
+        for record in records.values():
+            union.update(dict.fromkeys(record.nodes))
+            for fb in record.feedback:
+                items.setdefault(id(fb), fb)
+        order, index = _sort(list(union))
+        nodes = [n for n in order if n in union]
+        parents = {q for n in nodes for q in n.parents}
+        sinks = [n for n in nodes if n not in parents]
+        feedback = list(items.values())
+        return cls(dict(records), _Graph(order, index), sinks, feedback, len(sinks) == len(feedback) == 1)
 
     def __getitem__(self, key: Node) -> Propagated:
         return self._records[key]
@@ -125,6 +148,23 @@ class Propagation(Mapping[Node, Propagated]):
 
     def by_name(self) -> dict[str, Propagated]:
         return {p.name: rec for p, rec in self._records.items()}
+
+    def reached(self, parameters: Iterable[Node]) -> list[Node]:
+        """The traced parameters among ``parameters``: the same objects, or, for objects
+        that were not traced (an optimizer rebuilt around restored parameters), the
+        traced parameter of the same name."""
+        wanted = list(parameters)
+        mine = [p for p in wanted if p in self._records]
+        if mine or not wanted:
+            return mine
+        named = {p.name: p for p in self._records}
+        return [named[p.name] for p in wanted if p.name in named]
+
+    def subgraph(self, parameters: Iterable[Node] | None = None) -> list[Node]:
+        """The union of the minimal subgraphs of ``parameters`` (default: every parameter
+        feedback reached), in topological order, in time linear in the graph."""
+        sources = list(self._records) if parameters is None else self.reached(parameters)
+        return self.graph.descendants(sources)
 
 
 def backward(output: Any, feedback: Any = None) -> Propagation:
@@ -185,5 +225,6 @@ def backward(output: Any, feedback: Any = None) -> Propagation:
 
 
 def subgraph(result: Propagation) -> list[Node]:
-    """The union of all parameters' minimal subgraphs, in linear time."""
-    return result.graph.descendants(result.keys())
+    """The union of all parameters' minimal subgraphs, in linear time
+    (:meth:`Propagation.subgraph` for some parameters only)."""
+    return result.subgraph()

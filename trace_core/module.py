@@ -161,7 +161,7 @@ class Module:
         if problems:
             raise ConfigError("state rejected, nothing changed: " + "; ".join(problems))
         for name, value in clean.items():
-            params[name]._value = value
+            params[name].write(value)
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the state dict as JSON (atomically)."""

@@ -153,7 +153,14 @@ class Parameter(Node):
 
     def set(self, value: Any) -> None:
         """Validate ``value`` through the space and assign it (raises ``InvalidProposal``)."""
-        self._value = self.space.validate(value)
+        self.write(self.space.validate(value))
+
+    def write(self, value: Any) -> None:
+        """Assign a value that already passed this parameter's space (trusted: not checked
+        again). The one place a parameter's value changes; optimizers apply validated
+        updates, modules load validated states and resumed runs restore decoded values
+        through it."""
+        self._value = value
 
 
 class ExceptionNode(Node):

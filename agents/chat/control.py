@@ -20,9 +20,10 @@ from typing import Any
 from agents.chat import _format as fmt
 from agents.chat import _pending
 from agents.chat.context import ChatLimits, RunLimits, SessionRecord, SessionTable
-from agents.loop import Pending, Run, open_run
+from agents.loop import Run, open_run
+from agents.records import Candidate, Proposal
 from agents.store import RunStore
-from trace_core import better
+from trace_core import better, score
 from trace_core.errors import ConfigError
 
 __all__ = ["RunControl"]
@@ -32,11 +33,6 @@ log = logging.getLogger(__name__)
 
 def _cap(a: float | None, b: float | None) -> float | None:
     return b if a is None else a if b is None else min(a, b)
-
-
-def _score(result: Any) -> float | None:
-    fb = result.feedback
-    return None if fb.failed else fb.score
 
 
 class RunControl:
@@ -57,7 +53,7 @@ class RunControl:
         self.lock = threading.RLock()  # one tool at a time touches the run
         self.on_chat_limits: Any = None  # called with ChatLimits when set_budget changes them
         self._run: Run | None = None
-        self._pending: Pending | None = None
+        self._pending: Proposal | None = None
         self._pending_step = -1
         self._turn = self._cancelled = 0
 
@@ -225,7 +221,7 @@ class RunControl:
         self._keep(run, pending)
         return self.describe_pending()
 
-    def _keep(self, run: Run, pending: Pending | None) -> None:
+    def _keep(self, run: Run, pending: Proposal | None) -> None:
         """Hold ``pending`` as the proposal of the run's current step, in memory and in the session record."""
         self._pending, self._pending_step = pending, run.step
         try:
@@ -235,7 +231,7 @@ class RunControl:
             self.record.pending = None
         self.save()
 
-    def _current(self, run: Run) -> Pending | None:
+    def _current(self, run: Run) -> Proposal | None:
         """The proposal pending at the run's current step; after a restart, the one kept in the record."""
         if self._pending is None and self.record.pending:
             self._keep(run, _pending.load(run, self.record.pending))
@@ -243,20 +239,20 @@ class RunControl:
             self._keep(run, None)
         return self._pending
 
-    def pending(self) -> Pending:
+    def pending(self) -> Proposal:
         pending = self._current(self.run())
         if pending is None:
             raise ConfigError("no proposal is pending (a change of the run since it was proposed drops it); "
                               "call propose first")
         return pending
 
-    def _candidate(self, pending: Pending, candidate: int | None) -> int:
+    def _candidate(self, pending: Proposal, candidate: int | None) -> int:
         i = pending.best if candidate is None else candidate
         if i is None:
             raise ConfigError("no candidate of this proposal has a score (all failed); reject it")
         if not 0 <= i < len(pending.todo):
             raise ConfigError(f"there is no candidate {i}; candidates are 0 to {len(pending.todo) - 1}")
-        if _score(pending.results[i]) is None:
+        if score(pending.results[i].feedback) is None:
             raise ConfigError(f"candidate {i} failed its evaluation and cannot be applied; reject it or pick another")
         return i
 
@@ -271,7 +267,7 @@ class RunControl:
         lines = [f"Proposal for step {run.step + 1} of run {run.run_id}: {len(pending.todo)} candidate(s) evaluated; "
                  f"incumbent score {fmt.num(run.incumbent_score)} ({run.direction})."]
         for i, (update, result) in enumerate(zip(pending.todo, pending.results)):
-            s = _score(result)
+            s = score(result.feedback)
             verdict = ("failed" if s is None else "better than the incumbent" if better(s, run.incumbent_score,
                        run.direction) else "not better than the incumbent")
             lines.append(f"Candidate {i}{' (best)' if i == pending.best else ''}: score {fmt.num(s)}, {verdict}")
@@ -297,8 +293,7 @@ class RunControl:
         run, pending = self.run(), self.pending()
         i = self._candidate(pending, candidate)
         before, was = run.opt.values(), run.incumbent_score
-        pending.best = i
-        rec = run.finish_step(pending, accept=True)
+        rec = run.finish_step(pending.choose(i), accept=True)
         log.info("chat session %s: run %s, candidate %d applied as step %d", self.record.session_id, run.run_id, i,
                  rec.step)
         self._keep(run, None)
@@ -334,19 +329,20 @@ class RunControl:
 
     def set_parameter(self, name: str, value: Any, reason: str | None) -> str:
         from agents.executors import Job
-        from optimizers import Update
 
         run = self.run()
-        clean = run.opt.validate({name: value})  # the parameter's space checks and coerces the value
+        # the parameter's space checks and coerces the value, once
+        update = run.opt.update({name: value}, reasoning=reason or "set by the user in the chat")
+        clean = update.values
         dropped = self._drop_pending(run)
         self.limit(run, 1)
-        update = Update(clean, reasoning=reason or "set by the user in the chat")
         before = run.opt.values()
         values = {**before, **clean}
         result = run.evaluate([Job(values, list(run.task.val))])[0]
         run.opt.observe(values, result.feedback, update=update)
-        rec = run.finish_step(Pending([update], [update], [result], 0, None, None, time.perf_counter()), accept=True)
-        return (f"{dropped}Set {name} as step {rec.step}; its evaluation scored {fmt.num(_score(result))} "
+        proposal = Proposal((Candidate(update, run.encode(clean), result),), 0, started=time.perf_counter())
+        rec = run.finish_step(proposal, accept=True)
+        return (f"{dropped}Set {name} as step {rec.step}; its evaluation scored {fmt.num(score(result.feedback))} "
                 f"({fmt.feedback_line(result.feedback.model_dump(mode='json'), 300)}).\n"
                 + "\n".join(fmt.diff(before, run.opt.values())))
 

@@ -12,13 +12,13 @@ middle lines. Parameters, outputs and feedback are always shown.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from optimizers.optoprime.format import cut, format_feedback, format_parameters, format_value
 from optimizers.optoprime.naming import Namer, literal, literal_value, shorten
-from trace_core.backward import topological
+from trace_core.backward import Propagation
 from trace_core.feedback import Feedback
 from trace_core.node import ExceptionNode, Node, Parameter
 from trace_core.ops import Op, input_nodes
@@ -58,31 +58,14 @@ LEVELS: tuple[Level, ...] = (
 )
 
 
-def _collect(parameters: Sequence[Parameter], propagated: Any) -> tuple[list[Node], list[Node], list[Feedback], bool]:
+def _collect(parameters: Sequence[Parameter], propagated: Mapping[Parameter, Any] | None
+             ) -> tuple[list[Node], list[Node], list[Feedback], bool]:
     """The subgraph (topological), the outputs, the feedback, and whether feedback[i]
     belongs to outputs[i]."""
     if propagated is None or not len(propagated):
         return [], [], [], False
-    mine = [p for p in parameters if p in propagated]
-    if not mine and hasattr(propagated, "by_name"):  # rebuilt parameters: match by name
-        named = {p.name: p for p in propagated}
-        mine = [named[p.name] for p in parameters if p.name in named]
-    graph = getattr(propagated, "graph", None)
-    if graph is not None and hasattr(propagated, "outputs"):
-        outputs, feedback = list(propagated.outputs), list(propagated.feedback)
-        return graph.descendants(mine), outputs, feedback, len(outputs) == len(feedback)
-    union: dict[Node, None] = {}
-    feedback: dict[int, Feedback] = {}
-    for p in mine:
-        record = propagated[p]
-        union.update(dict.fromkeys(record.nodes))
-        for fb in record.feedback:
-            feedback.setdefault(id(fb), fb)
-    nodes = [n for n in topological(list(union)) if n in union]
-    parents = {q for n in nodes for q in n.parents}
-    sinks = [n for n in nodes if n not in parents]
-    fbs = list(feedback.values())
-    return nodes, sinks, fbs, len(sinks) == len(fbs) == 1
+    result = Propagation.of(propagated)
+    return result.subgraph(parameters), list(result.outputs), list(result.feedback), result.aligned
 
 
 def _collapse(keys: Sequence[str], min_repeats: int | None) -> list[int | tuple[int, int]]:

@@ -267,7 +267,7 @@ def test_sys_exit_in_a_workflow_is_a_failed_evaluation() -> None:
 
     task = ExitTask()
     result = optimize(task, optimizer=RandomOpt(task.parameters()), budget=Budget(max_steps=1), store="sqlite://")
-    assert result.stop_reason == "budget max_steps reached" and result.history[0].statuses == ["done"]
+    assert result.stop_reason == "budget max_steps reached" and result.history[0].statuses == ["failed"]
     assert result.best_score is None
 
 
