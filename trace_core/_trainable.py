@@ -45,7 +45,9 @@ def define(source: str, name: str, namespace: dict[str, Any], is_async: bool) ->
     """Execute ``source`` in ``namespace`` and return the function ``name`` it defines."""
     try:
         exec(compile(source, f"<tracetune:{name}>", "exec"), namespace)  # noqa: S102 - trainable code
-    except Exception as e:  # noqa: BLE001 - any failure here is the proposal's
+    except KeyboardInterrupt:
+        raise
+    except BaseException as e:  # noqa: BLE001 - any failure here, SystemExit too, is the proposal's
         raise DefinitionError(f"the code of {name} fails when defined: {type(e).__name__}: {e}") from None
     fn = namespace.get(name)
     fn = getattr(fn, "fn", fn)  # re-decorated with @bundle

@@ -222,3 +222,24 @@ def test_a_trainable_async_function_must_stay_async():
     import asyncio
 
     assert asyncio.run(fetch(node(1))).value == 3
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "def policy(x):\n    return " + "+".join(["1"] * 200_000),
+        "def policy(x):\n    return '\udc80'",
+        "def policy(x):\n    return 1\x00",
+        "def policy(x):\n    return " + "(" * 300 + "1" + ")" * 300,
+        "def policy(x):\n    return " + "not " * 100_000 + "1",
+        "return 1\ndef policy(x):\n    return x\n",
+        "def policy(x):\n    nonlocal y\n",
+    ],
+    ids=["200k-terms", "lone-surrogate", "null-byte", "deep-parens", "deep-unary", "return-outside", "nonlocal"],
+)
+def test_every_malformed_source_is_an_invalid_proposal(source):
+    policy = make_policy()
+    with pytest.raises(InvalidProposal) as info:
+        policy.parameter.set(source)
+    str(info.value).encode("utf-8")  # the message is printable text, fit for an LLM and a log
+    assert policy(node(3)).value == 6
