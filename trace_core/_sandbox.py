@@ -19,6 +19,7 @@ in one place.
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import functools
 import json
@@ -29,9 +30,12 @@ import pickle
 import selectors
 import shutil
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -196,6 +200,8 @@ class Sandbox:
         strict: refuse to run (``SandboxUnavailable``) unless namespaces are available.
         limits: the :class:`Limits` of each call.
         env: extra environment variables for the child (nothing else passes but an allowlist).
+        warm: fork each call's fresh child from a warm zygote (a process that never runs proposed
+            code and keeps the call's modules imported) instead of starting an interpreter.
 
     Example:
         >>> Sandbox(isolation="process").run(sum, [1, 2, 3])
@@ -203,8 +209,9 @@ class Sandbox:
     """
 
     def __init__(self, isolation: str | None = None, *, strict: bool = False, limits: Limits | None = None,
-                 env: Mapping[str, str] | None = None):
+                 env: Mapping[str, str] | None = None, warm: bool = True):
         self.isolation = _resolve(isolation, strict)
+        self.warm = warm
         self.limits = limits or Limits()
         self.env = dict(env or {})
 
@@ -214,32 +221,50 @@ class Sandbox:
     def run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """``fn(*args, **kwargs)`` in a child; its JSON result, or a :class:`SandboxError`."""
         limits = self.limits
-        marker = uuid.uuid4().hex
-        workdir = tempfile.mkdtemp(prefix="tracetune-sandbox-")
+        process = self.isolation == "process"
+        header = {"path": sys.path, "limits": self._child_limits(), "parent": os.getpid() if process else None,
+                  "uid": UNPRIVILEGED if process and os.geteuid() == 0 else None, "cpu": limits.cpu}
         try:
-            if os.geteuid() == 0 and self.isolation == "process":  # bwrap maps the child to the parent's uid
-                os.chown(workdir, UNPRIVILEGED, UNPRIVILEGED)
-            process = self.isolation == "process"
-            header = {"path": sys.path, "limits": self._child_limits(), "parent": os.getpid() if process else None,
-                      "uid": UNPRIVILEGED if process and os.geteuid() == 0 else None, "cpu": limits.cpu}
+            request = pickle.dumps((fn, args, kwargs), protocol=5)
+        except (pickle.PicklingError, TypeError, AttributeError) as e:
+            raise SandboxError(f"the arguments of {getattr(fn, '__name__', fn)} cannot be sent to the sandbox: "
+                               f"{e}; pass plain data or objects of module-level classes") from None
+        payload = json.dumps(header).encode() + b"\n" + request
+        zygote = _zygote(self) if self.warm else None
+        if zygote is not None and zygote.lock.acquire(blocking=False):
             try:
-                request = pickle.dumps((fn, args, kwargs), protocol=5)
-            except (pickle.PicklingError, TypeError, AttributeError) as e:
-                raise SandboxError(f"the arguments of {getattr(fn, '__name__', fn)} cannot be sent to the sandbox: "
-                                   f"{e}; pass plain data or objects of module-level classes") from None
-            stdin = json.dumps(header).encode() + b"\n" + request
+                rc, out, err, timed_out = zygote.call(payload, limits)
+            finally:
+                zygote.lock.release()
+        else:
+            rc, out, err, timed_out = self._cold(payload)
+        return _verdict(getattr(fn, "__name__", "the code"), rc, out, err, timed_out, limits)
+
+    def _cold(self, payload: bytes) -> tuple[int, bytes, bytes, bool]:
+        """One call in a freshly started interpreter."""
+        marker = uuid.uuid4().hex
+        workdir = self._workdir()
+        try:
             start = time.monotonic()
             proc = subprocess.Popen(
                 self._command(workdir), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                 cwd=workdir, env=self._environment(workdir, marker), start_new_session=True, close_fds=True,
             )
+            assert proc.stdin and proc.stdout and proc.stderr
             try:
-                out, err, timed_out = _exchange(proc, stdin, limits, start)
+                out, err, timed_out = _exchange(proc.stdout.fileno(), proc.stderr.fileno(), self.limits, start,
+                                                stdin=(proc.stdin, payload), alive=lambda: proc.poll() is None)
             finally:
                 _kill_tree(proc, marker)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
-        return _verdict(getattr(fn, "__name__", "the code"), proc.returncode, out, err, timed_out, limits)
+        return proc.returncode, out, err, timed_out
+
+    def _workdir(self) -> str:
+        workdir = tempfile.mkdtemp(prefix="tracetune-sandbox-")
+        if os.geteuid() == 0 and self.isolation == "process":  # bwrap maps the child to the parent's uid
+            os.chown(workdir, UNPRIVILEGED, UNPRIVILEGED)
+        return workdir
 
     # -- child set-up -------------------------------------------------------------
     def _child_limits(self) -> dict[str, Any]:
@@ -256,8 +281,8 @@ class Sandbox:
         env.update(self.env)
         return env
 
-    def _command(self, workdir: str) -> list[str]:
-        python = [sys.executable, "-I", "-S", _CHILD]
+    def _command(self, workdir: str, *extra: str) -> list[str]:
+        python = [sys.executable, "-I", "-S", _CHILD, *extra]
         if self.isolation == "process":
             return python
         return [shutil.which("bwrap") or "bwrap", *_BWRAP_BASE, *_hidden_home(), "--bind", workdir, workdir,
@@ -285,17 +310,18 @@ def _hidden_home() -> tuple[str, ...]:
     return tuple(args)
 
 
-def _exchange(proc: subprocess.Popen, stdin: bytes, limits: Limits, start: float) -> tuple[bytes, bytes, bool]:
-    """Send the request and read stdout (at most ``limits.output`` bytes) and the tail of stderr until the
-    child exits or the timeout passes."""
+def _exchange(out_fd: int, err_fd: int, limits: Limits, start: float, stdin: tuple[Any, bytes] | None = None,
+              alive: Callable[[], bool] = lambda: True) -> tuple[bytes, bytes, bool]:
+    """Send ``stdin`` (a pipe and its bytes), read the result channel (at most ``limits.output`` bytes) and
+    the tail of stderr until both close, the child is no longer ``alive`` or the timeout passes (True)."""
     out, err = bytearray(), bytearray()
     sel = selectors.DefaultSelector()
-    assert proc.stdin and proc.stdout and proc.stderr
-    os.set_blocking(proc.stdin.fileno(), False)
-    pending = memoryview(stdin)
-    sel.register(proc.stdin, selectors.EVENT_WRITE)
-    sel.register(proc.stdout, selectors.EVENT_READ)
-    sel.register(proc.stderr, selectors.EVENT_READ)
+    if stdin is not None:
+        os.set_blocking(stdin[0].fileno(), False)
+        pending = memoryview(stdin[1])
+        sel.register(stdin[0].fileno(), selectors.EVENT_WRITE)
+    sel.register(out_fd, selectors.EVENT_READ)
+    sel.register(err_fd, selectors.EVENT_READ)
     open_reads = 2
     deadline = start + limits.startup  # until the child says it is ready; then the call's timeout
     try:
@@ -303,21 +329,24 @@ def _exchange(proc: subprocess.Popen, stdin: bytes, limits: Limits, start: float
             left = deadline - time.monotonic()
             if left <= 0:
                 return bytes(out), bytes(err), True
-            for key, _ in sel.select(min(left, 1.0)):
-                if key.fileobj is proc.stdin:
+            events = sel.select(min(left, 0.25))
+            if not events and not alive():
+                break
+            for key, _ in events:
+                if stdin is not None and key.fd == stdin[0].fileno():
                     try:
-                        pending = pending[os.write(proc.stdin.fileno(), pending[:65536]):]
+                        pending = pending[os.write(key.fd, pending[:65536]):]
                     except BrokenPipeError:
                         pending = pending[:0]
                     if not pending:
-                        sel.unregister(proc.stdin)
-                        proc.stdin.close()
+                        sel.unregister(key.fd)
+                        stdin[0].close()
                     continue
-                chunk = os.read(key.fileobj.fileno(), 65536)  # type: ignore[union-attr]
+                chunk = os.read(key.fd, 65536)
                 if not chunk:
-                    sel.unregister(key.fileobj)
+                    sel.unregister(key.fd)
                     open_reads -= 1
-                elif key.fileobj is proc.stdout:
+                elif key.fd == out_fd:
                     if not out and chunk[:1] == b"R":
                         deadline = time.monotonic() + limits.timeout
                     out += chunk
@@ -325,16 +354,11 @@ def _exchange(proc: subprocess.Popen, stdin: bytes, limits: Limits, start: float
                         return bytes(out), bytes(err), False
                 else:
                     err = (err + chunk)[-20000:]
-        left = max(deadline - time.monotonic(), 0.01)
-        try:
-            proc.wait(left)
-        except subprocess.TimeoutExpired:
-            return bytes(out), bytes(err), True
         return bytes(out), bytes(err), False
     finally:
         sel.close()
-        if not proc.stdin.closed:
-            proc.stdin.close()
+        if stdin is not None and not stdin[0].closed:
+            stdin[0].close()
 
 
 def _kill_tree(proc: subprocess.Popen, marker: str) -> None:
@@ -344,7 +368,8 @@ def _kill_tree(proc: subprocess.Popen, marker: str) -> None:
     except (ProcessLookupError, PermissionError):
         pass
     proc.wait()  # reliable exit codes: never read returncode before the process is reaped
-    _sweep(marker)
+    if marker:
+        _sweep(marker)
     for stream in (proc.stdout, proc.stderr):
         if stream is not None:
             stream.close()
@@ -384,3 +409,110 @@ def _verdict(name: str, rc: int, out: bytes, err: bytes, timed_out: bool, limits
                            verdict="killed")
     extra = f"; its last output: {tail[-400:]}" if tail else ""
     raise SandboxError(f"{name} exited with code {rc} in the sandbox before returning a result{extra}")
+
+
+# -- warm zygotes -------------------------------------------------------------------------
+_ZYGOTES: dict[tuple, _Zygote] = {}
+_ZYGOTES_LOCK = threading.Lock()
+
+
+def _zygote(sandbox: Sandbox) -> _Zygote | None:
+    """The running zygote of this isolation level and environment (started on first use)."""
+    key = (sandbox.isolation, tuple(sorted(sandbox.env.items())))
+    with _ZYGOTES_LOCK:
+        zygote = _ZYGOTES.get(key)
+        if zygote is None or not zygote.alive():
+            if zygote is not None:
+                zygote.close()
+            try:
+                zygote = _ZYGOTES[key] = _Zygote(sandbox)
+            except OSError as e:
+                log.warning("the sandbox's warm zygote could not start (%s); starting each call cold", e)
+                return None
+        return zygote
+
+
+class _Zygote:
+    """The parent's handle on a zygote: a control socket that carries each call's request and the
+    write ends of its result and stderr pipes, and brings back the call's exit status."""
+
+    def __init__(self, sandbox: Sandbox):
+        self.lock = threading.Lock()
+        self.workdir = sandbox._workdir()
+        os.chmod(self.workdir, 0o711)
+        self.marker = uuid.uuid4().hex
+        self.sock, theirs = socket.socketpair()
+        process = sandbox.isolation == "process"
+        command = sandbox._command(self.workdir, "--zygote", str(theirs.fileno()),
+                                   str(os.getpid() if process else 0))
+        started: list[Any] = []
+
+        def keep() -> None:  # the parent-death signal follows the thread that started the zygote: a lasting one
+            try:
+                started.append(subprocess.Popen(
+                    command, pass_fds=[theirs.fileno()], cwd=self.workdir, start_new_session=True,
+                    env=sandbox._environment(self.workdir, self.marker), stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            except OSError as e:
+                started.append(e)
+                return
+            started[0].wait()
+
+        thread = threading.Thread(target=keep, name="tracetune-sandbox-zygote", daemon=True)
+        thread.start()
+        while not started:
+            time.sleep(0.001)
+        theirs.close()
+        if isinstance(started[0], OSError):
+            raise started[0]
+        self.proc: subprocess.Popen = started[0]
+        self.reader = self.sock.makefile("rb")
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None and self.sock.fileno() >= 0
+
+    def call(self, payload: bytes, limits: Limits) -> tuple[int, bytes, bytes, bool]:
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        try:
+            start = time.monotonic()
+            try:
+                socket.send_fds(self.sock, [b"C" + struct.pack("!Q", len(payload))], [out_w, err_w])
+                self.sock.sendall(payload)
+            finally:
+                os.close(out_w)
+                os.close(err_w)
+            out, err, timed_out = _exchange(out_r, err_r, limits, start, alive=self.alive)
+        except OSError:
+            out, err, timed_out = b"", b"", False
+        finally:
+            os.close(out_r)
+            os.close(err_r)
+        return self._status(timed_out), out, err, timed_out
+
+    def _status(self, kill: bool) -> int:
+        """The exit code of the call's child (killing it first when ``kill``); a zygote that does not
+        answer is killed with everything it started."""
+        try:
+            if kill:
+                self.sock.sendall(b"K")
+            self.sock.settimeout(10)
+            line = self.reader.readline()
+            self.sock.settimeout(None)
+            return os.waitstatus_to_exitcode(json.loads(line)["status"])
+        except (OSError, ValueError, KeyError):
+            self.close()
+            return -signal.SIGKILL
+
+    def close(self) -> None:
+        try:
+            self.sock.close()
+        finally:
+            _kill_tree(self.proc, self.marker)
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+@atexit.register
+def _close_zygotes() -> None:
+    for zygote in list(_ZYGOTES.values()):
+        zygote.close()

@@ -45,15 +45,15 @@ def promised(row: str, level: str) -> None:
         pytest.skip(f"the {level} level does not stop this (docs/sandbox.md)" + (" unless run as root" * (not ROOTED)))
 
 
-def propose(level: str, body: str, timeout: float = 20, env: dict | None = None, **limits):
+def propose(level: str, body: str, timeout: float = 20, env: dict | None = None, warm: bool = True, **limits):
     """A trainable bundle whose proposed code is ``def attack(arg): <body>``, called untraced."""
 
     @bundle(trainable=True, isolation=level, timeout=timeout)
     def attack(arg):
         return None
 
-    if limits or env:
-        attack._runner = Sandbox(level, limits=Limits(timeout=timeout, **limits), env=env)
+    if limits or env or not warm:
+        attack._runner = Sandbox(level, limits=Limits(timeout=timeout, **limits), env=env, warm=warm)
     attack.parameter.set("import os, sys, time, socket, signal, pickle\n"
                          "def attack(arg):\n" + textwrap.indent(textwrap.dedent(body), "    "))
 
@@ -169,32 +169,38 @@ def test_the_parent_survives_a_kill(level):
     assert "parent alive" in done.stdout
 
 
-def _survivors(token: str) -> list[int]:
+def _survivors(token: str, where: str = "environ") -> list[int]:
     found = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
-            if token.encode() in Path(f"/proc/{pid}/environ").read_bytes():
+            if token.encode() in Path(f"/proc/{pid}/{where}").read_bytes():
                 found.append(int(pid))
         except OSError:
             pass
     return found
 
 
-def test_forked_and_setsid_grandchildren_are_killed_with_the_child(level):
-    token = uuid.uuid4().hex
+@pytest.mark.parametrize("warm", [True, False], ids=["warm", "cold"])
+def test_forked_and_setsid_grandchildren_are_killed_with_the_child(level, warm):
+    tag = uuid.uuid4().hex[:15]  # the name (comm) every process the proposal starts gives itself
     call = propose(level, """
         for _ in range(50):
             if os.fork() == 0:
                 os.setsid()
                 if os.fork() == 0:
+                    open("/proc/self/comm", "w").write(arg)
                     time.sleep(600)
                 os._exit(0)
         while True:
             time.sleep(1)
-    """, timeout=3, env={"ROW_TOKEN": token})  # a findable environment
-    with pytest.raises(SandboxTimeout):
-        call()
-    assert _survivors(token) == []
+    """, timeout=3, warm=warm)
+    with pytest.raises(SandboxError):  # the timeout, or the process limit refusing a fork
+        call(tag)
+    for _ in range(50):  # the last kills are delivered asynchronously
+        if not _survivors(tag, "comm"):
+            break
+        time.sleep(0.1)
+    assert _survivors(tag, "comm") == []
 
 
 def test_the_parent_dying_kills_the_child(level):
