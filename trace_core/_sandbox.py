@@ -316,10 +316,12 @@ def _exchange(out_fd: int, err_fd: int, limits: Limits, start: float, stdin: tup
     the tail of stderr until both close, the child is no longer ``alive`` or the timeout passes (True)."""
     out, err = bytearray(), bytearray()
     sel = selectors.DefaultSelector()
+    in_fd = -1
     if stdin is not None:
-        os.set_blocking(stdin[0].fileno(), False)
+        in_fd = stdin[0].fileno()
+        os.set_blocking(in_fd, False)
         pending = memoryview(stdin[1])
-        sel.register(stdin[0].fileno(), selectors.EVENT_WRITE)
+        sel.register(in_fd, selectors.EVENT_WRITE)
     sel.register(out_fd, selectors.EVENT_READ)
     sel.register(err_fd, selectors.EVENT_READ)
     open_reads = 2
@@ -333,14 +335,14 @@ def _exchange(out_fd: int, err_fd: int, limits: Limits, start: float, stdin: tup
             if not events and not alive():
                 break
             for key, _ in events:
-                if stdin is not None and key.fd == stdin[0].fileno():
+                if key.fd == in_fd:
                     try:
                         pending = pending[os.write(key.fd, pending[:65536]):]
                     except BrokenPipeError:
                         pending = pending[:0]
                     if not pending:
                         sel.unregister(key.fd)
-                        stdin[0].close()
+                        stdin[0].close()  # type: ignore[index]
                     continue
                 chunk = os.read(key.fd, 65536)
                 if not chunk:
