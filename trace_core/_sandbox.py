@@ -22,6 +22,7 @@ from __future__ import annotations
 import atexit
 import dataclasses
 import functools
+import glob
 import json
 import logging
 import math
@@ -285,8 +286,16 @@ class Sandbox:
         python = [sys.executable, "-I", "-S", _CHILD, *extra]
         if self.isolation == "process":
             return python
-        return [shutil.which("bwrap") or "bwrap", *_BWRAP_BASE, *_hidden_home(), "--bind", workdir, workdir,
-                "--chdir", workdir, *_UID, "--", *python]
+        return [shutil.which("bwrap") or "bwrap", *_BWRAP_BASE, *_gpu_devices(), *_hidden_home(),
+                "--bind", workdir, workdir, "--chdir", workdir, *_UID, "--", *python]
+
+
+def _gpu_devices() -> list[str]:
+    """bwrap arguments that make NVIDIA GPUs usable in the namespace (their device files), when present."""
+    args = []
+    for path in sorted(glob.glob("/dev/nvidia*")):
+        args += ["--dev-bind", path, path]
+    return args
 
 
 @functools.lru_cache(maxsize=1)

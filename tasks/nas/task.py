@@ -160,7 +160,9 @@ def _sandboxed_build_and_train(source: Any, seed: int, setup: _Setup) -> Any:
         source = setup.space.validate(source)  # checked here: an invalid proposal starts no child
     except InvalidProposal as e:
         return Failed("invalid", f"the architecture is invalid: {e}")
-    sandbox = Sandbox(setup.isolation, limits=Limits(timeout=setup.sandbox_timeout, memory=4 * 1024**3))
+    # CUDA reserves far more address space than it uses: no address-space limit on a GPU
+    memory = None if str(setup.device).startswith("cuda") else 4 * 1024**3
+    sandbox = Sandbox(setup.isolation, limits=Limits(timeout=setup.sandbox_timeout, memory=memory))
     try:
         data = sandbox.run(_child_build_and_train, source, seed, dataclasses.replace(setup, on_epoch=None))
     except SandboxError as e:
