@@ -12,9 +12,13 @@ its whole process tree is killed. Isolation levels (see ``docs/sandbox.md``):
   a new pid namespace, the file system read-only except its working directory.
 - ``"process"``: limits, clean environment, privilege drop and killing only.
 
-This module is the parent side; ``_sandbox_child`` is the child side. It stays
-in one module because the process protocol (spawn, read, kill, verdict) reads best
-in one place.
+Each call runs in a fresh child: started cold (a new interpreter), or forked from a
+warm zygote that never runs proposed code (``Sandbox(warm=True)``, the default).
+
+This module is the parent side; ``_sandbox_child`` is the child side (and the
+zygote). It is past 400 lines because the parent's half of one process protocol
+(start, send, read, kill, verdict, for cold children and for the zygote) reads best
+in one place; split, each half would import the other's private helpers.
 """
 
 from __future__ import annotations
@@ -499,15 +503,16 @@ class _Zygote:
         finally:
             os.close(out_r)
             os.close(err_r)
-        return self._status(timed_out), out, err, timed_out
+        return self._status(timed_out, 10 if timed_out else limits.timeout + 10), out, err, timed_out
 
-    def _status(self, kill: bool) -> int:
+    def _status(self, kill: bool, wait: float) -> int:
         """The exit code of the call's child (killing it first when ``kill``); a zygote that does not
-        answer is killed with everything it started."""
+        answer within ``wait`` seconds (a child that closed its pipes and runs on) is killed with
+        everything it started."""
         try:
             if kill:
                 self.sock.sendall(b"K")
-            self.sock.settimeout(10)
+            self.sock.settimeout(wait)
             line = self.reader.readline()
             self.sock.settimeout(None)
             return os.waitstatus_to_exitcode(json.loads(line)["status"])
@@ -521,6 +526,16 @@ class _Zygote:
         finally:
             _kill_tree(self.proc, self.marker)
             shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def _forget_zygotes() -> None:
+    """In a forked copy of this process: the zygotes belong to the original; start new ones."""
+    global _ZYGOTES_LOCK
+    _ZYGOTES.clear()
+    _ZYGOTES_LOCK = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_zygotes)
 
 
 @atexit.register
