@@ -69,7 +69,8 @@ def closure_of(fn: Callable[..., Any]) -> dict[str, Any]:
 
 
 def call(fn: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
-    """Call ``fn``; a generator's items come back as a list, a coroutine is awaited."""
+    """Call ``fn``; a generator it returns is run to the end here (its items as a list), so
+    its work, its errors and the parameters it reads belong to the op."""
     out = fn(*args, **kwargs)
     if type(out) is types.GeneratorType:
         return list(out)
