@@ -12,6 +12,7 @@ Example:
 from __future__ import annotations
 
 from trace_core import prompts, spaces
+from trace_core._sandbox import Limits, Sandbox, SandboxError, best_isolation
 from trace_core.backward import Propagated, Propagation, backward, subgraph
 from trace_core.budget import Budget
 from trace_core.bundle import BundledFunction, bundle
@@ -47,6 +48,10 @@ __all__ = [
     "node",
     "bundle",
     "BundledFunction",
+    "Sandbox",
+    "SandboxError",
+    "Limits",
+    "best_isolation",
     "Op",
     "OPS",
     "backward",

@@ -6,6 +6,10 @@ Parameter the function read without receiving it (a method reading
 ``self.prompt``, a closure), plus its own code when trainable. Inside, the
 function runs untraced unless ``traceable=True``. A generator function's items
 are collected into a list inside the op.
+
+Proposed code of a trainable bundle is checked without being run (``_trainable``)
+and, by default, defined and called in the sandbox (``_sandbox``; see
+``docs/sandbox.md``).
 """
 
 from __future__ import annotations
@@ -17,15 +21,16 @@ import contextvars
 import functools
 import inspect
 import logging
-import multiprocessing
 import os
+import sys
 import textwrap
-import types
 from collections.abc import Callable
 from typing import Any
 
-from trace_core.errors import ConfigError, InvalidProposal
-from trace_core.node import Node, Parameter, _reads, _tracing
+from trace_core import _trainable
+from trace_core._sandbox import Limits, Sandbox
+from trace_core.errors import ConfigError
+from trace_core.node import Node, Parameter, _overrides, _reads, _tracing
 from trace_core.ops import fail
 from trace_core.ops import input_nodes as _input_nodes
 from trace_core.ops import split as _split
@@ -63,47 +68,8 @@ def _signature_args(fn: Callable[..., Any]) -> list[str]:
     return out
 
 
-def _call(fn: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
-    """Call ``fn``; a generator it returns is run to the end here (its items as a list), so
-    its work, its errors and the parameters it reads belong to the op."""
-    out = fn(*args, **kwargs)
-    return list(out) if type(out) is types.GeneratorType else out
-
-
-def _sandbox_child(conn: Any, fn: Callable[..., Any], args: tuple, kwargs: dict) -> None:
-    try:
-        conn.send(("ok", _call(fn, args, kwargs)))
-    except BaseException as e:  # noqa: BLE001 - report everything to the parent
-        import traceback
-
-        conn.send(("err", f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=-3)}"))
-    finally:
-        conn.close()
-
-
-def _run_sandboxed(fn: Callable[..., Any], args: tuple, kwargs: dict, timeout: float | None) -> Any:
-    """Run ``fn`` in a forked subprocess, killed after ``timeout`` seconds."""
-    methods = multiprocessing.get_all_start_methods()
-    ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-    parent, child = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_sandbox_child, args=(child, fn, args, kwargs), daemon=True)
-    proc.start()
-    child.close()
-    try:
-        if not parent.poll(timeout):
-            raise TimeoutError(f"{fn.__name__} ran past its time limit of {timeout} s in the sandbox and was killed")
-        try:
-            status, payload = parent.recv()
-        except EOFError:
-            raise RuntimeError(f"{fn.__name__} crashed in the sandbox (exit code {proc.exitcode})") from None
-    finally:
-        if proc.is_alive():
-            proc.kill()
-        proc.join(1)
-        parent.close()
-    if status == "err":
-        raise RuntimeError(f"in the sandbox: {payload}")
-    return payload
+_call = _trainable.call
+_SANDBOX_MODES = (None, False, True, "strict")
 
 
 class BundledFunction:
@@ -119,9 +85,12 @@ class BundledFunction:
         trainable: bool = False,
         catch: bool = False,
         traceable: bool = False,
-        sandbox: bool = False,
+        sandbox: bool | str | None = None,
         timeout: float | None = None,
+        isolation: str | None = None,
     ):
+        if sandbox not in _SANDBOX_MODES:
+            raise ConfigError(f"sandbox must be None, True, False or 'strict', got {sandbox!r}")
         functools.update_wrapper(self, fn)
         self.fn = fn
         # partials and callable objects have no __name__
@@ -130,7 +99,8 @@ class BundledFunction:
         self.qualname = getattr(fn, "__qualname__", None) or self.name
         self.description = description or inspect.getdoc(fn) or f"[{self.name}]"
         self.trainable, self.catch, self.traceable = trainable, catch, traceable
-        self.sandbox, self.timeout = sandbox, timeout
+        self.sandbox, self.timeout, self._isolation = sandbox, timeout, isolation
+        self._runner: Sandbox | None = None
         self.is_async = inspect.iscoroutinefunction(fn)
         self._source = _read_source(fn)
         self._compiled: dict[str, Callable[..., Any]] = {}
@@ -138,12 +108,14 @@ class BundledFunction:
         self._parameter: Parameter | None = None
         self._is_method = False
         self._defining_class: type | None = None
-        if trainable:
+        if trainable or sandbox in (True, "strict"):
             if self._source is None or self.name == "<lambda>":
+                what = "trainable=True" if trainable else f"sandbox={sandbox!r}"
                 raise ConfigError(
-                    f"bundle(trainable=True) needs a def with readable source; {self.qualname} has none "
+                    f"bundle({what}) needs a def with readable source; {self.qualname} has none "
                     "(defined in a REPL, exec or as a lambda) — define it in a file"
                 )
+        if trainable:
             self._space = _BundleCode(self, _signature_args(fn))
             self._compiled[self._source] = fn
             self._is_method = bool(self._space.args) and self._space.args[0] == "self"
@@ -199,47 +171,89 @@ class BundledFunction:
     def __repr__(self) -> str:
         return f"<bundle {self.qualname}>"
 
+    def __reduce__(self) -> tuple[Any, tuple]:
+        """Pickled by name (to send it to the sandbox), with its code parameter's current value."""
+        if "<locals>" in self.qualname:
+            import pickle
+
+            raise pickle.PicklingError(f"{self.qualname} is defined inside a function; the sandbox can only "
+                                       "receive bundles defined at module level")
+        value = None if self._parameter is None else self._parameter._value
+        try:
+            named = _bundle_by_name(self.__module__, self.qualname, None)
+        except Exception:  # noqa: BLE001 - not reachable by name: rebuilt from its function below
+            named = None
+        if named is self:
+            return _bundle_by_name, (self.__module__, self.qualname, value)
+        # made with bundle(...)(fn) outside a decorator (an instance attribute, say): rebuilt around fn
+        options = (self.description, self.trainable, self.catch, self.traceable, self.sandbox, self.timeout,
+                   self._isolation)
+        return _bundle_from_fn, (self.fn, options, value)
+
+    # -- sandbox ------------------------------------------------------------------
+    @property
+    def isolation(self) -> str | None:
+        """The isolation level proposed code of this bundle runs at (``"namespaces"`` or ``"process"``),
+        or None when it runs in this process (``sandbox=False``, or a bundle that is not trainable)."""
+        if self.sandbox is False or (self.sandbox is None and not self.trainable):
+            return None
+        return self._sandbox().isolation
+
+    def _sandbox(self) -> Sandbox:
+        if self._runner is None:
+            limits = Limits() if self.timeout is None else Limits(timeout=self.timeout)
+            self._runner = Sandbox(self._isolation, strict=self.sandbox == "strict", limits=limits)
+        return self._runner
+
+    def _sandboxed(self, source: str | None) -> bool:
+        """Whether ``source`` runs in the sandbox: always with sandbox=True/'strict'; by default
+        (None) when it is a proposal, not the function as written."""
+        if self.sandbox is None:
+            return self.trainable and source != self._source
+        return bool(self.sandbox)
+
+    def _in_sandbox(self, source: str, args: tuple, kwargs: dict) -> Any:
+        module = getattr(self.fn, "__module__", None) or "__main__"
+        main = getattr(sys.modules.get("__main__"), "__file__", None) if module == "__main__" else None
+        return self._sandbox().run(
+            _trainable.define_and_call, _trainable.ModuleRef(module, main), source, self.name, self.is_async,
+            self._defining_class,
+            _trainable.closure_of(self.fn), _overrides.get(), args, kwargs,
+        )
+
     # -- calling ------------------------------------------------------------------
-    def _function(self, code: Parameter | None) -> Callable[..., Any]:
-        if code is None:
+    def _execute(self, code: Parameter | None, args: tuple, kwargs: dict) -> Any:
+        """Run the function (the code parameter's current value, for a trainable one) where it belongs."""
+        source = self._source if code is None else code.value
+        if self._sandboxed(source):
+            if source != self._source:
+                _trainable.check(self._space, source, self.is_async)  # e.g. a candidate under using()
+            return self._in_sandbox(source, tuple(_unwrap(a) for a in args), _unwrap(kwargs))
+        return self._run(self._function(source), args, kwargs)
+
+    def _function(self, source: str | None) -> Callable[..., Any]:
+        if source is None or not self.trainable:
             return self.fn
-        source = code.value
         fn = self._compiled.get(source)
         if fn is None:
             fn = self._compile(source)
         return fn
 
     def _compile(self, source: str) -> Callable[..., Any]:
-        Code.validate(self._space, source)
-        namespace = dict(self.fn.__globals__)
-        for name, cell in zip(self.fn.__code__.co_freevars, self.fn.__closure__ or ()):
-            try:
-                namespace[name] = cell.cell_contents
-            except ValueError:  # an empty cell
-                pass
-        try:
-            code = compile(_in_class_scope(source, self.name) if self._defining_class else source,
-                           f"<tracetune:{self.name}>", "exec")
-            exec(code, namespace)  # noqa: S102 - trainable code
-        except Exception as e:
-            raise InvalidProposal(f"the code of {self.name} fails when defined: {type(e).__name__}: {e}") from None
-        fn = namespace.pop(_SCOPE)(self._defining_class) if self._defining_class else namespace[self.name]
-        fn = getattr(fn, "fn", fn)
-        if inspect.iscoroutinefunction(fn) != self.is_async:
-            kind = "an async def" if self.is_async else "a def (not async def)"
-            raise InvalidProposal(f"the code of {self.name} must stay {kind}; keep the signature")
+        """Define proposed code in this process (only with sandbox=False)."""
+        _trainable.check(self._space, source, self.is_async)
+        namespace = {**self.fn.__globals__, **_trainable.closure_of(self.fn)}
+        fn = _trainable.define(source, self.name, namespace, self.is_async, self._defining_class)
         if len(self._compiled) >= _COMPILED_MAX:
             self._compiled.pop(next(iter(self._compiled)), None)
         self._compiled[source] = fn
         return fn
 
     def _run(self, fn: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
-        if self.sandbox:
-            return _run_sandboxed(fn, args, kwargs, self.timeout)
         if self.timeout is not None and not self.is_async:
             # The worker thread runs in a copy of this context (tracing state, using()
             # values, hidden-parameter reads). A thread cannot be killed: past the limit
-            # it is abandoned (use sandbox=True to kill runaway code).
+            # it is abandoned (the sandbox kills runaway code).
             pool = concurrent.futures.ThreadPoolExecutor(1)
             try:
                 fut = pool.submit(contextvars.copy_context().run, _call, fn, args, kwargs)
@@ -260,16 +274,18 @@ class BundledFunction:
             code = self.parameter_for(instance) if instance is not None and self._is_method else self.parameter
         if instance is not None:
             args = (instance, *args)
+        if self.isolation is not None:  # resolved before the op: an unavailable isolation is a config error
+            self._sandbox()
         if self.is_async:
             return self._ainvoke(code, args, kwargs)
         if not _tracing.get():
-            return self._run(self._function(code), tuple(_unwrap(a) for a in args), _unwrap(kwargs))
+            return self._execute(code, tuple(_unwrap(a) for a in args), _unwrap(kwargs))
         reads: list[Parameter] = []
         if self.traceable:  # inner ops are traced; parameters read untraced count when the result is plain
             inputs = _input_nodes(args, kwargs)
             t_reads = _reads.set(reads)
             try:
-                out = self._run(self._function(code), args, kwargs)
+                out = self._execute(code, args, kwargs)
             except Exception as exc:
                 return fail(self, self._parents(inputs, reads, code), exc, self.catch, (args, kwargs))
             finally:
@@ -280,8 +296,7 @@ class BundledFunction:
         inputs, plain_args, plain_kwargs = _split(args, kwargs)
         t_trace, t_reads = _tracing.set(False), _reads.set(reads)
         try:
-            fn = self._function(code)
-            out = self._run(fn, plain_args, plain_kwargs)
+            out = self._execute(code, plain_args, plain_kwargs)
         except Exception as exc:
             error = exc
         else:
@@ -301,19 +316,23 @@ class BundledFunction:
         except TimeoutError:
             raise TimeoutError(f"{self.name} ran past its time limit of {self.timeout} s") from None
 
+    async def _acall(self, code: Parameter | None, args: tuple, kwargs: dict) -> Any:
+        source = self._source if code is None else code.value
+        if self._sandboxed(source):  # the sandbox's own timeout applies
+            return await asyncio.to_thread(contextvars.copy_context().run, self._execute, code, args, kwargs)
+        return await self._await(self._function(source)(*args, **kwargs))
+
     async def _ainvoke(self, code: Parameter | None, args: tuple, kwargs: dict) -> Any:
         if not _tracing.get():
-            return await self._await(self._function(code)(*(_unwrap(a) for a in args), **_unwrap(kwargs)))
+            return await self._acall(code, tuple(_unwrap(a) for a in args), _unwrap(kwargs))
         inputs = _input_nodes(args, kwargs)
         reads: list[Parameter] = []
         t_trace, t_reads = _tracing.set(self.traceable), _reads.set(reads)
         try:
-            fn = self._function(code)
-            if self.traceable:
-                coro = fn(*args, **kwargs)
+            if self.traceable and not self._sandboxed(self._source if code is None else code.value):
+                out = await self._acall(code, args, kwargs)
             else:
-                coro = fn(*(_unwrap(a) for a in args), **_unwrap(kwargs))
-            out = await self._await(coro)
+                out = await self._acall(code, tuple(_unwrap(a) for a in args), _unwrap(kwargs))
         except Exception as exc:
             return fail(self, self._parents(inputs, reads, code), exc, self.catch, (args, kwargs))
         finally:
@@ -337,33 +356,42 @@ class BundledFunction:
 
 
 class _BundleCode(Code):
-    """The space of a trainable bundle's code: besides parsing and keeping the name and
-    signature, a new value must define the function without error (compiled once per
-    value, so a failure at definition time is caught by ``Parameter.set``)."""
+    """The space of a trainable bundle's code: the source must parse, compile, keep the
+    function's name, signature and kind (def / async def). Checking never runs it."""
 
     def __init__(self, owner: BundledFunction, args: list[str]):
         super().__init__(name=owner.name, args=args)
         self._owner = owner
 
     def validate(self, value: Any) -> str:
-        clean = super().validate(value)
-        if clean not in self._owner._compiled:
-            self._owner._compile(clean)
-        return clean
+        return _trainable.check(self, value, self._owner.is_async)
+
+    @property
+    def isolation(self) -> str | None:
+        """Where proposed values run: ``"namespaces"``, ``"process"``, or None (in this process)."""
+        return self._owner.isolation
+
+    def __reduce__(self) -> tuple[type, tuple]:  # a copy sent to the sandbox needs no owner
+        return Code, (self.name, self.args)
 
 
-_SCOPE = "_tracetune_class_scope"
+def _bundle_by_name(module: str, qualname: str, code: str | None) -> BundledFunction:
+    import importlib
+
+    obj: Any = importlib.import_module(module)
+    for part in qualname.split("."):
+        obj = getattr(obj, part)
+    obj = getattr(obj, "__func__", obj)  # a bundle under @staticmethod / @classmethod
+    if code is not None and code != obj.parameter._value:
+        obj.parameter.write(code)  # the value was checked in the parent
+    return obj
 
 
-def _in_class_scope(source: str, name: str) -> ast.Module:
-    """``source`` defined inside ``def _tracetune_class_scope(__class__)`` that returns it,
-    so a method's new code may call ``super()`` as code written in its class can (line
-    numbers unchanged)."""
-    tree = ast.parse(source)
-    scope = ast.parse(f"def {_SCOPE}(__class__):\n    pass").body[0]
-    scope.body = [*tree.body, ast.Return(ast.Name(name, ast.Load()))]
-    tree.body = [scope]
-    return ast.fix_missing_locations(tree)
+def _bundle_from_fn(fn: Callable[..., Any], options: tuple, code: str | None) -> BundledFunction:
+    obj = BundledFunction(fn, *options)
+    if code is not None and obj.trainable:
+        obj.parameter.write(code)  # the value was checked in the parent
+    return obj
 
 
 def _save_code(param: Parameter, path: str | os.PathLike[str]) -> None:
@@ -420,8 +448,9 @@ def bundle(
     trainable: bool = False,
     catch: bool = False,
     traceable: bool = False,
-    sandbox: bool = False,
+    sandbox: bool | str | None = None,
     timeout: float | None = None,
+    isolation: str | None = None,
 ) -> Any:
     """Make a function a traced op: ``@bundle`` or ``@bundle(...)``.
 
@@ -436,8 +465,15 @@ def bundle(
             per instance for methods) that an optimizer may rewrite.
         catch: return the ExceptionNode instead of raising ``TracedError``.
         traceable: trace the calls inside the function instead of one op.
-        sandbox: run in a subprocess (killed after ``timeout`` seconds).
-        timeout: time limit in seconds.
+        sandbox: where the code runs. None (default): a trainable function's proposed code
+            is defined and called in the sandbox (a child process with limits, a clean
+            environment and a timeout; results must be JSON data and arguments picklable),
+            the function as written runs here. True: every call runs in the sandbox.
+            ``"strict"``: like True, and refuses to run without namespace isolation.
+            False: proposed code runs in this process (only for code you trust).
+            See ``docs/sandbox.md``.
+        timeout: time limit in seconds (in the sandbox, 60 s when not given).
+        isolation: ``"namespaces"`` or ``"process"``; None: the best available (logged).
 
     Example:
         >>> @bundle
@@ -449,7 +485,7 @@ def bundle(
         8
     """
     options = dict(description=description, trainable=trainable, catch=catch, traceable=traceable,
-                   sandbox=sandbox, timeout=timeout)
+                   sandbox=sandbox, timeout=timeout, isolation=isolation)
 
     def make(f: Any) -> Any:
         if isinstance(f, (staticmethod, classmethod)):  # @bundle above @staticmethod / @classmethod

@@ -87,6 +87,25 @@ class Text(Space):
         return out
 
 
+def _compiled(source: str) -> ast.Module:
+    """The syntax tree of ``source`` after checking that it compiles; any failure is an InvalidProposal."""
+    step = "parse"
+    try:
+        tree = ast.parse(source)
+        step = "compile"
+        compile(tree, "<proposal>", "exec", dont_inherit=True)
+    except SyntaxError as e:
+        where = f" at line {e.lineno}: {(e.text or '').strip()[:200]!r}" if e.lineno else ""
+        raise InvalidProposal(f"the code does not {step}: {e.msg}{where}; send valid Python") from None
+    except (RecursionError, MemoryError):
+        raise InvalidProposal("the code is nested too deeply or is too large to compile; write it with "
+                              "loops, smaller expressions or helper functions") from None
+    except (ValueError, UnicodeError) as e:  # null bytes, lone surrogates
+        raise InvalidProposal(f"the code cannot be read as Python source ({type(e).__name__}: {e}); send plain "
+                              "UTF-8 text without null bytes") from None
+    return tree
+
+
 class Code(Space):
     """Python source. It must parse; with ``name``/``args`` set, it must define that
     function with that signature (a trainable bundle sets them).
@@ -103,14 +122,11 @@ class Code(Space):
         self.args = list(args) if args is not None else None
 
     def validate(self, value: Any) -> str:
+        """The source, checked without running any of it: it parses, compiles and (with
+        ``name``/``args``) keeps the function's name and signature."""
         if not isinstance(value, str):
             raise InvalidProposal(f"expected Python source as a string, got {type(value).__name__}")
-        try:
-            tree = ast.parse(value)
-        except SyntaxError as e:
-            raise InvalidProposal(
-                f"the code does not parse: {e.msg} at line {e.lineno}: {(e.text or '').strip()!r}; send valid Python"
-            ) from None
+        tree = _compiled(value)
         if self.name is None:
             return value
         funcs = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]

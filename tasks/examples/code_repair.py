@@ -46,7 +46,7 @@ class CodeRepairTask(BaseTask):
     description = "Fix the function median(xs) so that every unit test passes."
     direction = "maximize"
 
-    def __init__(self, sandbox: bool = False, timeout: float | None = None):
+    def __init__(self, sandbox: bool | str | None = None, timeout: float | None = None):
         super().__init__(sandbox=sandbox, timeout=timeout)
         self.func = bundle(median.fn, trainable=True, catch=True, sandbox=sandbox, timeout=timeout)
         self.code: Parameter = self.func.parameter

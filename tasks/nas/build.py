@@ -143,8 +143,10 @@ def _guarded_import(name: str, globals: Any = None, locals: Any = None, fromlist
 def compile_build(source: str) -> Callable[[int, int], nn.Module]:
     """Define ``build`` from ``source`` in a namespace with ``torch``, ``nn``, ``F`` and ``math``.
 
-    The namespace limits builtins and imports to keep honest mistakes out; it is
-    not a security sandbox. Raises :class:`ArchitectureError` with the reason.
+    The namespace limits builtins and imports to keep honest mistakes out; it is not
+    what contains hostile code: the task runs this in the sandbox child
+    (``trace_core._sandbox``, see ``docs/sandbox.md``). Raises :class:`ArchitectureError`
+    with the reason.
     """
     import math
 

@@ -11,16 +11,21 @@ last epoch (maximize); metrics add the parameter count and the latency of one
 forward batch. An architecture that does not validate, build or fit the data, or
 whose parameter count is over ``max_params``, is a scored failure (score ``None``,
 no training) whose text says why; a violation of ``max_params`` is never trained.
-Build code that runs past ``code_timeout`` in one call is stopped (a scored failure).
+In code mode the build code is proposed code: it is built, trained and measured in
+the sandbox (``trace_core._sandbox``; a child process that returns the metrics as
+JSON data), and one call into it that runs past ``code_timeout`` is stopped (a
+scored failure).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from trace_core import Parameter, bundle
+from trace_core._sandbox import Limits, Sandbox, SandboxError
 from trace_core.errors import ConfigError, InvalidProposal, Pruned
 from trace_core.feedback import Feedback
 from trace_core.spaces import Code, Json, Space
@@ -73,6 +78,8 @@ class _Setup:
     threads: int | None
     on_epoch: Any
     code_timeout: float | None = None
+    sandbox_timeout: float = 600.0
+    isolation: str | None = None
 
     def __repr__(self) -> str:
         limit = "" if self.max_params is None else f", max_params={self.max_params}"
@@ -131,17 +138,54 @@ def _build_and_train(architecture: Any, seed: int, setup: _Setup) -> Any:
     return NASResult(record, n_params, latency, summary)
 
 
-@bundle
-def build_and_train(architecture: Any, seed: int, setup: _Setup) -> Any:
-    """Build the classifier the architecture describes (an Architecture JSON, or build() code), check
-    that it maps the features to class logits and fits the parameter limit, train it briefly and
-    measure its forward latency; returns the result, or why it could not be trained. build() code
-    that runs too long in one call (an endless loop) is stopped."""
+def _limited_build_and_train(architecture: Any, seed: int, setup: _Setup) -> Any:
     try:
         with time_limit(setup.code_timeout):
             return _build_and_train(architecture, seed, setup)
     except CodeTimeout as e:
         return Failed("timeout", f"stopped: {e}")
+
+
+def _child_build_and_train(source: str, seed: int, setup: _Setup) -> dict[str, Any]:
+    """In the sandbox child: build, train and measure ``build()`` code; the outcome as JSON data."""
+    out = _limited_build_and_train(source, seed, setup)
+    if isinstance(out, Failed):
+        return {"failed": out.kind, "reason": out.reason, "metrics": out.metrics}
+    return {"record": dataclasses.asdict(out.record), "n_params": out.n_params, "latency_ms": out.latency_ms,
+            "summary": out.summary}
+
+
+def _sandboxed_build_and_train(source: Any, seed: int, setup: _Setup) -> Any:
+    try:
+        source = setup.space.validate(source)  # checked here: an invalid proposal starts no child
+    except InvalidProposal as e:
+        return Failed("invalid", f"the architecture is invalid: {e}")
+    # CUDA reserves far more address space than it uses: no address-space limit on a GPU
+    memory = None if str(setup.device).startswith("cuda") else 4 * 1024**3
+    sandbox = Sandbox(setup.isolation, limits=Limits(timeout=setup.sandbox_timeout, memory=memory))
+    try:
+        data = sandbox.run(_child_build_and_train, source, seed, dataclasses.replace(setup, on_epoch=None))
+    except SandboxError as e:
+        kind = {"timeout": "timeout", "invalid": "invalid"}.get(e.verdict, "error")
+        return Failed(kind, f"in the sandbox: {e}")
+    if "failed" in data:
+        return Failed(data["failed"], data["reason"], metrics=data["metrics"])
+    result = NASResult(TrainRecord(**data["record"]), data["n_params"], data["latency_ms"], data["summary"])
+    if setup.on_epoch is not None:  # the curve is reported after the fact: the child cannot be pruned early
+        for epoch, acc in enumerate(result.record.val_acc, 1):
+            setup.on_epoch(epoch, acc)
+    return result
+
+
+@bundle
+def build_and_train(architecture: Any, seed: int, setup: _Setup) -> Any:
+    """Build the classifier the architecture describes (an Architecture JSON, or build() code), check
+    that it maps the features to class logits and fits the parameter limit, train it briefly and
+    measure its forward latency; returns the result, or why it could not be trained. build() code
+    runs in a sandbox, and is stopped when it runs too long in one call (an endless loop)."""
+    if isinstance(setup.space, Code):
+        return _sandboxed_build_and_train(architecture, seed, setup)
+    return _limited_build_and_train(architecture, seed, setup)
 
 
 class NASTask(TabularTask):
@@ -156,6 +200,10 @@ class NASTask(TabularTask):
         code_timeout: in code mode, seconds one call into the build code (defining it,
             ``build()``, a ``forward`` it defines) may run; past it the run is a scored
             failure (an endless loop). None: no limit.
+        sandbox_timeout: in code mode, seconds the sandbox child may take to build, train
+            and measure (the limit of the whole evaluation).
+        isolation: in code mode, the sandbox's isolation level (``"namespaces"``,
+            ``"process"``; None: the best available). See ``docs/sandbox.md``.
         initial: the starting architecture (a dict / Architecture, or source in code mode).
         **data: ``X``, ``y``, ``seeds``, ``val_seeds``, ``val_fraction``, ``split_seed``,
             ``max_train``, ``device``, ``threads`` (see ``TabularTask``).
@@ -189,12 +237,14 @@ class NASTask(TabularTask):
         optimizer: str = "adam",
         latency_batch: int = 256,
         code_timeout: float | None = 30.0,
+        sandbox_timeout: float = 600.0,
+        isolation: str | None = None,
         initial: Any = None,
         **data: Any,
     ) -> None:
         train = dict(epochs=epochs, lr=lr, weight_decay=weight_decay, batch_size=batch_size, optimizer=optimizer)
         extra = dict(mode=mode, max_params=max_params, latency_batch=latency_batch, code_timeout=code_timeout,
-                     initial=initial, **train)
+                     sandbox_timeout=sandbox_timeout, isolation=isolation, initial=initial, **train)
         super().__init__(dataset, extra=extra, **data)
         if mode not in ("json", "code"):
             raise ConfigError(f"mode must be 'json' or 'code', got {mode!r}")
@@ -220,7 +270,7 @@ class NASTask(TabularTask):
         o = self.options
         timeout = o["code_timeout"] if o["mode"] == "code" else None
         setup = _Setup(self.data, self._param.space, self._train, o["max_params"], o["latency_batch"],
-                       o["device"], o["threads"], self._on_epoch, timeout)
+                       o["device"], o["threads"], self._on_epoch, timeout, o["sandbox_timeout"], o["isolation"])
         return call_pruning(build_and_train, self._param, seed=int(example or 0), setup=setup)
 
     def evaluate(self, example: Any, output: Any) -> Feedback:

@@ -338,13 +338,13 @@ def test_save_and_load_a_single_bundled_function(tmp_path):
     try:
         assert lines("hello\nworld\n").value == (12, 2)
         lines.parameter.set(original.replace("len(x)", '"Hello"'))
-        assert lines("hello\nworld\n").value == ("Hello", 2)
+        assert lines("hello\nworld\n").value == ["Hello", 2]  # proposed code runs in the sandbox: JSON data back
         path = tmp_path / "lines.json"
         lines.save(path)
         assert json.loads(path.read_text()) == {"lines": lines.parameter.value}
         lines.parameter.set(original)
         lines.load(path)
-        assert lines("hello\nworld\n").value == ("Hello", 2)
+        assert lines("hello\nworld\n").value == ["Hello", 2]  # proposed code runs in the sandbox: JSON data back
         path.write_text(json.dumps({"other": original}))
         with pytest.raises(ConfigError, match="expected exactly"):
             lines.load(path)

@@ -76,13 +76,26 @@ def test_invalid_new_source_raises_and_keeps_the_old_one(source, message):
     assert policy(node(3)).value == 6
 
 
-def test_source_that_fails_when_defined_is_refused_by_set():
+def test_checking_a_proposal_never_runs_it_and_a_definition_failure_is_invalid_when_called(tmp_path):
     policy = make_policy()
-    old = policy.parameter.value
-    with pytest.raises(InvalidProposal, match="UNDEFINED_NAME"):
-        policy.parameter.set("@UNDEFINED_NAME\ndef policy(x):\n    return x\n")  # parses, same signature
-    assert policy.parameter.value == old
-    assert policy(node(1)).value == 2
+    marker = tmp_path / "ran"
+    write = f"try:\n    open({str(marker)!r}, 'w').write('x')\nexcept OSError:\n    pass\n"
+    source = write + "@UNDEFINED_NAME\ndef policy(x):\n    return x\n"
+    policy.parameter.set(source)  # parses, same signature: accepted, and nothing of it ran
+    assert not marker.exists()
+    with pytest.raises(TracedError) as info:
+        policy(node(1))
+    error = info.value.exception_node.value
+    assert isinstance(error, InvalidProposal) and error.verdict == "invalid"
+    assert "UNDEFINED_NAME" in str(error)
+    assert not marker.exists()  # the module-level statement ran in the child, whose files are its own
+
+
+@pytest.mark.parametrize("statement", ["raise SystemExit(0)", "while True:\n    pass"])
+def test_module_level_statements_of_a_proposal_do_not_run_when_it_is_set(statement):
+    policy = make_policy()
+    policy.parameter.set(f"{statement}\ndef policy(x):\n    return x\n")  # returns at once
+    assert policy.parameter.value.startswith(statement[:5])
 
 
 def test_source_that_fails_when_defined_under_using_is_an_invalid_proposal():
@@ -105,8 +118,11 @@ def test_new_source_sees_module_globals_and_closure_variables():
     assert shift(node(1)).value == 1 + 5 + OFFSET
 
 
-def test_each_value_is_compiled_once(monkeypatch):
-    policy = make_policy()
+def test_without_the_sandbox_each_value_is_compiled_once_at_its_first_call(monkeypatch):
+    @bundle(trainable=True, sandbox=False)
+    def policy(x):
+        return x * 2
+
     compiled: list[str] = []
     original = BundledFunction._compile
     monkeypatch.setattr(BundledFunction, "_compile", lambda self, src: compiled.append(src) or original(self, src))
@@ -138,7 +154,7 @@ def test_using_evaluates_a_candidate_source_without_assigning_it():
 
 
 def test_sandbox_runs_new_code_in_a_subprocess_with_a_time_limit():
-    @bundle(trainable=True, sandbox=True, timeout=0.5)
+    @bundle(trainable=True, sandbox=True, timeout=1)
     def work(n):
         return sum(range(n))
 
@@ -206,3 +222,24 @@ def test_a_trainable_async_function_must_stay_async():
     import asyncio
 
     assert asyncio.run(fetch(node(1))).value == 3
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "def policy(x):\n    return " + "+".join(["1"] * 200_000),
+        "def policy(x):\n    return '\udc80'",
+        "def policy(x):\n    return 1\x00",
+        "def policy(x):\n    return " + "(" * 300 + "1" + ")" * 300,
+        "def policy(x):\n    return " + "not " * 100_000 + "1",
+        "return 1\ndef policy(x):\n    return x\n",
+        "def policy(x):\n    nonlocal y\n",
+    ],
+    ids=["200k-terms", "lone-surrogate", "null-byte", "deep-parens", "deep-unary", "return-outside", "nonlocal"],
+)
+def test_every_malformed_source_is_an_invalid_proposal(source):
+    policy = make_policy()
+    with pytest.raises(InvalidProposal) as info:
+        policy.parameter.set(source)
+    str(info.value).encode("utf-8")  # the message is printable text, fit for an LLM and a log
+    assert policy(node(3)).value == 6
