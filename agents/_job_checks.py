@@ -1,24 +1,26 @@
 """The checks behind :func:`agents.jobs.parse_job`: reading files, secrets, readable
 problem lines from pydantic errors, and what needs an import (task names and
-options, workflow targets, data and reply files)."""
+options, optimizer options, workflow targets, data and reply files)."""
 
 from __future__ import annotations
 
 import inspect
 import json
+import re
 import tomllib
 import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ValidationError
 
 from trace_core.errors import ConfigError
 from trace_core.llm.redact import known_secrets, redact_text
 
-__all__ = ["read_job_file", "secret_problems", "pydantic_problems", "task_problems", "llm_problems",
-           "load_examples", "scripted_replies", "show", "init_parameters"]
+__all__ = ["read_job_file", "secret_problems", "pydantic_problems", "task_problems", "optimizer_problems",
+           "llm_problems", "load_examples", "scripted_replies", "show", "init_parameters"]
 
 _SECRET_NAMES = {"api_key", "apikey", "api-key", "key", "token", "access_token", "auth_token", "secret",
                  "client_secret", "password", "authorization", "bearer", "headers", "extra_headers"}
@@ -26,30 +28,76 @@ _KEY_HELP = ("API keys may not be written in a job file (they would be copied in
              "reports); set TRACETUNE_LLM_API_KEY or the provider's variable (OPENAI_API_KEY, ANTHROPIC_API_KEY, "
              "...) in the environment")
 _INTERNAL = {"base_dir"}  # set by the loader, not by the file
+_URL_HELP = ("the URL holds a user name or password (not shown); write the URL without it and set the key in "
+             "the environment (TRACETUNE_LLM_API_KEY or the provider's variable, such as OPENAI_API_KEY)")
+_USERINFO = re.compile(r"://[^/@\s]+@")
+_MAX_LINES = 30  # problems shown from one validation; a wrong array could give thousands
+_MAX_BYTES = 10 * 2**20  # a job file is a few settings; anything larger is a mistake
+_FORMATS = {".toml": "TOML", ".yaml": "YAML", ".yml": "YAML", ".json": "JSON"}
 
 
 def read_job_file(path: Path) -> Any:
-    """The parsed content of a ``.toml``, ``.yaml``/``.yml`` or ``.json`` job file."""
+    """The parsed content of a ``.toml``, ``.yaml``/``.yml`` or ``.json`` job file.
+
+    The file must be UTF-8 (a byte-order mark is accepted). YAML aliases (``*name``)
+    are refused: expanding them can blow a small file up to billions of values.
+    """
     from agents.jobs import JobError
 
-    if not path.is_file():
-        raise JobError(str(path), [f"(file): no such file {str(path)!r}"])
-    text = path.read_text(encoding="utf-8")
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".toml":
-            return tomllib.loads(text)
-        if suffix in (".yaml", ".yml"):
-            import yaml
+    def refuse(problem: str) -> JobError:
+        return JobError(str(path), [f"(file): {problem}"])
 
-            return yaml.safe_load(text) or {}
-        if suffix == ".json":
+    suffix = path.suffix.lower()
+    if suffix not in _FORMATS:
+        raise refuse(f"unknown job file type {suffix!r}; use .toml, .yaml, .yml or .json")
+    try:
+        if not path.is_file():
+            raise refuse(f"no such file {str(path)!r}")
+        if path.stat().st_size > _MAX_BYTES:
+            raise refuse(f"the file is over {_MAX_BYTES // 2**20} MiB; a job file holds settings, "
+                         "put data in a .json/.jsonl file named by task.train")
+        raw = path.read_bytes()
+    except OSError as e:
+        raise refuse(f"cannot be read: {e.strerror or e}") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise refuse(f"not UTF-8 text (byte 0x{raw[e.start]:02x} at offset {e.start}); save the file as "
+                     "UTF-8") from None
+    kind = _FORMATS[suffix]
+    try:
+        if kind == "TOML":
+            return tomllib.loads(text)
+        if kind == "JSON":
             return json.loads(text)
-    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as e:
-        raise JobError(str(path), [f"(file): not valid {suffix[1:].upper()}: {e}"]) from None
-    except Exception as e:  # noqa: BLE001 - yaml.YAMLError and friends
-        raise JobError(str(path), [f"(file): not valid YAML: {e}"]) from None
-    raise JobError(str(path), [f"(file): unknown job file type {suffix!r}; use .toml, .yaml, .yml or .json"])
+        return _load_yaml(text)
+    except RecursionError:
+        raise refuse(f"not valid {kind}: values nested too deeply") from None
+    except Exception as e:  # noqa: BLE001 - the parsers' errors (TOMLDecodeError, JSONDecodeError, YAMLError ...)
+        raise refuse(f"not valid {kind}: {_parse_error(e)}") from None
+
+
+def _parse_error(error: Exception) -> str:
+    """A parser's message without the quoted file content (it may hold a secret)."""
+    problem, mark = getattr(error, "problem", None), getattr(error, "problem_mark", None)
+    if problem and mark is not None:  # yaml.MarkedYAMLError: its str() quotes the offending line
+        return f"{problem} (line {mark.line + 1}, column {mark.column + 1})"
+    text = _USERINFO.sub("://[REDACTED]@", redact_text(" ".join(str(error).split())))
+    return text if len(text) <= 300 else text[:299] + "…"
+
+
+def _load_yaml(text: str) -> Any:
+    import yaml
+
+    class NoAliases(yaml.SafeLoader):
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.AliasEvent):
+                mark = self.peek_event().start_mark
+                raise yaml.YAMLError(f"aliases (*name) are not allowed in a job file (line {mark.line + 1}); "
+                                     "write the values out")
+            return super().compose_node(parent, index)
+
+    return yaml.load(text, Loader=NoAliases) or {}  # noqa: S506 - a SafeLoader
 
 
 def show(value: Any, limit: int = 60) -> str:
@@ -61,8 +109,10 @@ def show(value: Any, limit: int = 60) -> str:
 def secret_problems(raw: Mapping[str, Any]) -> tuple[list[str], set[str]]:
     """Problems for keys written in the file, and the locations they were found at.
 
-    Secret-named settings in the ``llm`` table, and key-shaped strings (or values of
-    the environment's key variables) anywhere, are refused; their values are never shown.
+    Secret-named settings in the ``llm`` table, key-shaped strings (or values of the
+    environment's key variables) and URLs with a user name or password anywhere (but
+    the run store's URL, whose password is hidden when stored) are refused; their
+    values are never shown.
     """
     secrets = known_secrets()
     problems: list[str] = []
@@ -83,9 +133,23 @@ def secret_problems(raw: Mapping[str, Any]) -> tuple[list[str], set[str]]:
         elif isinstance(value, str) and (redact_text(value) != value or any(s in value for s in secrets)):
             problems.append(f"{loc}: the value looks like an API key or password (not shown); {_KEY_HELP}")
             locs.add(loc)
+        elif isinstance(value, str) and loc != "store" and _has_credentials(value):
+            problems.append(f"{loc}: {_URL_HELP}")
+            locs.add(loc)
 
     walk(raw, "", False)
     return problems, locs
+
+
+def _has_credentials(text: str) -> bool:
+    """Whether ``text`` is a URL with a user name or password (``http://user:pw@host``)."""
+    if "@" not in text or "://" not in text:
+        return False
+    try:
+        parts = urlsplit(text.strip())
+        return bool(parts.username or parts.password)
+    except ValueError:  # a malformed URL (a bad port, brackets): not one the LLM client would read either
+        return False
 
 
 def _field_model(annotation: Any) -> type[BaseModel] | None:
@@ -136,14 +200,17 @@ def pydantic_problems(error: ValidationError, model: type[BaseModel], skip: set[
         if kind not in ("missing",) and "input" in err:
             values.setdefault(loc, err["input"])
     lines = []
-    for loc, msgs in grouped.items():
+    for loc, msgs in list(grouped.items())[:_MAX_LINES]:
         shown = f" = {show(values[loc])}" if loc in values and not isinstance(values[loc], Mapping) else ""
         lines.append(f"{loc}{shown}: {' or '.join(msgs)}")
+    if len(grouped) > _MAX_LINES:
+        lines.append(f"(and {len(grouped) - _MAX_LINES} more problems of the same settings)")
     return lines
 
 
 def task_problems(task: Any) -> list[str]:
     """What an import shows: unknown task names or options, missing workflow functions, bad data files."""
+    from agents.workflow import is_workflow
     from tasks.registry import is_registered, load_target, task_class, task_names
 
     problems: list[str] = []
@@ -154,13 +221,7 @@ def task_problems(task: Any) -> list[str]:
             cls = task_class(task.name)
         except Exception as e:  # noqa: BLE001 - an import error of the task's module
             return [f"task.name = {task.name!r}: its module cannot be imported: {type(e).__name__}: {e}"]
-        params = init_parameters(cls)
-        if params is not None:
-            for opt in task.options:
-                if opt not in params:
-                    problems.append(f"task.options.{opt}: not an option of task {task.name!r}; allowed: "
-                                    f"{', '.join(params) or '(none)'}")
-        return problems
+        return _option_problems(cls, task)
     for field in ("workflow", "feedback"):
         target = getattr(task, field)
         try:
@@ -171,14 +232,100 @@ def task_problems(task: Any) -> list[str]:
         except Exception as e:  # noqa: BLE001 - user code that fails on import
             problems.append(f"task.{field} = {target!r}: importing it raised {type(e).__name__}: {e}")
             continue
-        if not callable(obj):
-            problems.append(f"task.{field} = {target!r}: not callable")
+        if not (is_workflow(obj) if field == "workflow" else callable(obj)):
+            what = "a function, a Module (with forward) or a class making one" if field == "workflow" else \
+                "a function (example, output) -> score or Feedback"
+            problems.append(f"task.{field} = {target!r}: not callable; give {what}")
     for field in ("train", "val"):
         try:
             load_examples(getattr(task, field))
         except ConfigError as e:
             problems.append(f"task.{field}: {e}")
     return problems
+
+
+def _option_problems(cls: Any, task: Any) -> list[str]:
+    """``task.options`` checked against the task's ``Options`` model (or its constructor's keywords)."""
+    model = getattr(cls, "Options", None)
+    params = list(model.model_fields) if model is not None else init_parameters(cls)
+    unknown = [str(opt) for opt in task.options if params is not None and opt not in params]
+    problems = [f"task.options.{opt}: not an option of task {task.name!r}; allowed: {', '.join(params or ()) or '(none)'}"
+                for opt in unknown]
+    if model is not None:
+        try:
+            model.model_validate(task.options)
+        except ValidationError as e:
+            problems += [f"task.options.{line}" for line in pydantic_problems(e, model, skip=set(unknown))]
+    return problems
+
+
+#: constructor arguments the run fills in, and where they come from instead
+_SET_BY_RUN = {"parameters": "the task's parameters", "llm": "the job's [llm]", "seed": "the job's seed",
+               "direction": "the task", "vocabulary": "the task"}
+
+
+def optimizer_problems(optimizer: Any) -> list[str]:
+    """Options the optimizer's class does not take (read from its signature) or of the wrong type."""
+    from agents.factory import OPTIMIZERS
+
+    if not optimizer.options:
+        return []
+    if optimizer.custom:
+        from tasks.registry import load_target
+
+        try:
+            classes = [load_target(optimizer.name)]
+        except Exception as e:  # noqa: BLE001 - ConfigError, or user code failing on import
+            return [f"optimizer.name = {optimizer.name!r}: {e}"]
+        reserved = {"parameters"}
+    else:
+        import optimizers
+
+        names = {"default": ("Search", "OptoPrime"), "search": ("Search",), "evolution": ("Evolution",),
+                 "optoprime": ("OptoPrime",), "opro": ("OPRO",)}
+        classes = [getattr(optimizers, n) for n in names[optimizer.name]]
+        reserved = set(_SET_BY_RUN)
+    accepted: dict[str, Any] = {}
+    for cls in classes:
+        params = init_parameters(cls)
+        if params is None:
+            return []  # takes **options: nothing to check here
+        hints = _hints(cls)
+        accepted.update({n: hints.get(n, Any) for n in params if n not in reserved and n not in accepted})
+    problems = []
+    for key, value in optimizer.options.items():
+        loc = f"optimizer.options.{key}"
+        if key in reserved:
+            problems.append(f"{loc}: set by the run ({_SET_BY_RUN.get(key, 'the job')}); remove it here")
+        elif key not in accepted:
+            problems.append(f"{loc}: not an option of the {optimizer.name} optimizer; accepted: "
+                            f"{', '.join(sorted(accepted)) or '(none)'}")
+        else:
+            problem = _type_problem(accepted[key], value)
+            if problem:
+                problems.append(f"{loc} = {show(value)}: {problem}")
+    return problems
+
+
+def _hints(cls: Any) -> dict[str, Any]:
+    try:
+        return typing.get_type_hints(cls.__init__ if isinstance(cls, type) else cls)
+    except Exception:  # noqa: BLE001 - names only defined for type checkers: check the names, not the types
+        return {}
+
+
+def _type_problem(annotation: Any, value: Any) -> str | None:
+    from pydantic import ConfigDict, TypeAdapter
+
+    try:
+        adapter = TypeAdapter(annotation, config=ConfigDict(arbitrary_types_allowed=True))
+    except Exception:  # noqa: BLE001 - a type pydantic cannot check
+        return None
+    try:
+        adapter.validate_python(value)
+    except ValidationError as e:
+        return "; ".join(dict.fromkeys(err["msg"] for err in e.errors(include_url=False)))
+    return None
 
 
 def init_parameters(cls: Any) -> list[str] | None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from tasks.base import BaseTask
+from pydantic import Field
+
+from tasks.base import BaseTask, TaskOptions
 from trace_core import Feedback, Parameter, bundle
 
 __all__ = ["CodeRepairTask", "CASES"]
@@ -45,6 +47,10 @@ class CodeRepairTask(BaseTask):
     name = "code_repair"
     description = "Fix the function median(xs) so that every unit test passes."
     direction = "maximize"
+
+    class Options(TaskOptions):
+        sandbox: bool = Field(False, description="run proposed code in a sandboxed child process")
+        timeout: float | None = Field(None, gt=0, description="seconds one call of the proposed code may take")
 
     def __init__(self, sandbox: bool = False, timeout: float | None = None):
         super().__init__(sandbox=sandbox, timeout=timeout)
