@@ -117,6 +117,7 @@ def describe_options(options_model: type[BaseModel] | None) -> list[dict[str, An
     out = []
     for name, field in options_model.model_fields.items():
         default = None if field.is_required() else field.get_default(call_default_factory=True)
+        default = list(default) if isinstance(default, tuple) else default
         out.append({"name": name, "allowed": _allowed(props.get(name, {})), "default": default,
                     "help": field.description or ""})
     return out
@@ -141,9 +142,9 @@ def _allowed(schema: Mapping[str, Any]) -> str:
     if kind == "array":
         items = schema.get("items") or (schema.get("prefixItems") or [{}])[0]
         low, high = schema.get("minItems"), schema.get("maxItems")
-        size = f"{low} " if low is not None and low == high else ""
-        text = f"list of {size}{_allowed(items)}" if items else "list"
-        return text + (f" (at least {low})" if low and not size else "")
+        exact = low is not None and low == high
+        text = f"list of {_allowed(items)}" if items else "list"
+        return text + (f" (exactly {low})" if exact else f" (at least {low})" if low else "")
     bounds = [f"{op} {_num(schema[key])}" for key, op in (("minimum", ">="), ("exclusiveMinimum", ">"),
                                                            ("maximum", "<="), ("exclusiveMaximum", "<"))
               if key in schema]
@@ -151,9 +152,7 @@ def _allowed(schema: Mapping[str, Any]) -> str:
         bounds = [f"from {_num(schema['minimum'])} to {_num(schema['maximum'])}"]
     if "maxLength" in schema:
         bounds.append(f"at most {schema['maxLength']} characters")
-    if "pattern" in schema:
-        bounds.append(f"matching {schema['pattern']}")
-    return " ".join([_KINDS.get(kind, "any value") if kind or "$ref" not in schema else "table", *bounds])
+    return " ".join([_KINDS.get(kind, "any value") if kind or "$ref" not in schema else "table", " and ".join(bounds)]).strip()
 
 
 @runtime_checkable

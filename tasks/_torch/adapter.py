@@ -51,7 +51,7 @@ class TabularOptions(TaskOptions):
     val_fraction: float = Field(0.25, gt=0, lt=1, description="share of the rows held out for validation")
     split_seed: Seed = Field(0, description="fixes the validation split")
     max_train: int | None = Field(None, ge=1, description="keep at most this many training rows")
-    device: str = Field("cpu", pattern=DEVICE, description="torch device")
+    device: str = Field("cpu", pattern=DEVICE, description="torch device: cpu, cuda or cuda:N")
     threads: int | None = Field(1, ge=1, le=1024, description="torch CPU threads (none: leave as is)")
 
     @model_validator(mode="after")

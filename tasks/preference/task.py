@@ -215,7 +215,7 @@ class PreferenceTask(SeededTask):
         max_steps: int = Field(400, ge=1, le=1_000_000, description="upper bound of the steps hyperparameter")
         max_lr: float = Field(0.1, gt=1e-5, description="upper bound of the lr hyperparameter")
         initial: dict[str, Any] | None = Field(None, description=f"starting values of {', '.join(_DEFAULTS)}")
-        device: str = Field("cpu", pattern=DEVICE, description="torch device")
+        device: str = Field("cpu", pattern=DEVICE, description="torch device: cpu, cuda or cuda:N")
         threads: int | None = Field(1, ge=1, le=1024, description="torch CPU threads (none: leave as is)")
         warmup_revisions: bool = Field(False, description="also warm up the self-revision format")
         cache_warmup: bool = Field(True, description="reuse warmed-up weights across trials")
