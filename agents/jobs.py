@@ -354,13 +354,14 @@ def parse_job(data: Mapping[str, Any], *, source: str = "<job>", base_dir: str |
         problems += pydantic_problems(e, Job, skip=secret_locs)
     task = job.task if job else _part(TaskSpec, raw.get("task"), base)
     llm = job.llm if job else _part(LLMSpec, raw.get("llm"), base)
+    optimizer = job.optimizer if job else _part(OptimizerSpec, raw.get("optimizer", {}), base)
+    if ((task is not None and task.workflow) or (optimizer is not None and optimizer.custom)) \
+            and str(base) not in sys.path:
+        sys.path.insert(0, str(base))  # user code next to the job file
     if task is not None:
-        if task.workflow and str(base) not in sys.path:
-            sys.path.insert(0, str(base))
         problems += task_problems(task)
     if llm is not None:
         problems += llm_problems(llm)
-    optimizer = job.optimizer if job else _part(OptimizerSpec, raw.get("optimizer", {}), base)
     if optimizer is not None:
         problems += optimizer_problems(optimizer)
     if problems:

@@ -211,7 +211,7 @@ class PreferenceTask(SeededTask):
             f.name for f in dataclasses.fields(ModelConfig)))
         score: one_of(SCORES) = Field("exact_match", description="the score to maximize")
         revisions: int = Field(2, ge=0, le=100, description="self-revisions measured after training")
-        eval_every: int = Field(50, ge=1, description="validation every so many preference steps")
+        eval_every: int = Field(50, ge=0, description="validation every so many preference steps (0: none)")
         max_steps: int = Field(400, ge=1, le=1_000_000, description="upper bound of the steps hyperparameter")
         max_lr: float = Field(0.1, gt=1e-5, description="upper bound of the lr hyperparameter")
         initial: dict[str, Any] | None = Field(None, description=f"starting values of {', '.join(_DEFAULTS)}")
