@@ -82,7 +82,7 @@ def _parse_error(error: Exception) -> str:
     problem, mark = getattr(error, "problem", None), getattr(error, "problem_mark", None)
     if problem and mark is not None:  # yaml.MarkedYAMLError: its str() quotes the offending line
         return f"{problem} (line {mark.line + 1}, column {mark.column + 1})"
-    text = _USERINFO.sub("://[REDACTED]@", redact_text(" ".join(str(error).split())))
+    text = _scrub(" ".join(str(error).split()))
     return text if len(text) <= 300 else text[:299] + "…"
 
 
@@ -100,9 +100,14 @@ def _load_yaml(text: str) -> Any:
     return yaml.load(text, Loader=NoAliases) or {}  # noqa: S506 - a SafeLoader
 
 
+def _scrub(text: str) -> str:
+    """``text`` without keys, known secrets and the user part of URLs."""
+    return _USERINFO.sub("://[REDACTED]@", redact_text(text))
+
+
 def show(value: Any, limit: int = 60) -> str:
     """A short, redacted rendering of a value for a problem line."""
-    text = redact_text(repr(value))
+    text = _scrub(repr(value))
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -201,7 +206,9 @@ def pydantic_problems(error: ValidationError, model: type[BaseModel], skip: set[
             values.setdefault(loc, err["input"])
     lines = []
     for loc, msgs in list(grouped.items())[:_MAX_LINES]:
-        shown = f" = {show(values[loc])}" if loc in values and not isinstance(values[loc], Mapping) else ""
+        holds_secret = any(s == loc or s.startswith(f"{loc}.") for s in skip)
+        shown = f" = {show(values[loc])}" if loc in values and not isinstance(values[loc], Mapping) \
+            and not holds_secret else ""
         lines.append(f"{loc}{shown}: {' or '.join(msgs)}")
     if len(grouped) > _MAX_LINES:
         lines.append(f"(and {len(grouped) - _MAX_LINES} more problems of the same settings)")
