@@ -271,3 +271,20 @@ def test_a_module_with_a_bundled_forward_is_a_workflow_for_python_and_job_files(
     assert f"task.workflow = '{module}:NOT_A_WORKFLOW': not callable" in err
     with pytest.raises(ConfigError, match="must be callable"):
         WorkflowTask(3, lambda ex, out: 0.0)
+
+
+def test_user_code_failing_while_the_job_is_set_up_is_an_error_line(tmp_path: Path) -> None:
+    module = flow_module(tmp_path, """
+        class Flow:
+            def __init__(self):
+                raise RuntimeError("no GPU here")
+
+        def feedback(example, output):
+            return 0.0
+        """)
+    job = tmp_path / "job.toml"
+    job.write_text(f'[task]\nworkflow = "{module}:Flow"\nfeedback = "{module}:feedback"\n[budget]\nmax_steps = 1\n',
+                   encoding="utf-8")
+    result = run_cli("run", job, "--store", tmp_path / "r.db", "--no-report")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: cannot set up job 'job': RuntimeError: no GPU here")
