@@ -381,7 +381,7 @@ def _part(model: type[BaseModel], value: Any, base: Path) -> Any:
 
 def load_job(path: str | Path) -> Job:
     """Read and validate a job file (``.toml``, ``.yaml`` / ``.yml`` or ``.json``)."""
-    from agents._job_checks import read_job_file
+    from agents._job_files import read_job_file
 
     path = Path(path)
     data = read_job_file(path)
