@@ -59,7 +59,8 @@ def secret_problems(raw: Mapping[str, Any]) -> tuple[list[str], set[str]]:
     def walk(value: Any, loc: str, in_llm: bool) -> None:
         if isinstance(value, Mapping):
             for k, v in value.items():
-                sub = f"{loc}.{k}" if loc else str(k)
+                key = scrub(str(k))  # a key can hold a secret too: it is shown as a location
+                sub = f"{loc}.{key}" if loc else key
                 if (in_llm or sub == "llm") and str(k).lower() in _SECRET_NAMES and v:
                     problems.append(f"{sub}: {_KEY_HELP}")
                     locs.add(sub)
@@ -122,7 +123,7 @@ def pydantic_problems(error: ValidationError, model: type[BaseModel], skip: set[
     for err in error.errors(include_url=False):
         kind, where = err["type"], tuple(err["loc"])
         names = [str(p) for p in where] if kind == "extra_forbidden" else _resolve(model, where)[0]
-        loc = ".".join(names) or "(top level)"
+        loc = scrub(".".join(names)) or "(top level)"
         if loc in skip:
             continue
         msg = err["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
@@ -188,7 +189,7 @@ def _option_problems(cls: Any, task: Any) -> list[str]:
     """``task.options`` checked against the task's ``Options`` model (or its constructor's keywords)."""
     model = getattr(cls, "Options", None)
     params = list(model.model_fields) if model is not None else init_parameters(cls)
-    unknown = [str(opt) for opt in task.options if params is not None and opt not in params]
+    unknown = [scrub(str(opt)) for opt in task.options if params is not None and opt not in params]
     problems = [f"task.options.{opt}: not an option of task {task.name!r}; allowed: {', '.join(params or ()) or '(none)'}"
                 for opt in unknown]
     if model is not None:

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import AfterValidator, Field, WithJsonSchema, model_validator
 
 from trace_core.errors import ConfigError, Pruned, TracedError
 from trace_core.feedback import Feedback
@@ -30,10 +30,15 @@ __all__ = ["Failed", "TabularTask", "TabularOptions", "record_feedback", "output
 DEVICE = r"^(cpu|cuda(:\d+)?)$"
 
 
-def _as_list(value: Any) -> Any:
-    """NumPy arrays and tensors as lists, so options given from Python validate like a job file's."""
-    tolist = getattr(value, "tolist", None)
-    return tolist() if callable(tolist) else value
+def _rows(value: Any) -> Any:
+    """A table given as X or y: a list (or array) of rows; the values are checked by the data
+    loader when the task is made, which names the rows at fault (and costs nothing here)."""
+    if value is not None and (isinstance(value, (str, bytes, Mapping)) or not hasattr(value, "__len__")):
+        raise ValueError(f"give a list of rows, got {type(value).__name__}")
+    return value
+
+
+_TABLE = WithJsonSchema({"anyOf": [{"type": "array"}, {"type": "null"}]})
 
 
 class TabularOptions(TaskOptions):
@@ -41,10 +46,9 @@ class TabularOptions(TaskOptions):
 
     dataset: one_of(DATASETS, "; or give your own arrays as X and y") = Field(
         "digits", description="a dataset that ships with scikit-learn (not used when X and y are given)")
-    # the values of X and y are checked by the data loader when the task is made (it names the rows)
-    X: Annotated[list[list[Any]] | None, BeforeValidator(_as_list)] = Field(
-        None, description="your own feature rows (numbers) instead of a dataset")
-    y: Annotated[list[Any] | None, BeforeValidator(_as_list)] = Field(None, description="your own labels, one per row")
+    X: Annotated[Any, AfterValidator(_rows), _TABLE] = Field(
+        None, description="your own feature rows (lists of numbers) instead of a dataset")
+    y: Annotated[Any, AfterValidator(_rows), _TABLE] = Field(None, description="your own labels, one per row")
     seeds: list[Seed] = Field([0], min_length=1, description="training seeds the optimizer learns from")
     val_seeds: list[Seed] | None = Field(None, min_length=1, description="seeds candidates are scored on "
                                          "(default: seeds)")
@@ -58,8 +62,8 @@ class TabularOptions(TaskOptions):
     def _arrays(self) -> TabularOptions:
         if (self.X is None) != (self.y is None):
             raise ValueError("give both X and y, or neither (then `dataset` is used)")
-        if self.X is not None and len(self.X) != len(self.y or ()):
-            raise ValueError(f"X has {len(self.X)} rows but y has {len(self.y or ())} labels")
+        if self.X is not None and self.y is not None and len(self.X) != len(self.y):
+            raise ValueError(f"X has {len(self.X)} rows but y has {len(self.y)} labels")
         return self
 
 

@@ -228,6 +228,8 @@ def test_a_password_in_an_url_is_refused_and_never_shown(tmp_path: Path) -> None
     assert "environment" in err and "user:pw" not in err and "pw@" not in err
     nested = refused(tmp_path, "nested.toml", 'budget = ["http://user:pw@h/v1"]\n[task]\nname = "numeric"\n')
     assert "\n  - budget.0: the URL holds a user name or password" in nested and "user:pw" not in nested
+    as_key = refused(tmp_path, "key.yaml", "task: {name: numeric, 'http://user:pw@host/v1': 1}\n")
+    assert "task.http://[REDACTED]@host/v1" in as_key and "user:pw" not in as_key  # a key is shown scrubbed
     yaml_err = refused(tmp_path, "job.yaml", "task: {name: numeric}\nllm: {model: m, api_base: 'http://u:s3cret@h/v1'\n")
     assert "s3cret" not in yaml_err  # a parse error does not quote the line either
 
