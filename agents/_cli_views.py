@@ -82,13 +82,16 @@ def show_run(store: RunStore, run: dict[str, Any], *, as_json: bool, out: Consol
 
 
 def _describe(name: str) -> dict[str, Any]:
+    from tasks.base import describe_options
     from tasks.registry import task_class
 
     try:
-        task = task_class(name)()
+        cls = task_class(name)
+        task = cls()
         params = [{"name": p.name, "space": p.space.describe(), "value": _short(p.value),
                    "description": p.description or ""} for p in task.parameters()]
-        return {"name": name, "direction": task.direction, "description": task.description, "parameters": params}
+        return {"name": name, "direction": task.direction, "description": task.description, "parameters": params,
+                "options": describe_options(getattr(cls, "Options", None))}
     except Exception as e:  # noqa: BLE001 - one task that cannot be built must not hide the others
         return {"name": name, "error": f"{type(e).__name__}: {e}"}
 
@@ -115,5 +118,10 @@ def list_tasks(names: Sequence[str] | None, *, as_json: bool, out: Console) -> N
         say(out, f"{name} ({info['direction']}): {first_line}")
         for p in info["parameters"]:
             say(out, f"    {p['name']}: {_short(p['space'], 100)} = {p['value']}")
+        if names and info["options"]:  # `tracetune tasks NAME`: what [task] options = {...} may hold
+            say(out, "  options (job file: [task] options = { name = value, ... }):")
+            for o in info["options"]:
+                default = "" if o["default"] is None else f" (default {_short(o['default'], 40)})"
+                say(out, f"    {o['name']}: {o['allowed']}{default}" + (f"; {o['help']}" if o["help"] else ""))
     if as_json:
         _echo_json(infos)

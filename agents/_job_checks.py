@@ -1,24 +1,25 @@
-"""The checks behind :func:`agents.jobs.parse_job`: reading files, secrets, readable
+"""The checks behind :func:`agents.jobs.parse_job`: secrets, readable
 problem lines from pydantic errors, and what needs an import (task names and
-options, workflow targets, data and reply files)."""
+options, optimizer options, workflow targets, data and reply files)."""
 
 from __future__ import annotations
 
 import inspect
 import json
-import tomllib
+import re
 import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ValidationError
 
 from trace_core.errors import ConfigError
 from trace_core.llm.redact import known_secrets, redact_text
 
-__all__ = ["read_job_file", "secret_problems", "pydantic_problems", "task_problems", "llm_problems",
-           "load_examples", "scripted_replies", "show", "init_parameters"]
+__all__ = ["scrub", "secret_problems", "pydantic_problems", "task_problems", "optimizer_problems",
+           "llm_problems", "load_examples", "scripted_replies", "show", "init_parameters"]
 
 _SECRET_NAMES = {"api_key", "apikey", "api-key", "key", "token", "access_token", "auth_token", "secret",
                  "client_secret", "password", "authorization", "bearer", "headers", "extra_headers"}
@@ -26,43 +27,30 @@ _KEY_HELP = ("API keys may not be written in a job file (they would be copied in
              "reports); set TRACETUNE_LLM_API_KEY or the provider's variable (OPENAI_API_KEY, ANTHROPIC_API_KEY, "
              "...) in the environment")
 _INTERNAL = {"base_dir"}  # set by the loader, not by the file
+_URL_HELP = ("the URL holds a user name or password (not shown); write the URL without it and set the key in "
+             "the environment (TRACETUNE_LLM_API_KEY or the provider's variable, such as OPENAI_API_KEY)")
+_USERINFO = re.compile(r"://[^/@\s]+@")
+_MAX_LINES = 30  # problems shown from one validation; a wrong array could give thousands
 
 
-def read_job_file(path: Path) -> Any:
-    """The parsed content of a ``.toml``, ``.yaml``/``.yml`` or ``.json`` job file."""
-    from agents.jobs import JobError
-
-    if not path.is_file():
-        raise JobError(str(path), [f"(file): no such file {str(path)!r}"])
-    text = path.read_text(encoding="utf-8")
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".toml":
-            return tomllib.loads(text)
-        if suffix in (".yaml", ".yml"):
-            import yaml
-
-            return yaml.safe_load(text) or {}
-        if suffix == ".json":
-            return json.loads(text)
-    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as e:
-        raise JobError(str(path), [f"(file): not valid {suffix[1:].upper()}: {e}"]) from None
-    except Exception as e:  # noqa: BLE001 - yaml.YAMLError and friends
-        raise JobError(str(path), [f"(file): not valid YAML: {e}"]) from None
-    raise JobError(str(path), [f"(file): unknown job file type {suffix!r}; use .toml, .yaml, .yml or .json"])
+def scrub(text: str) -> str:
+    """``text`` without keys, known secrets and the user part of URLs."""
+    return _USERINFO.sub("://[REDACTED]@", redact_text(text))
 
 
 def show(value: Any, limit: int = 60) -> str:
     """A short, redacted rendering of a value for a problem line."""
-    text = redact_text(repr(value))
+    text = scrub(repr(value))
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def secret_problems(raw: Mapping[str, Any]) -> tuple[list[str], set[str]]:
     """Problems for keys written in the file, and the locations they were found at.
 
-    Secret-named settings in the ``llm`` table, and key-shaped strings (or values of
-    the environment's key variables) anywhere, are refused; their values are never shown.
+    Secret-named settings in the ``llm`` table, key-shaped strings (or values of the
+    environment's key variables) and URLs with a user name or password anywhere (but
+    the run store's URL, whose password is hidden when stored) are refused; their
+    values are never shown.
     """
     secrets = known_secrets()
     problems: list[str] = []
@@ -71,7 +59,8 @@ def secret_problems(raw: Mapping[str, Any]) -> tuple[list[str], set[str]]:
     def walk(value: Any, loc: str, in_llm: bool) -> None:
         if isinstance(value, Mapping):
             for k, v in value.items():
-                sub = f"{loc}.{k}" if loc else str(k)
+                key = scrub(str(k))  # a key can hold a secret too: it is shown as a location
+                sub = f"{loc}.{key}" if loc else key
                 if (in_llm or sub == "llm") and str(k).lower() in _SECRET_NAMES and v:
                     problems.append(f"{sub}: {_KEY_HELP}")
                     locs.add(sub)
@@ -83,9 +72,23 @@ def secret_problems(raw: Mapping[str, Any]) -> tuple[list[str], set[str]]:
         elif isinstance(value, str) and (redact_text(value) != value or any(s in value for s in secrets)):
             problems.append(f"{loc}: the value looks like an API key or password (not shown); {_KEY_HELP}")
             locs.add(loc)
+        elif isinstance(value, str) and loc != "store" and _has_credentials(value):
+            problems.append(f"{loc}: {_URL_HELP}")
+            locs.add(loc)
 
     walk(raw, "", False)
     return problems, locs
+
+
+def _has_credentials(text: str) -> bool:
+    """Whether ``text`` is a URL with a user name or password (``http://user:pw@host``)."""
+    if "@" not in text or "://" not in text:
+        return False
+    try:
+        parts = urlsplit(text.strip())
+        return bool(parts.username or parts.password)
+    except ValueError:  # a malformed URL (a bad port, brackets): not one the LLM client would read either
+        return False
 
 
 def _field_model(annotation: Any) -> type[BaseModel] | None:
@@ -120,7 +123,7 @@ def pydantic_problems(error: ValidationError, model: type[BaseModel], skip: set[
     for err in error.errors(include_url=False):
         kind, where = err["type"], tuple(err["loc"])
         names = [str(p) for p in where] if kind == "extra_forbidden" else _resolve(model, where)[0]
-        loc = ".".join(names) or "(top level)"
+        loc = scrub(".".join(names)) or "(top level)"
         if loc in skip:
             continue
         msg = err["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
@@ -136,14 +139,19 @@ def pydantic_problems(error: ValidationError, model: type[BaseModel], skip: set[
         if kind not in ("missing",) and "input" in err:
             values.setdefault(loc, err["input"])
     lines = []
-    for loc, msgs in grouped.items():
-        shown = f" = {show(values[loc])}" if loc in values and not isinstance(values[loc], Mapping) else ""
+    for loc, msgs in list(grouped.items())[:_MAX_LINES]:
+        holds_secret = any(s == loc or s.startswith(f"{loc}.") for s in skip)
+        shown = f" = {show(values[loc])}" if loc in values and not isinstance(values[loc], Mapping) \
+            and not holds_secret else ""
         lines.append(f"{loc}{shown}: {' or '.join(msgs)}")
+    if len(grouped) > _MAX_LINES:
+        lines.append(f"(and {len(grouped) - _MAX_LINES} more problems of the same settings)")
     return lines
 
 
 def task_problems(task: Any) -> list[str]:
     """What an import shows: unknown task names or options, missing workflow functions, bad data files."""
+    from agents.workflow import is_workflow
     from tasks.registry import is_registered, load_target, task_class, task_names
 
     problems: list[str] = []
@@ -154,13 +162,7 @@ def task_problems(task: Any) -> list[str]:
             cls = task_class(task.name)
         except Exception as e:  # noqa: BLE001 - an import error of the task's module
             return [f"task.name = {task.name!r}: its module cannot be imported: {type(e).__name__}: {e}"]
-        params = init_parameters(cls)
-        if params is not None:
-            for opt in task.options:
-                if opt not in params:
-                    problems.append(f"task.options.{opt}: not an option of task {task.name!r}; allowed: "
-                                    f"{', '.join(params) or '(none)'}")
-        return problems
+        return _option_problems(cls, task)
     for field in ("workflow", "feedback"):
         target = getattr(task, field)
         try:
@@ -171,14 +173,100 @@ def task_problems(task: Any) -> list[str]:
         except Exception as e:  # noqa: BLE001 - user code that fails on import
             problems.append(f"task.{field} = {target!r}: importing it raised {type(e).__name__}: {e}")
             continue
-        if not callable(obj):
-            problems.append(f"task.{field} = {target!r}: not callable")
+        if not (is_workflow(obj) if field == "workflow" else callable(obj)):
+            what = "a function, a Module (with forward) or a class making one" if field == "workflow" else \
+                "a function (example, output) -> score or Feedback"
+            problems.append(f"task.{field} = {target!r}: not callable; give {what}")
     for field in ("train", "val"):
         try:
             load_examples(getattr(task, field))
         except ConfigError as e:
             problems.append(f"task.{field}: {e}")
     return problems
+
+
+def _option_problems(cls: Any, task: Any) -> list[str]:
+    """``task.options`` checked against the task's ``Options`` model (or its constructor's keywords)."""
+    model = getattr(cls, "Options", None)
+    params = list(model.model_fields) if model is not None else init_parameters(cls)
+    unknown = [scrub(str(opt)) for opt in task.options if params is not None and opt not in params]
+    problems = [f"task.options.{opt}: not an option of task {task.name!r}; allowed: {', '.join(params or ()) or '(none)'}"
+                for opt in unknown]
+    if model is not None:
+        try:
+            model.model_validate(task.options)
+        except ValidationError as e:
+            problems += [f"task.options.{line}" for line in pydantic_problems(e, model, skip=set(unknown))]
+    return problems
+
+
+#: constructor arguments the run fills in, and where they come from instead
+_SET_BY_RUN = {"parameters": "the task's parameters", "llm": "the job's [llm]", "seed": "the job's seed",
+               "direction": "the task", "vocabulary": "the task"}
+
+
+def optimizer_problems(optimizer: Any) -> list[str]:
+    """Options the optimizer's class does not take (read from its signature) or of the wrong type."""
+    from agents.factory import OPTIMIZERS
+
+    if not optimizer.options:
+        return []
+    if optimizer.custom:
+        from tasks.registry import load_target
+
+        try:
+            classes = [load_target(optimizer.name)]
+        except Exception as e:  # noqa: BLE001 - ConfigError, or user code failing on import
+            return [f"optimizer.name = {optimizer.name!r}: {e}"]
+        reserved = {"parameters"}
+    else:
+        import optimizers
+
+        names = {"default": ("Search", "OptoPrime"), "search": ("Search",), "evolution": ("Evolution",),
+                 "optoprime": ("OptoPrime",), "opro": ("OPRO",)}
+        classes = [getattr(optimizers, n) for n in names[optimizer.name]]
+        reserved = set(_SET_BY_RUN)
+    accepted: dict[str, Any] = {}
+    for cls in classes:
+        params = init_parameters(cls)
+        if params is None:
+            return []  # takes **options: nothing to check here
+        hints = _hints(cls)
+        accepted.update({n: hints.get(n, Any) for n in params if n not in reserved and n not in accepted})
+    problems = []
+    for key, value in optimizer.options.items():
+        loc = f"optimizer.options.{key}"
+        if key in reserved:
+            problems.append(f"{loc}: set by the run ({_SET_BY_RUN.get(key, 'the job')}); remove it here")
+        elif key not in accepted:
+            problems.append(f"{loc}: not an option of the {optimizer.name} optimizer; accepted: "
+                            f"{', '.join(sorted(accepted)) or '(none)'}")
+        else:
+            problem = _type_problem(accepted[key], value)
+            if problem:
+                problems.append(f"{loc} = {show(value)}: {problem}")
+    return problems
+
+
+def _hints(cls: Any) -> dict[str, Any]:
+    try:
+        return typing.get_type_hints(cls.__init__ if isinstance(cls, type) else cls)
+    except Exception:  # noqa: BLE001 - names only defined for type checkers: check the names, not the types
+        return {}
+
+
+def _type_problem(annotation: Any, value: Any) -> str | None:
+    from pydantic import ConfigDict, TypeAdapter
+
+    try:
+        adapter = TypeAdapter(annotation, config=ConfigDict(arbitrary_types_allowed=True))
+    except Exception:  # noqa: BLE001 - a type pydantic cannot check
+        return None
+    try:
+        adapter.validate_python(value)
+    except ValidationError as e:
+        return "; ".join(dict.fromkeys(err["msg"] for err in e.errors(include_url=False)))
+    return None
 
 
 def init_parameters(cls: Any) -> list[str] | None:

@@ -118,8 +118,10 @@ def run(
     err, out = stderr_console(), stdout_console()
     try:
         task, llm_obj, optimizer = build(job, llm)
-    except (TraceTuneError, ImportError, TypeError, ValueError) as e:
-        raise _fail(f"cannot set up job {job.name!r}: {e}") from None
+    except Exception as e:  # noqa: BLE001 - user code (a workflow class, a custom optimizer) may raise anything
+        logging.getLogger(__name__).debug("setting up the job failed", exc_info=True)
+        detail = str(e) if isinstance(e, TraceTuneError) else f"{type(e).__name__}: {e}"
+        raise _fail(f"cannot set up job {job.name!r}: {detail}") from None
     previous = next(iter(runs.list_runs(job_key=job.name, status="finished", limit=1)), None)
     initial = warm_values(previous, task, err) if warm else None
     run_id = uuid.uuid4().hex[:12]  # chosen here: another worker may run the same job on this store

@@ -28,7 +28,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
-from agents._job_checks import init_parameters, llm_problems, pydantic_problems, secret_problems, task_problems
+from agents._job_checks import (
+    init_parameters,
+    llm_problems,
+    optimizer_problems,
+    pydantic_problems,
+    secret_problems,
+    task_problems,
+)
 from agents.factory import OPTIMIZERS
 from trace_core import Budget
 from trace_core.errors import ConfigError
@@ -68,8 +75,12 @@ def _absolute(value: str, info: ValidationInfo) -> str:
     return str(path if path.is_absolute() else (_base_dir(info) / path).resolve())
 
 
+#: what NumPy and torch accept as a seed
+MAX_SEED = 2**32 - 1
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class TaskSpec(_Strict):
@@ -231,7 +242,7 @@ class JobBudget(Budget):
         5
     """
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class Job(_Strict):
@@ -251,11 +262,11 @@ class Job(_Strict):
     budget: JobBudget = Field(default_factory=lambda: JobBudget(max_steps=10))
     k: int = Field(default=1, ge=1, le=64)
     executor: Literal["thread", "process", "ray", "serial"] = "thread"
-    workers: int | None = Field(default=None, ge=1)
+    workers: int | None = Field(default=None, ge=1, le=4096)
     timeout: float | None = Field(default=None, gt=0)
     minibatch: int | None = Field(default=8, ge=1)
     store: str | None = None
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, le=MAX_SEED)
     target: float | None = None
     report: str | None = None
     warm_start: bool = False
@@ -344,12 +355,16 @@ def parse_job(data: Mapping[str, Any], *, source: str = "<job>", base_dir: str |
         problems += pydantic_problems(e, Job, skip=secret_locs)
     task = job.task if job else _part(TaskSpec, raw.get("task"), base)
     llm = job.llm if job else _part(LLMSpec, raw.get("llm"), base)
+    optimizer = job.optimizer if job else _part(OptimizerSpec, raw.get("optimizer", {}), base)
+    if ((task is not None and task.workflow) or (optimizer is not None and optimizer.custom)) \
+            and str(base) not in sys.path:
+        sys.path.insert(0, str(base))  # user code next to the job file
     if task is not None:
-        if task.workflow and str(base) not in sys.path:
-            sys.path.insert(0, str(base))
         problems += task_problems(task)
     if llm is not None:
         problems += llm_problems(llm)
+    if optimizer is not None:
+        problems += optimizer_problems(optimizer)
     if problems:
         raise JobError(source, problems)
     assert job is not None
@@ -367,7 +382,7 @@ def _part(model: type[BaseModel], value: Any, base: Path) -> Any:
 
 def load_job(path: str | Path) -> Job:
     """Read and validate a job file (``.toml``, ``.yaml`` / ``.yml`` or ``.json``)."""
-    from agents._job_checks import read_job_file
+    from agents._job_files import read_job_file
 
     path = Path(path)
     data = read_job_file(path)

@@ -14,7 +14,21 @@ from trace_core.bundle import BundledFunction
 from trace_core.errors import ConfigError
 from trace_core.feedback import Direction
 
-__all__ = ["WorkflowTask", "WithData", "as_task"]
+__all__ = ["WorkflowTask", "WithData", "as_task", "is_workflow"]
+
+
+def is_workflow(obj: Any) -> bool:
+    """Whether ``obj`` can run as a workflow: a callable, or an object (a ``Module``) with a
+    callable ``forward`` — what :class:`WorkflowTask` and a job file's ``workflow`` accept.
+
+    Example:
+        >>> class Agent(Module):
+        ...     def forward(self, x):
+        ...         return x
+        >>> is_workflow(Agent()), is_workflow(print), is_workflow(3)
+        (True, True, False)
+    """
+    return callable(obj) or callable(getattr(obj, "forward", None))
 
 
 class WorkflowTask(BaseTask):
@@ -47,7 +61,7 @@ class WorkflowTask(BaseTask):
         name: str | None = None,
     ):
         super().__init__()
-        if not (callable(workflow) or callable(getattr(workflow, "forward", None))):
+        if not is_workflow(workflow):
             raise ConfigError(f"a workflow must be callable (a Module with forward/__call__ or a function), got {workflow!r}")
         self.workflow, self.feedback_fn, self.direction = workflow, feedback, direction
         self._train = list(train) if train is not None else [None]
@@ -101,7 +115,7 @@ class WorkflowTask(BaseTask):
 
     def run(self, example: Any) -> Any:
         fn = self.workflow
-        if isinstance(fn, Module) and hasattr(fn, "forward"):
+        if (isinstance(fn, Module) or not callable(fn)) and hasattr(fn, "forward"):
             fn = fn.forward
         return fn(example) if example is not None else fn()
 

@@ -5,6 +5,11 @@ seeds), a traced ``run`` on one example and an ``evaluate`` that turns the outpu
 into :class:`~trace_core.Feedback`. A failure on one example is a Feedback with
 the reason (``Feedback.failure``); only a systemic failure raises ``TaskError``.
 
+A task declares its options as a pydantic model, ``Options`` (a :class:`TaskOptions`
+whose fields are the constructor's keyword arguments): unknown options and invalid
+values are refused when the task is built, and job files are checked against it
+before anything runs. :func:`describe_options` lists them with their allowed values.
+
 Evaluations may report intermediate values with :func:`report`; when the loop
 installed a reporter that decides to prune, :func:`report` raises
 :class:`~trace_core.errors.Pruned`.
@@ -14,13 +19,140 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-from collections.abc import Iterator, Sequence
-from typing import Any, Protocol, runtime_checkable
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Annotated, Any, ClassVar, Protocol, runtime_checkable
 
-from trace_core.errors import Pruned
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+
+from trace_core.errors import ConfigError, Pruned
 from trace_core.feedback import Direction, Feedback
 
-__all__ = ["Task", "BaseTask", "SeededTask", "Reporter", "report", "reporting", "Pruned"]
+__all__ = ["Task", "BaseTask", "SeededTask", "TaskOptions", "Seed", "one_of", "check_options", "option_problems",
+           "describe_options", "Reporter", "report", "reporting", "Pruned"]
+
+_MAX_LINES = 30  # problems listed at once; a wrong array could give thousands
+
+#: a random seed (what NumPy and torch accept)
+Seed = Annotated[int, Field(ge=0, le=2**32 - 1)]
+
+
+class TaskOptions(BaseModel):
+    """Base of a task's ``Options``: unknown options are refused, numbers must be finite.
+
+    Example:
+        >>> class Options(TaskOptions):
+        ...     size: int = Field(3, ge=1, description="how many")
+        >>> option_problems(Options, {"size": 0, "colour": "red"})
+        ['size = 0: Input should be greater than or equal to 1', 'colour: not an option; allowed: size']
+    """
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, arbitrary_types_allowed=True)
+
+
+def one_of(values: Sequence[str], hint: str = "") -> Any:
+    """A text option that must be one of ``values`` (``hint`` ends the error message)."""
+    allowed = tuple(values)
+
+    def check(value: str) -> str:
+        if value not in allowed:
+            raise ValueError(f"use one of {', '.join(allowed)}{hint}")
+        return value
+
+    return Annotated[str, AfterValidator(check), Field(json_schema_extra={"enum": list(allowed)})]
+
+
+def option_problems(options_model: type[BaseModel], options: Mapping[str, Any]) -> list[str]:
+    """One line per problem with ``options`` (``name = value: what is allowed``); empty when valid."""
+    try:
+        options_model.model_validate(dict(options))
+    except ValidationError as e:
+        lines = []
+        errors = e.errors(include_url=False)
+        for err in errors[:_MAX_LINES]:
+            loc = ".".join(str(p) for p in err["loc"]) or "(options)"
+            if err["type"] == "extra_forbidden":
+                allowed = ", ".join(options_model.model_fields) or "(none)"
+                lines.append(f"{loc}: not an option; allowed: {allowed}")
+                continue
+            shown = "" if isinstance(err.get("input"), Mapping) or "input" not in err else f" = {_short(err['input'])}"
+            lines.append(f"{loc}{shown}: {err['msg'].removeprefix('Value error, ')}")
+        if len(errors) > _MAX_LINES:
+            lines.append(f"(and {len(errors) - _MAX_LINES} more)")
+        return lines
+    return []
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def check_options(task_cls: type, options: Mapping[str, Any]) -> dict[str, Any]:
+    """``options`` validated against ``task_cls.Options`` (values coerced: ``"0.1"`` -> ``0.1``);
+    raises :class:`ConfigError` listing every problem. Tasks without ``Options`` pass through."""
+    model = getattr(task_cls, "Options", None)
+    if model is None:
+        return dict(options)
+    problems = option_problems(model, options)
+    if problems:
+        name = getattr(task_cls, "name", task_cls.__name__)
+        raise ConfigError(f"invalid options for task {name!r}: {'; '.join(problems)} "
+                          f"(`tracetune tasks {name}` lists the options)")
+    clean = model.model_validate(dict(options))
+    return {k: getattr(clean, k) for k in options}
+
+
+def describe_options(options_model: type[BaseModel] | None) -> list[dict[str, Any]]:
+    """Each option: ``name``, ``allowed`` (in words), ``default`` and ``help``.
+
+    Example:
+        >>> class Options(TaskOptions):
+        ...     mode: one_of(["fast", "slow"]) = Field("fast", description="speed")
+        >>> describe_options(Options)
+        [{'name': 'mode', 'allowed': 'one of fast, slow', 'default': 'fast', 'help': 'speed'}]
+    """
+    if options_model is None:
+        return []
+    props = options_model.model_json_schema(mode="validation").get("properties", {})
+    out = []
+    for name, field in options_model.model_fields.items():
+        default = None if field.is_required() else field.get_default(call_default_factory=True)
+        default = list(default) if isinstance(default, tuple) else default
+        out.append({"name": name, "allowed": _allowed(props.get(name, {})), "default": default,
+                    "help": field.description or ""})
+    return out
+
+
+def _num(value: float) -> str:
+    return str(value) if isinstance(value, int) else f"{value:g}"
+
+
+_KINDS = {"integer": "integer", "number": "number", "string": "text", "boolean": "true or false", "object": "table"}
+
+
+def _allowed(schema: Mapping[str, Any]) -> str:
+    """A JSON schema in words: ``integer >= 1``, ``one of a, b``, ``list of number or none``."""
+    if "enum" in schema:
+        return "one of " + ", ".join(str(v) for v in schema["enum"])
+    if "anyOf" in schema:
+        return " or ".join(dict.fromkeys(_allowed(s) for s in schema["anyOf"]))
+    kind = schema.get("type")
+    if kind == "null":
+        return "none"
+    if kind == "array":
+        items = schema.get("items") or (schema.get("prefixItems") or [{}])[0]
+        low, high = schema.get("minItems"), schema.get("maxItems")
+        exact = low is not None and low == high
+        text = f"list of {_allowed(items)}" if items else "list"
+        return text + (f" (exactly {low})" if exact else f" (at least {low})" if low else "")
+    bounds = [f"{op} {_num(schema[key])}" for key, op in (("minimum", ">="), ("exclusiveMinimum", ">"),
+                                                           ("maximum", "<="), ("exclusiveMaximum", "<"))
+              if key in schema]
+    if "minimum" in schema and "maximum" in schema:
+        bounds = [f"from {_num(schema['minimum'])} to {_num(schema['maximum'])}"]
+    if "maxLength" in schema:
+        bounds.append(f"at most {schema['maxLength']} characters")
+    return " ".join([_KINDS.get(kind, "any value") if kind or "$ref" not in schema else "table", " and ".join(bounds)]).strip()
 
 
 @runtime_checkable
@@ -66,8 +198,11 @@ class BaseTask:
     direction: Direction = "maximize"
     #: words an evolutionary optimizer's operators may use
     vocabulary: Sequence[str] = ()
+    #: the options model (see :class:`TaskOptions`); None: options are not checked
+    Options: ClassVar[type[BaseModel] | None] = None
 
     def __init__(self, **options: Any) -> None:
+        check_options(type(self), options)
         self.options = dict(options)
 
     @property

@@ -69,8 +69,12 @@ def task_class(name: str) -> Any:
 
 
 def build_task(name: str, **options: Any) -> Any:
-    """Instantiate the task registered as ``name`` with ``options``."""
+    """Instantiate the task registered as ``name`` with ``options``, checked against its
+    ``Options`` model first (see :func:`tasks.base.check_options`)."""
+    from tasks.base import check_options
+
     cls = task_class(name)
+    options = check_options(cls, options)
     try:
         return cls(**options)
     except TypeError as e:

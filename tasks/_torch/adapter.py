@@ -12,17 +12,59 @@ import functools
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, Field, WithJsonSchema, model_validator
 
 from trace_core.errors import ConfigError, Pruned, TracedError
 from trace_core.feedback import Feedback
 
 from tasks._torch.curve import diagnose, format_curve
-from tasks._torch.data import TabularData, load_data
+from tasks._torch.data import DATASETS, TabularData, load_data
 from tasks._torch.train import TrainRecord, resolve_device
-from tasks.base import SeededTask, report
+from tasks.base import Seed, SeededTask, TaskOptions, one_of, report
 
-__all__ = ["Failed", "TabularTask", "record_feedback", "output_feedback", "call_pruning"]
+__all__ = ["Failed", "TabularTask", "TabularOptions", "record_feedback", "output_feedback", "call_pruning"]
+
+#: ``cpu``, ``cuda`` or ``cuda:N``
+DEVICE = r"^(cpu|cuda(:\d+)?)$"
+
+
+def _rows(value: Any) -> Any:
+    """A table given as X or y: a list (or array) of rows; the values are checked by the data
+    loader when the task is made, which names the rows at fault (and costs nothing here)."""
+    if value is not None and (isinstance(value, (str, bytes, Mapping)) or not hasattr(value, "__len__")):
+        raise ValueError(f"give a list of rows, got {type(value).__name__}")
+    return value
+
+
+_TABLE = WithJsonSchema({"anyOf": [{"type": "array"}, {"type": "null"}]})
+
+
+class TabularOptions(TaskOptions):
+    """Options shared by the torch tasks on tabular data (see :class:`TabularTask`)."""
+
+    dataset: one_of(DATASETS, "; or give your own arrays as X and y") = Field(
+        "digits", description="a dataset that ships with scikit-learn (not used when X and y are given)")
+    X: Annotated[Any, AfterValidator(_rows), _TABLE] = Field(
+        None, description="your own feature rows (lists of numbers) instead of a dataset")
+    y: Annotated[Any, AfterValidator(_rows), _TABLE] = Field(None, description="your own labels, one per row")
+    seeds: list[Seed] = Field([0], min_length=1, description="training seeds the optimizer learns from")
+    val_seeds: list[Seed] | None = Field(None, min_length=1, description="seeds candidates are scored on "
+                                         "(default: seeds)")
+    val_fraction: float = Field(0.25, gt=0, lt=1, description="share of the rows held out for validation")
+    split_seed: Seed = Field(0, description="fixes the validation split")
+    max_train: int | None = Field(None, ge=1, description="keep at most this many training rows")
+    device: str = Field("cpu", pattern=DEVICE, description="torch device: cpu, cuda or cuda:N")
+    threads: int | None = Field(1, ge=1, le=1024, description="torch CPU threads (none: leave as is)")
+
+    @model_validator(mode="after")
+    def _arrays(self) -> TabularOptions:
+        if (self.X is None) != (self.y is None):
+            raise ValueError("give both X and y, or neither (then `dataset` is used)")
+        if self.X is not None and self.y is not None and len(self.X) != len(self.y):
+            raise ValueError(f"X has {len(self.X)} rows but y has {len(self.y)} labels")
+        return self
 
 
 class TabularTask(SeededTask):
@@ -47,6 +89,8 @@ class TabularTask(SeededTask):
     is counted in ``epochs_trained`` and its validation accuracy reported with
     :func:`tasks.base.report` (which may raise ``Pruned``).
     """
+
+    Options = TabularOptions
 
     def __init__(
         self,

@@ -16,16 +16,17 @@ from pathlib import Path
 from typing import Any
 
 import trimesh
+from pydantic import Field
 
 from trace_core import Parameter, bundle, prompts, using
 from trace_core.errors import ConfigError, InvalidProposal
 from trace_core.feedback import Feedback
 from trace_core.spaces import Text
 
-from tasks.base import BaseTask
+from tasks.base import BaseTask, Seed, TaskOptions, one_of
 
 from .export import export_design
-from .fitness import evaluate_mesh, resolve_class
+from .fitness import CLASSES, evaluate_mesh, resolve_class
 from .generator import Generator, make_generator
 from .render import render_base64
 from .vocabulary import CATEGORIES, MODIFIERS, VOCABULARY
@@ -92,6 +93,16 @@ class Design3DTask(BaseTask):
         "mutate": "design3d/mutate",
         "crossover": "design3d/crossover",
     }
+
+    class Options(TaskOptions):
+        prompt: str = Field(DEFAULT_PROMPT, min_length=1, description="the starting prompt")
+        seeds: list[Seed] = Field([0], min_length=1, description="generator seeds of the training examples")
+        val_seeds: list[Seed] | None = Field(None, min_length=1, description="seeds candidates are scored on")
+        generator: one_of(("procedural", "shap-e")) = Field("procedural", description="the text-to-3D generator")
+        vehicle_class: one_of(tuple(CLASSES)) = Field("car", description="class limits the design must meet")
+        speed: float = Field(30.0, gt=0, le=1000, description="air speed in m/s for the drag force")
+        max_chars: int | None = Field(300, ge=1, description="longest allowed prompt (none: no limit)")
+        generator_options: dict[str, Any] | None = Field(None, description="keyword arguments for the generator")
 
     def __init__(
         self,

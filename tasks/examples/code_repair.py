@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
 
-from tasks.base import BaseTask
+from typing import Any, Literal
+
+from pydantic import Field
+
+from tasks.base import BaseTask, TaskOptions
 from trace_core import Feedback, Parameter, bundle
 
 __all__ = ["CodeRepairTask", "CASES"]
@@ -45,6 +48,12 @@ class CodeRepairTask(BaseTask):
     name = "code_repair"
     description = "Fix the function median(xs) so that every unit test passes."
     direction = "maximize"
+
+    class Options(TaskOptions):
+        sandbox: bool | Literal["strict"] | None = Field(
+            None, description="where proposed code runs: null (default: in the sandbox), true (every call), "
+            "'strict' (refuse without namespace isolation) or false (in this process)")
+        timeout: float | None = Field(None, gt=0, description="seconds one call of the proposed code may take")
 
     def __init__(self, sandbox: bool | str | None = None, timeout: float | None = None):
         super().__init__(sandbox=sandbox, timeout=timeout)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from tasks.base import BaseTask
+from pydantic import Field, model_validator
+
+from tasks.base import BaseTask, TaskOptions
 from trace_core import Feedback, Parameter, bundle
 from trace_core.spaces import Float
 
@@ -33,6 +35,19 @@ class NumericTask(BaseTask):
     name = "numeric"
     description = "Choose x and y to make f(x, y) as small as possible; its minimum value is 0."
     direction = "minimize"
+
+    class Options(TaskOptions):
+        center: tuple[float, float] = Field((3.0, -1.5), description="where the minimum is (x, y)")
+        start: tuple[float, float] = Field((0.0, 0.0), description="starting values of x and y")
+        bound: float = Field(10.0, gt=0, description="x and y range over [-bound, bound]")
+        delay: float = Field(0.0, ge=0, le=3600, description="seconds each evaluation sleeps")
+
+        @model_validator(mode="after")
+        def _start_in_bounds(self) -> NumericTask.Options:
+            if max(abs(v) for v in self.start) > self.bound:
+                raise ValueError(f"start {list(self.start)} must lie within [-bound, bound] = "
+                                 f"[{-self.bound:g}, {self.bound:g}]")
+            return self
 
     def __init__(self, center: tuple[float, float] = (3.0, -1.5), start: tuple[float, float] = (0.0, 0.0),
                  bound: float = 10.0, delay: float = 0.0):

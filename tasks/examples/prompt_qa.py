@@ -14,7 +14,9 @@ import re
 from importlib import resources
 from typing import Any
 
-from tasks.base import BaseTask
+from pydantic import Field
+
+from tasks.base import BaseTask, Seed, TaskOptions
 from trace_core import Feedback, Parameter
 from trace_core.spaces import Text
 
@@ -80,6 +82,13 @@ class PromptQATask(BaseTask):
     description = ("Write the system prompt of an assistant that answers short questions; an answer counts "
                    "only if it is exactly the expected answer (case and trailing punctuation ignored).")
     direction = "maximize"
+
+    class Options(TaskOptions):
+        model: str | None = Field(None, min_length=1, description="the answering LLM (a litellm model string); "
+                                  "default: an offline simulated student")
+        prompt: str = Field(DEFAULT_PROMPT, max_length=2000, description="the starting system prompt")
+        n_train: int = Field(12, ge=1, le=23, description="questions to learn from (the other ones score candidates)")
+        seed: Seed = Field(0, description="shuffles the questions before the split")
 
     def __init__(self, model: str | None = None, prompt: str = DEFAULT_PROMPT, n_train: int = 12, seed: int = 0):
         super().__init__(model=model, prompt=prompt, n_train=n_train, seed=seed)

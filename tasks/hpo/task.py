@@ -17,7 +17,9 @@ from trace_core.errors import ConfigError, InvalidProposal
 from trace_core.feedback import Feedback
 from trace_core.spaces import Choice, Float, Int, Space
 
-from tasks._torch.adapter import Failed, TabularTask, call_pruning, output_feedback
+from pydantic import Field, field_validator
+
+from tasks._torch.adapter import Failed, TabularOptions, TabularTask, call_pruning, output_feedback
 from tasks._torch.data import TabularData
 from tasks._torch.train import OPTIMIZERS, build_mlp, seeded_build, train_model
 
@@ -130,6 +132,18 @@ class HPOTask(TabularTask):
         "Train a multilayer perceptron classifier with PyTorch on a tabular dataset; tune its "
         "training hyperparameters to maximize validation accuracy (after the last epoch)."
     )
+
+    class Options(TabularOptions):
+        max_epochs: int = Field(30, ge=1, le=100_000, description="upper bound of the epochs hyperparameter")
+        initial: dict[str, Any] | None = Field(None, description=f"starting values of {', '.join(_DEFAULTS)}")
+
+        @field_validator("initial")
+        @classmethod
+        def _known(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+            unknown = sorted(set(value or ()) - set(_DEFAULTS))
+            if unknown:
+                raise ValueError(f"unknown hyperparameters {unknown}; known: {', '.join(_DEFAULTS)}")
+            return value
 
     def __init__(
         self,

@@ -30,9 +30,12 @@ from trace_core.errors import ConfigError, InvalidProposal, Pruned
 from trace_core.feedback import Feedback
 from trace_core.spaces import Code, Json, Space
 
-from tasks._torch.adapter import Failed, TabularTask, call_pruning, output_feedback, record_feedback
+from pydantic import Field
+
+from tasks._torch.adapter import Failed, TabularOptions, TabularTask, call_pruning, output_feedback, record_feedback
 from tasks._torch.data import TabularData
-from tasks._torch.train import TrainRecord, count_parameters, latency_ms, seeded_build, train_model
+from tasks._torch.train import OPTIMIZERS, TrainRecord, count_parameters, latency_ms, seeded_build, train_model
+from tasks.base import one_of
 from tasks.nas.build import ArchitectureError, CodeTimeout, check_output, compile_build, from_layers, time_limit
 from tasks.nas.schema import Architecture
 
@@ -223,6 +226,19 @@ class NASTask(TabularTask):
         "Design the architecture of a PyTorch classifier for a tabular dataset to maximize validation "
         "accuracy after a short, fixed training; feedback also gives its parameter count and latency."
     )
+
+    class Options(TabularOptions):
+        mode: one_of(("json", "code")) = Field("json", description="json: an Architecture; code: build() source")
+        max_params: int | None = Field(None, ge=1, description="parameter-count limit (larger: a scored failure)")
+        epochs: int = Field(10, ge=1, le=100_000, description="training epochs")
+        lr: float = Field(1e-3, gt=0, description="learning rate")
+        weight_decay: float = Field(1e-4, ge=0, description="L2 weight decay")
+        batch_size: int = Field(64, ge=1, description="minibatch size")
+        optimizer: one_of(OPTIMIZERS) = Field("adam", description="training optimizer")
+        latency_batch: int = Field(256, ge=1, description="batch size of the latency measurement")
+        code_timeout: float | None = Field(30.0, gt=0, description="seconds one call into build code may run "
+                                           "(code mode); none: no limit")
+        initial: Any = Field(None, description="the starting architecture (a table, or source in code mode)")
 
     def __init__(
         self,

@@ -23,7 +23,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import dataclasses
+
 import torch
+from pydantic import Field, field_validator
 
 from trace_core import Parameter, bundle
 from trace_core.errors import ConfigError, InvalidProposal
@@ -31,7 +34,8 @@ from trace_core.feedback import Feedback
 from trace_core.spaces import Choice, Float, Int, Space
 
 from tasks._torch.adapter import Failed, call_pruning
-from tasks.base import SeededTask, report
+from tasks._torch.adapter import DEVICE
+from tasks.base import Seed, SeededTask, TaskOptions, one_of, report
 
 from .data import Splits, make_splits
 from .losses import LOSSES
@@ -199,6 +203,34 @@ class PreferenceTask(SeededTask):
         "arithmetic) with DPO, IPO, SimPO or SRPO after a supervised warm-up; tune the loss and "
         "its hyperparameters to maximize exact-match accuracy of greedy answers on held-out prompts."
     )
+
+    class Options(TaskOptions):
+        seeds: list[Seed] = Field([0], min_length=1, description="training seeds the optimizer learns from")
+        val_seeds: list[Seed] | None = Field(None, min_length=1, description="seeds candidates are scored on")
+        families: list[one_of(("add", "rev"))] = Field(["add"], min_length=1, description="prompt families")
+        max_operand: int = Field(100, ge=1, le=100_000, description="add operands range over 0 .. max_operand-1")
+        data_seed: Seed = Field(0, description="fixes the generated data")
+        model: dict[str, Any] | None = Field(None, description="sizes of the tiny LM: " + ", ".join(
+            f.name for f in dataclasses.fields(ModelConfig)))
+        score: one_of(SCORES) = Field("exact_match", description="the score to maximize")
+        revisions: int = Field(2, ge=0, le=100, description="self-revisions measured after training")
+        eval_every: int = Field(50, ge=0, description="validation every so many preference steps (0: none)")
+        max_steps: int = Field(400, ge=1, le=1_000_000, description="upper bound of the steps hyperparameter")
+        max_lr: float = Field(0.1, gt=1e-5, description="upper bound of the lr hyperparameter")
+        initial: dict[str, Any] | None = Field(None, description=f"starting values of {', '.join(_DEFAULTS)}")
+        device: str = Field("cpu", pattern=DEVICE, description="torch device: cpu, cuda or cuda:N")
+        threads: int | None = Field(1, ge=1, le=1024, description="torch CPU threads (none: leave as is)")
+        warmup_revisions: bool = Field(False, description="also warm up the self-revision format")
+        cache_warmup: bool = Field(True, description="reuse warmed-up weights across trials")
+
+        @field_validator("model", "initial")
+        @classmethod
+        def _known_keys(cls, value: dict[str, Any] | None, info: Any) -> dict[str, Any] | None:
+            known = [f.name for f in dataclasses.fields(ModelConfig)] if info.field_name == "model" else list(_DEFAULTS)
+            unknown = sorted(set(value or ()) - set(known))
+            if unknown:
+                raise ValueError(f"unknown keys {unknown}; known: {', '.join(known)}")
+            return value
 
     def __init__(
         self,
