@@ -31,8 +31,10 @@ from agents._cli_run import (
     warm_values,
 )
 from agents.jobs import Job, load_job
+from agents.report import write_atomic
 from agents.store import RunStore
 from trace_core.errors import ConfigError, InvalidProposal, TraceTuneError
+from trace_core.llm.redact import redact
 
 __all__ = ["app", "main"]
 
@@ -262,18 +264,21 @@ def export(
     step: Annotated[int | None, typer.Option("--step", help="The values after this step instead of the best.")] = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file, not stdout.")] = None,
 ) -> None:
-    """Print the best parameter values of a run as JSON (name -> value)."""
+    """Print the best parameter values of a run as JSON (name -> value); key-shaped text is redacted."""
     runs = _store(store)
     row = _get_run(runs, run_id)
     try:
         values = row.get("best_values") or {} if step is None else runs.snapshot(row["id"], step)
     except ConfigError as e:
         raise _fail(str(e)) from None
-    text = json.dumps(values, indent=2, sort_keys=True, ensure_ascii=False)
+    text = json.dumps(redact(values), indent=2, sort_keys=True, ensure_ascii=False)
     if output is None:
         typer.echo(text)
     else:
-        output.write_text(text + "\n", encoding="utf-8")
+        try:
+            write_atomic(output, text + "\n")
+        except OSError as e:
+            raise _fail(f"cannot write {output}: {e.strerror or e}") from None
 
 
 @app.command()

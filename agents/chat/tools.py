@@ -20,6 +20,7 @@ from agents.chat import views
 from agents.chat.control import RunControl
 from agents.chat.model import RAW_ARGUMENTS
 from trace_core.errors import TraceTuneError
+from trace_core.llm.redact import redact_text
 
 __all__ = ["make_tools", "tool_error", "is_yes", "TOOL_NAMES"]
 
@@ -117,7 +118,7 @@ class ExportBest(_Args):
 class RenderReport(_Args):
     path: str | None = Field(None, description="an .html file relative to the working directory (default "
                                                ".tracetune/reports/<name>-<run>.html)")
-    overwrite: bool = True
+    overwrite: bool = Field(False, description="replace the file if it exists (ask the person first)")
 
 
 _YES = {"y", "yes", "ok", "okay", "sure", "approve", "approved", "accept", "apply", "go", "go ahead", "do it"}
@@ -230,7 +231,7 @@ def _guarded(control: RunControl, name: str, args: type[_Args], fn: Callable[[Ru
     def call(**kwargs: Any) -> str:
         with control.lock:
             try:
-                return fmt.cut(fn(control, args.model_validate(kwargs)), fmt.MAX_TOOL_TEXT)
+                return fmt.cut(redact_text(fn(control, args.model_validate(kwargs))), fmt.MAX_TOOL_TEXT)
             except GraphBubbleUp:
                 raise
             except TraceTuneError as e:

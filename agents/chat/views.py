@@ -9,6 +9,7 @@ from typing import Any
 
 from agents.chat import _format as fmt
 from agents.chat.control import RunControl
+from trace_core.llm.redact import redact
 
 __all__ = ["list_tasks", "list_runs", "describe_parameters", "show_run", "show_step", "show_costs", "export_best",
            "render_report"]
@@ -162,16 +163,18 @@ def show_costs(control: RunControl) -> str:
 
 
 def export_best(control: RunControl, path: str | None, step: int | None, overwrite: bool) -> str:
+    from agents.report import write_atomic
+
     run_id = control.run_id or control.run().run_id
     row = control.store.get_run(run_id)
     values = row.get("best_values") or {} if step is None else control.store.snapshot(row["id"], step)
-    text = json.dumps(values, indent=2, sort_keys=True, ensure_ascii=False)
+    text = json.dumps(redact(values), indent=2, sort_keys=True, ensure_ascii=False)
     what = f"the values after step {step}" if step is not None else f"the best values (score {fmt.num(row.get('best_score'))})"
     if path is None:
         return f"{what[0].upper()}{what[1:]} of run {row['id']}:\n{text}"
     target = control.safe_path(path, (".json",), overwrite)
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(text + "\n", encoding="utf-8")
+    write_atomic(target, text + "\n")
     return f"Wrote {what} of run {row['id']} to {target.relative_to(control.workdir)}."
 
 
