@@ -11,11 +11,11 @@ from rich.console import Console
 from rich.table import Table
 
 from agents._cli_run import say
-from agents.report import when
+from agents.report import when, why_stopped
 from agents.store import RunStore
 from trace_core.llm.redact import redact, redact_text
 
-__all__ = ["list_runs", "show_run", "list_tasks"]
+__all__ = ["list_runs", "show_run", "list_tasks", "when", "why_stopped"]
 
 
 def _num(value: float | None) -> str:
@@ -45,7 +45,7 @@ def list_runs(store: RunStore, *, job: str | None, status: str | None, limit: in
     table = Table("run", "job", "task", "status", "start", "best", "stop reason", "created", box=None)
     for r in runs:
         table.add_row(r["id"], redact_text(r.get("job_key") or r["name"]), r.get("task") or "", r["status"],
-                      _num(r.get("initial_score")), _num(r.get("best_score")), redact_text(r.get("stop_reason") or ""),
+                      _num(r.get("initial_score")), _num(r.get("best_score")), redact_text(why_stopped(r)),
                       when(r.get("created_at")))
     out.print(table)
 
@@ -61,7 +61,7 @@ def show_run(store: RunStore, run: dict[str, Any], *, as_json: bool, out: Consol
     llm = cfg.get("llm_model") or (job.get("llm") or {}).get("model") or cfg.get("llm") or "none (or $TRACETUNE_LLM)"
     meta = Table(box=None, show_header=False)
     for key, value in (("run", run["id"]), ("job", run.get("job_key")), ("task", run.get("task")),
-                       ("status", f"{run['status']}: {run.get('stop_reason') or ''}"),
+                       ("status", f"{run['status']}: {why_stopped(run) or '—'}"),
                        ("optimizer", opt.get("name", "default")), ("llm", llm),
                        ("score", f"{_num(run.get('initial_score'))} → {_num(run.get('best_score'))} "
                                  f"({run.get('direction')})"),

@@ -11,7 +11,7 @@ from importlib import resources
 from typing import Any
 
 from agents._report_svg import bar_chart, graph_svg, score_chart
-from agents.report import RunReport, when
+from agents.report import RunReport, when, why_stopped
 from trace_core.llm.redact import clean_text, redact, redact_text
 
 __all__ = ["render", "script_json"]
@@ -69,7 +69,7 @@ def _header(rep: RunReport) -> str:
     rows = [("run", _e(r["id"])), ("job", _e(r.get("job_key")) + (f" — {_e(about)}" if about else "")),
             ("task", _e(r.get("task"))),
             ("status", f'<span class="status {_e(r["status"])}">{_e(r["status"])}</span> — '
-                       f'{_e(r.get("stop_reason") or "")}'),
+                       f'{_e(why_stopped(r))}'),
             ("optimizer", _e(opt.get("name", "default"))),
             ("LLM", _e(llm.get("model") if isinstance(llm, dict) else llm or "none (or $TRACETUNE_LLM)")),
             ("score", f"{_num(r.get('initial_score'))} → <b>{_num(r.get('best_score'))}</b> ({_e(rep.direction)})"),

@@ -26,7 +26,7 @@ from agents.store import RunStore, open_store
 from trace_core.feedback import better
 from trace_core.llm.redact import clean_text, redact_text
 
-__all__ = ["RunReport", "Comparison", "compare", "previous_run", "trace_graph", "write_atomic"]
+__all__ = ["RunReport", "Comparison", "compare", "previous_run", "trace_graph", "write_atomic", "why_stopped"]
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +121,22 @@ def _num(value: float | None) -> str:
     return "—" if value is None else f"{value:.6g}"
 
 
+def why_stopped(run: dict[str, Any]) -> str:
+    """Why a run stopped, in words, never repeating its status ("interrupted: interrupted").
+
+    Example:
+        >>> why_stopped({"status": "interrupted", "stop_reason": "interrupted"})
+        'stopped on request (Ctrl-C or SIGTERM)'
+    """
+    status, why = run.get("status"), (run.get("stop_reason") or "").strip()
+    if why.startswith("KeyboardInterrupt"):
+        return "stopped at once (a second Ctrl-C)"
+    if why in ("", status):
+        return {"interrupted": "stopped on request (Ctrl-C or SIGTERM)", "running": "running now, or killed"}.get(
+            status or "", "")
+    return why
+
+
 def when(timestamp: str | None) -> str:
     """A stored ISO timestamp (UTC) to the second, for people."""
     return f"{timestamp[:19].replace('T', ' ')} UTC" if timestamp else "—"
@@ -190,7 +206,7 @@ class RunReport:
         """A few lines for logs: outcome, scores, spending, comparison, best values (redacted)."""
         r = self.run
         spent = r.get("spent") or {}
-        lines = [f"run {r['id']}  {r['name']} (task {r.get('task')})  {r['status']}: {r.get('stop_reason') or '—'}"]
+        lines = [f"run {r['id']}  {r['name']} (task {r.get('task')})  {r['status']}: {why_stopped(r) or '—'}"]
         change = ""
         init, best = r.get("initial_score"), r.get("best_score")
         if init is not None and best is not None and init != best:

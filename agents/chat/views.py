@@ -38,13 +38,15 @@ def list_tasks(name: str | None) -> str:
 
 
 def list_runs(control: RunControl, limit: int, task: str | None) -> str:
+    from agents.report import why_stopped
+
     runs = [r for r in control.store.list_runs(limit=200) if task is None or r.get("task") == task][:limit]
     if not runs:
         return f"No runs{f' of task {task}' if task else ''} in {control.store.safe_url}; start one with start_run."
     lines = [f"Runs in {control.store.safe_url}, newest first (* = this session's run):"]
     for r in runs:
         mark = "*" if r["id"] == control.run_id else " "
-        why = f" ({r['stop_reason']})" if r.get("stop_reason") else ""
+        why = f" ({why_stopped(r)})" if why_stopped(r) else ""
         lines.append(f"{mark} {r['id']}  {r['name']} (task {r.get('task')}, {r.get('direction')}): {r['status']}{why}; score "
                      f"{fmt.num(r.get('initial_score'))} → {fmt.num(r.get('best_score'))}; created "
                      f"{(r.get('created_at') or '')[:19]}")
