@@ -132,7 +132,7 @@ def why_stopped(run: dict[str, Any]) -> str:
     if why.startswith("KeyboardInterrupt"):
         return "stopped at once (a second Ctrl-C)"
     if why in ("", status):
-        return {"interrupted": "stopped on request (Ctrl-C or SIGTERM)", "running": "running now, or killed"}.get(
+        return {"interrupted": "stopped on request (Ctrl-C or SIGTERM)", "running": "in progress, or killed before it could say so"}.get(
             status or "", "")
     return why
 
