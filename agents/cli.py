@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import uuid
 from pathlib import Path
@@ -363,10 +364,20 @@ def chat(
     The model calls tools that inspect runs, run steps, accept or roll back proposals and
     export results. Ctrl-C stops a turn, Ctrl-D quits.
     """
+    import threading
+
     from agents.chat.repl import main as chat_main
 
-    raise typer.Exit(chat_main(session, run, store, db=db, llm=llm, approve=approve,
-                               chat_max_tokens=chat_max_tokens, chat_max_usd=chat_max_usd))
+    before = set(threading.enumerate())
+    code = chat_main(session, run, store, db=db, llm=llm, approve=approve, chat_max_tokens=chat_max_tokens,
+                     chat_max_usd=chat_max_usd)
+    if [t for t in set(threading.enumerate()) - before if t.name.startswith(("chat-tool-", "tracetune-"))]:
+        # a stopped tool call, or an evaluation past its timeout, may never end: the session is saved
+        # and closed, so exit without waiting for their threads
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    raise typer.Exit(code)
 
 
 def main() -> None:
