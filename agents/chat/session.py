@@ -267,16 +267,17 @@ class ChatSession:
 
     @contextlib.contextmanager
     def _turn(self) -> Iterator[None]:
-        """Ctrl-C asks a running tool to stop after its step (the tools run in worker
-        threads, which a KeyboardInterrupt in this thread would wait for)."""
+        """Ctrl-C asks a running tool to stop after its step and waits ``bounds.grace`` seconds
+        for its answer; a second Ctrl-C, or the tool's time limit, ends the turn without it (see
+        :class:`~agents.chat.tools.Bounds`)."""
         previous = None
         self.control.begin_turn()
-        self.bounds.stop.clear()
+        self.bounds.clear()
         if threading.current_thread() is threading.main_thread():
             previous = signal.getsignal(signal.SIGINT)
 
             def on_sigint(signum: int, frame: Any) -> None:
-                self.bounds.stop.set()
+                self.bounds.press()
                 self.control.cancel()
                 if self.on_cancel is not None:
                     self.on_cancel()

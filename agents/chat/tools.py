@@ -255,10 +255,22 @@ _UNLOCKED = {"start_run"}  # makes a new run: holds the session's run only to sw
 
 
 class Bounds:
-    """How long a tool call may run, and the event a Ctrl-C sets to stop the turn's tool call."""
+    """How long a tool call may run, and how Ctrl-C stops it: the first Ctrl-C sets ``stop``
+    (a run stops after its current step, which gets ``grace`` seconds to finish and keep its
+    answer), a second one sets ``hard`` (the turn goes on at once)."""
 
-    def __init__(self, seconds: float = TOOL_SECONDS, stop: threading.Event | None = None):
-        self.seconds, self.stop = seconds, stop or threading.Event()
+    def __init__(self, seconds: float = TOOL_SECONDS, grace: float = 5.0):
+        self.seconds, self.grace = seconds, grace
+        self.stop, self.hard = threading.Event(), threading.Event()
+
+    def clear(self) -> None:
+        """A new turn starts."""
+        self.stop.clear()
+        self.hard.clear()
+
+    def press(self) -> None:
+        """A Ctrl-C: the first asks to stop, the next stops waiting."""
+        (self.hard if self.stop.is_set() else self.stop).set()
 
 
 def stuck_threads() -> list[threading.Thread]:
@@ -286,13 +298,16 @@ def _bounded(name: str, work: Callable[[], str], control: RunControl, bounds: Bo
     context.run(_ABANDONED.set, abandoned)
     thread = threading.Thread(target=context.run, args=(target,), name=f"chat-tool-{name}", daemon=True)
     thread.start()
-    deadline = time.monotonic() + bounds.seconds
+    deadline, asked = time.monotonic() + bounds.seconds, False
     while not done.wait(0.05):
-        if bounds.stop.is_set() or time.monotonic() >= deadline:
+        if bounds.stop.is_set() and not asked:  # the step in progress may still finish and answer
+            asked, deadline = True, min(deadline, time.monotonic() + bounds.grace)
+            control.cancel()
+        if bounds.hard.is_set() or time.monotonic() >= deadline:
             abandoned.set()
             control.cancel()
             _GIVEN_UP.add(thread)
-            why = ("was stopped by the person (Ctrl-C)" if bounds.stop.is_set()
+            why = ("was stopped by the person (Ctrl-C)" if asked
                    else f"took longer than its limit of {bounds.seconds:g} s")
             return (f"error: {name} {why} before it finished; it was asked to stop (a run stops after its current "
                     "step; an evaluation that never ends keeps its thread). Check with show_run what was committed, "
