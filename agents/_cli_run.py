@@ -23,7 +23,7 @@ from agents.jobs import Job
 from agents.report import RunReport, trace_graph
 from agents.store import RunStore
 
-__all__ = ["Exit", "Stopper", "StepPrinter", "finish", "report_path", "say", "DEFAULT_REPORT"]
+__all__ = ["Exit", "Stopper", "StepPrinter", "finish", "report_path", "resume_command", "store_option", "say", "DEFAULT_REPORT"]
 
 log = logging.getLogger(__name__)
 
@@ -154,6 +154,26 @@ def attach_graph(store: RunStore, run_id: str, task: Any) -> None:
         store.set_step_graph(run_id, last["step"], wrapped)
 
 
+def store_option(store: RunStore) -> str:
+    """`` --store WHERE`` for a command that must reach ``store``, or "" for the default store
+    (a SQLite path made absolute, so it works from any folder; a password never shown)."""
+    import shlex
+
+    from agents.store import default_store_url
+
+    if store.url == default_store_url():
+        return ""
+    url = store.engine.url
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        return f" --store {shlex.quote(str(Path(url.database).resolve()))}"
+    return f" --store {shlex.quote(store.safe_url)}"
+
+
+def resume_command(store: RunStore, run_id: str) -> str:
+    """The command that continues ``run_id`` on ``store``."""
+    return f"tracetune resume {run_id}{store_option(store)}"
+
+
 def finish(store: RunStore, run_id: str, *, out: Console, report: str | None, write_report: bool,
            fail_on_regression: float | None, target: float | None, task: Any = None) -> Exit:
     """Write the report, print the summary, and decide the exit code."""
@@ -171,7 +191,7 @@ def finish(store: RunStore, run_id: str, *, out: Console, report: str | None, wr
     if run["status"] == "failed":
         return Exit.FAILED
     if run["status"] == "interrupted":
-        say(out, f"interrupted; continue with: tracetune resume {run_id}")
+        say(out, f"interrupted; continue with: {resume_command(store, run_id)}")
         return Exit.INTERRUPTED
     comparison = rep.comparison
     if fail_on_regression is not None and comparison is not None and comparison.regressed(fail_on_regression):

@@ -11,11 +11,11 @@ from rich.console import Console
 from rich.table import Table
 
 from agents._cli_run import say
-from agents.report import when
+from agents.report import when, why_stopped
 from agents.store import RunStore
-from trace_core.llm.redact import redact
+from trace_core.llm.redact import redact, redact_text
 
-__all__ = ["list_runs", "show_run", "list_tasks"]
+__all__ = ["list_runs", "show_run", "list_tasks", "when", "why_stopped"]
 
 
 def _num(value: float | None) -> str:
@@ -28,7 +28,8 @@ def _short(value: Any, limit: int = 60) -> str:
 
 
 def _echo_json(data: Any) -> None:
-    typer.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+    """``data`` as JSON, redacted (keys in values, reasoning or feedback never reach the terminal)."""
+    typer.echo(json.dumps(redact(data), indent=2, sort_keys=True, default=str, ensure_ascii=False))
 
 
 def list_runs(store: RunStore, *, job: str | None, status: str | None, limit: int, as_json: bool,
@@ -43,8 +44,8 @@ def list_runs(store: RunStore, *, job: str | None, status: str | None, limit: in
         return
     table = Table("run", "job", "task", "status", "start", "best", "stop reason", "created", box=None)
     for r in runs:
-        table.add_row(r["id"], r.get("job_key") or r["name"], r.get("task") or "", r["status"],
-                      _num(r.get("initial_score")), _num(r.get("best_score")), r.get("stop_reason") or "",
+        table.add_row(r["id"], redact_text(r.get("job_key") or r["name"]), r.get("task") or "", r["status"],
+                      _num(r.get("initial_score")), _num(r.get("best_score")), redact_text(why_stopped(r)),
                       when(r.get("created_at")))
     out.print(table)
 
@@ -52,7 +53,7 @@ def list_runs(store: RunStore, *, job: str | None, status: str | None, limit: in
 def show_run(store: RunStore, run: dict[str, Any], *, as_json: bool, out: Console) -> None:
     steps = store.steps(run["id"])
     if as_json:
-        _echo_json({"run": redact(run), "steps": [{k: v for k, v in s.items() if k != "graph"} for s in steps]})
+        _echo_json({"run": run, "steps": [{k: v for k, v in s.items() if k != "graph"} for s in steps]})
         return
     cfg = run.get("config") or {}
     job = cfg.get("job") or {}
@@ -60,14 +61,14 @@ def show_run(store: RunStore, run: dict[str, Any], *, as_json: bool, out: Consol
     llm = cfg.get("llm_model") or (job.get("llm") or {}).get("model") or cfg.get("llm") or "none (or $TRACETUNE_LLM)"
     meta = Table(box=None, show_header=False)
     for key, value in (("run", run["id"]), ("job", run.get("job_key")), ("task", run.get("task")),
-                       ("status", f"{run['status']}: {run.get('stop_reason') or ''}"),
+                       ("status", f"{run['status']}: {why_stopped(run) or '—'}"),
                        ("optimizer", opt.get("name", "default")), ("llm", llm),
                        ("score", f"{_num(run.get('initial_score'))} → {_num(run.get('best_score'))} "
                                  f"({run.get('direction')})"),
                        ("spent", ", ".join(f"{k} {v:.4g}" for k, v in (run.get("spent") or {}).items() if v)),
                        ("job file", cfg.get("job_file") or "—"), ("created", when(run.get("created_at"))),
                        ("updated", when(run.get("updated_at")))):
-        meta.add_row(key, str(value))
+        meta.add_row(key, redact_text(str(value)))
     out.print(meta)
     table = Table("step", "best so far", "best candidate", "accepted", "tokens", "USD", "seconds", box=None)
     for s in steps:
@@ -77,7 +78,7 @@ def show_run(store: RunStore, run: dict[str, Any], *, as_json: bool, out: Consol
     out.print(table)
     values = Table("parameter", "best value", box=None)
     for name, value in (run.get("best_values") or {}).items():
-        values.add_row(name, _short(value, 100))
+        values.add_row(redact_text(name), redact_text(_short(value, 100)))
     out.print(values)
 
 

@@ -11,17 +11,19 @@ from importlib import resources
 from typing import Any
 
 from agents._report_svg import bar_chart, graph_svg, score_chart
-from agents.report import RunReport, when
-from trace_core.llm.redact import redact, redact_text
+from agents.report import RunReport, when, why_stopped
+from trace_core.llm.redact import clean_text, redact, redact_text
 
-__all__ = ["render"]
+__all__ = ["render", "script_json"]
 
 _MAX_CALLS = 200
 _MAX_TEXT = 20000
 
 
 def _e(value: Any) -> str:
-    return html.escape(str(value), quote=True)
+    """Any text of the run, redacted, then escaped for HTML (redacting escaped text would miss
+    ``api_key='...'``, whose quote became an entity)."""
+    return html.escape(redact_text(str(value)), quote=True)
 
 
 @cache
@@ -67,7 +69,7 @@ def _header(rep: RunReport) -> str:
     rows = [("run", _e(r["id"])), ("job", _e(r.get("job_key")) + (f" — {_e(about)}" if about else "")),
             ("task", _e(r.get("task"))),
             ("status", f'<span class="status {_e(r["status"])}">{_e(r["status"])}</span> — '
-                       f'{_e(r.get("stop_reason") or "")}'),
+                       f'{_e(why_stopped(r))}'),
             ("optimizer", _e(opt.get("name", "default"))),
             ("LLM", _e(llm.get("model") if isinstance(llm, dict) else llm or "none (or $TRACETUNE_LLM)")),
             ("score", f"{_num(r.get('initial_score'))} → <b>{_num(r.get('best_score'))}</b> ({_e(rep.direction)})"),
@@ -90,16 +92,22 @@ def _comparison(rep: RunReport) -> str:
     return "<h2>Compared with the previous run</h2>" + "".join(parts)
 
 
+_COST_CHARTS = (("usd", "cost_usd", "LLM cost per step (USD)", "${:.4f}"),
+                ("tokens", "tokens", "LLM tokens per step", "{:.0f} tokens"),
+                ("seconds", "seconds", "time per step (s)", "{:.2f} s"))
+
+
 def _costs(rep: RunReport) -> str:
+    """Bars per step: LLM cost and tokens (when the run used an LLM) and time."""
     steps = [s for s in rep.steps if s["step"] > 0]
+    used_llm = bool(rep.llm_calls) or any(s.get("tokens") or s.get("cost_usd") for s in steps)
     charts = []
-    for kind, key, label, fmt in (("usd", "cost_usd", "LLM cost per step (USD)", "${:.4f}"),
-                                  ("tokens", "tokens", "LLM tokens per step", "{:.0f} tokens"),
-                                  ("seconds", "seconds", "time per step (s)", "{:.2f} s")):
+    for kind, key, label, fmt in _COST_CHARTS if used_llm else _COST_CHARTS[2:]:
         bars = [(s["step"], float(s.get(key) or 0.0), f"step {s['step']}: " + fmt.format(s.get(key) or 0.0))
                 for s in steps]
         charts.append(f'<figure>{bar_chart(kind, bars, label)}<figcaption>{_e(label)}</figcaption></figure>')
-    return '<div class="charts">' + "".join(charts) + "</div>"
+    note = "" if used_llm else '<p class="none">No LLM was used, so there is no LLM cost or token use to show.</p>'
+    return note + '<div class="charts">' + "".join(charts) + "</div>"
 
 
 def _graph(rep: RunReport) -> str:
@@ -158,8 +166,8 @@ def _llm_calls(rep: RunReport) -> str:
         return "<h2>LLM calls</h2><p>No LLM calls (the optimizer did not use a model).</p>"
     items = []
     for c in calls[:_MAX_CALLS]:
-        prompt = redact_text(str(c.get("prompt") or ""))[:_MAX_TEXT]
-        reply = redact_text(str(c.get("reply") or ""))[:_MAX_TEXT]
+        prompt = str(c.get("prompt") or "")[:_MAX_TEXT]
+        reply = str(c.get("reply") or "")[:_MAX_TEXT]
         tokens = (c.get("prompt_tokens") or 0) + (c.get("completion_tokens") or 0)
         items.append(
             f'<details class="call" data-step="{c["step"]}"><summary>step {c["step"]} · {_e(c.get("model"))} · '
@@ -177,7 +185,7 @@ def _designs(rep: RunReport, directory: Any = None) -> str:
         files = " ".join(f'<code>{_e(p)}</code>' for p in (art.get("files") or {}).values())
         items.append(f'<figure><img alt="design" src="data:image/png;base64,{art["png_base64"]}">'
                      f'<figcaption>{_e(art.get("prompt", ""))}{"<br>" + files if files else ""}</figcaption></figure>')
-    return '<h2>Best designs</h2><div class="charts">' + "".join(items) + "</div>" if items else ""
+    return '<h2>Best designs</h2><div class="charts designs">' + "".join(items) + "</div>" if items else ""
 
 
 def _data(rep: RunReport) -> str:
@@ -185,15 +193,28 @@ def _data(rep: RunReport) -> str:
                                           "values": _text(redact(c.get("values")))[:2000],
                                           "reasoning": redact_text(c.get("reasoning") or "")[:2000]}
              for c in rep.candidates}
-    return json.dumps({"run": rep.run["id"], "candidates": cands}).replace("</", "<\\/")
+    return script_json({"run": rep.run["id"], "candidates": cands})
+
+
+def script_json(value: Any) -> str:
+    """``value`` as JSON safe inside an HTML ``<script>``: ``<``, ``>`` and ``&`` are written as
+    JSON escapes, so no text (``</script>``, ``<!--``) can end or change the script element.
+
+    Example:
+        >>> script_json({"why": "<!--<script>&"})
+        '{"why": "\\\\u003c!--\\\\u003cscript\\\\u003e\\\\u0026"}'
+    """
+    text = json.dumps(value, ensure_ascii=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 def render(rep: RunReport, designs_dir: Any = None) -> str:
-    """The whole report page."""
+    """The whole report page. Every text of the run in it is redacted (:func:`_e`, and the
+    data block from redacted values); no lone surrogate is left, so it can always be written."""
     page = string.Template(_asset("report.html"))
-    return page.substitute(
+    return clean_text(page.substitute(
         title=_e(f"tracetune · {rep.run['name']} · {rep.run['id']}"), style=_asset("report.css"),
         script=_asset("report.js"), name=_e(rep.run["name"]), header=_header(rep), comparison=_comparison(rep),
         summary=_e(rep.summary()), score_plot=score_chart(rep.steps, rep.candidates, rep.direction),
         cost_plots=_costs(rep), graph=_graph(rep), values=_values(rep), steps=_steps(rep),
-        llm_calls=_llm_calls(rep), data=_data(rep), designs=_designs(rep, designs_dir))
+        llm_calls=_llm_calls(rep), data=_data(rep), designs=_designs(rep, designs_dir)))

@@ -14,6 +14,8 @@ from typing import Any
 
 import networkx as nx
 
+from trace_core.llm.redact import redact_text
+
 __all__ = ["score_chart", "bar_chart", "graph_svg", "ticks"]
 
 _W, _H = 640, 260
@@ -21,7 +23,8 @@ _L, _R, _T, _B = 64, 16, 14, 34
 
 
 def _e(value: Any) -> str:
-    return html.escape(str(value), quote=True)
+    """Text of the run (names, values, tooltips), redacted and escaped."""
+    return html.escape(redact_text(str(value)), quote=True)
 
 
 def _fmt(x: float) -> str:

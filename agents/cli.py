@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import uuid
 from pathlib import Path
@@ -27,12 +28,15 @@ from agents._cli_run import (
     say,
     stderr_console,
     stdout_console,
+    store_option,
     stored_llm_option,
     warm_values,
 )
 from agents.jobs import Job, load_job
+from agents.report import write_atomic
 from agents.store import RunStore
 from trace_core.errors import ConfigError, InvalidProposal, TraceTuneError
+from trace_core.llm.redact import redact
 
 __all__ = ["app", "main"]
 
@@ -43,9 +47,9 @@ EXIT_CODES = ("Exit codes: 0 done; 1 the run failed; 2 usage error or invalid jo
 app = typer.Typer(
     name="tracetune",
     help="Optimize workflows with an LLM or a classical optimizer, from job files.\n\n" + EXIT_CODES,
-    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
 
-StoreOpt = Annotated[str | None, typer.Option("--store", help="Run store: SQLAlchemy URL or SQLite path "
+StoreOpt = Annotated[str | None, typer.Option("--store", metavar="URL", help="Run store: SQLAlchemy URL or SQLite path "
                                                  "(default: $TRACETUNE_STORE or .tracetune/runs.db).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
@@ -60,8 +64,21 @@ class _StderrHandler(logging.Handler):
             self.handleError(record)
 
 
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"tracetune {version('tracetune')}")
+        except PackageNotFoundError:
+            typer.echo("tracetune (not installed as a package; version unknown)")
+        raise typer.Exit()
+
+
 @app.callback()
 def _main(verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="-v info, -vv debug.")] = 0,
+          _show_version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                                      help="Print the version and exit.")] = False,
           ) -> None:
     root = logging.getLogger()
     if not any(isinstance(h, _StderrHandler) for h in root.handlers):
@@ -87,7 +104,14 @@ def _get_run(store: RunStore, run_id: str) -> dict[str, Any]:
     try:
         return store.get_run(run_id)
     except ConfigError as e:
-        raise _fail(str(e)) from None
+        matches = [r for r in store.list_runs(limit=1_000_000) if r["id"].startswith(run_id)] if run_id else []
+        if len(matches) < 2:
+            raise _fail(str(e)) from None
+        shown = "\n".join(f"  {r['id']}  {r['name']}  {r['status']}  {views.when(r.get('created_at'))}"
+                          for r in matches[:10])
+        more = f"\n  … and {len(matches) - 10} more" if len(matches) > 10 else ""
+        raise _fail(f"run id {run_id!r} is ambiguous: it starts {len(matches)} runs in {store.safe_url}; "
+                    f"give more of the id:\n{shown}{more}") from None
 
 
 @app.command(epilog=EXIT_CODES)
@@ -101,10 +125,10 @@ def run(
         help="Exit 4 when the best score is worse than the last finished run's by more than PCT percent.")] = None,
     store: StoreOpt = None,
     report: Annotated[str | None, typer.Option(
-        "--report", help="HTML report path ({name}, {run_id}, {date} are filled in).")] = None,
+        "--report", metavar="PATH", help="HTML report path ({name}, {run_id}, {date} are filled in).")] = None,
     no_report: Annotated[bool, typer.Option("--no-report", help="Write no HTML report.")] = False,
     llm: Annotated[str | None, typer.Option(
-        "--llm", help="Use this LLM instead of the job's: a model string, 'env' ($TRACETUNE_LLM), "
+        "--llm", metavar="LLM", help="Use this LLM instead of the job's: a model string, 'env' ($TRACETUNE_LLM), "
                       "or scripted:FILE / replay:FILE (offline).")] = None,
 ) -> None:
     """Run a job file, print a summary, and write the HTML report."""
@@ -122,6 +146,9 @@ def run(
         logging.getLogger(__name__).debug("setting up the job failed", exc_info=True)
         detail = str(e) if isinstance(e, TraceTuneError) else f"{type(e).__name__}: {e}"
         raise _fail(f"cannot set up job {job.name!r}: {detail}") from None
+    missing = _missing_llm(job, job_file, task, llm_obj)
+    if missing:
+        raise _fail(missing)
     previous = next(iter(runs.list_runs(job_key=job.name, status="finished", limit=1)), None)
     initial = warm_values(previous, task, err) if warm else None
     run_id = uuid.uuid4().hex[:12]  # chosen here: another worker may run the same job on this store
@@ -149,6 +176,29 @@ def run(
     result = finish(runs, run_id, out=out, report=extra["report"], write_report=not no_report,
                     fail_on_regression=pct, target=job.target, task=task)
     raise typer.Exit(int(code[0] if code[0] != Exit.DONE else result))
+
+
+def _missing_llm(job: Job, job_file: Path, task: Any, llm: Any) -> str | None:
+    """What to do when the job's optimizer needs an LLM and none is configured, for a CLI user."""
+    from optimizers._flatten import dimensions, spec_of
+    from trace_core.llm import llm_from_env
+
+    name = job.optimizer.name
+    if name not in ("optoprime", "opro") or llm not in (None, "none") or (llm is None and llm_from_env()):
+        return None
+    ways = ["set TRACETUNE_LLM (e.g. TRACETUNE_LLM=openai/gpt-4o-mini) or pass --llm MODEL"]
+    replies = job_file.resolve().parent / "replies" / f"{job_file.stem}.json"
+    if replies.exists():
+        shown = replies.relative_to(Path.cwd()) if replies.is_relative_to(Path.cwd()) else replies
+        ways.append(f"offline, replay the example replies: --llm scripted:{shown}")
+    else:
+        ways.append("offline, replay replies from a file: --llm scripted:FILE (examples/jobs/replies/ has some)")
+    params = list(task.parameters())
+    if params and all(dimensions(spec_of(p.space)) > 0 for p in params):
+        ways.append('or use a classical optimizer: optimizer = "search" in the job file')
+    elif params and all(p.space.kind != "code" for p in params):
+        ways.append('or optimize without an LLM: optimizer = "default" in the job file')
+    return f"the {name} optimizer of job {job.name!r} needs an LLM and none is set: " + "; ".join(ways)
 
 
 def _optimize(job: Job, task: Any, optimizer: Any, llm: Any, store: RunStore, extra: dict[str, Any],
@@ -183,15 +233,22 @@ def _loop(go: Any, printer: StepPrinter, stopper: Stopper, err: Console) -> tupl
 def resume(
     run_id: Annotated[str, typer.Argument(metavar="RUN", help="Run id (a unique prefix is enough).")],
     store: StoreOpt = None,
-    report: Annotated[str | None, typer.Option("--report", help="HTML report path.")] = None,
+    report: Annotated[str | None, typer.Option("--report", metavar="PATH", help="HTML report path.")] = None,
     no_report: Annotated[bool, typer.Option("--no-report", help="Write no HTML report.")] = False,
-    llm: Annotated[str | None, typer.Option("--llm", help="Use this LLM instead of the job's.")] = None,
+    llm: Annotated[str | None, typer.Option("--llm", metavar="LLM", help="Use this LLM instead of the job's.")] = None,
 ) -> None:
-    """Continue a run that was killed, interrupted or failed, from its last committed step."""
+    """Continue a killed, interrupted or failed run from its last step.
+
+    A finished run is left as it is: resume says so and exits 0.
+    """
     from agents.loop import resume as resume_run
 
     runs = _store(store)
     row = _get_run(runs, run_id)
+    if row["status"] == "finished":
+        say(stdout_console(), f"run {row['id']} ({row['name']}) is finished ({views.why_stopped(row) or 'done'}); "
+                              f"nothing to resume. `tracetune show {row['id']}{store_option(runs)}` shows it.")
+        raise typer.Exit(int(Exit.DONE))
     cfg = row.get("config") or {}
     task = optimizer = llm_obj = None
     job: Job | None = None
@@ -225,9 +282,9 @@ def resume(
 @app.command("list")
 def list_(
     store: StoreOpt = None,
-    job: Annotated[str | None, typer.Option("--job", help="Only runs of this job.")] = None,
-    status: Annotated[str | None, typer.Option("--status", help="running, finished, interrupted or failed.")] = None,
-    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many runs, newest first.")] = 50,
+    job: Annotated[str | None, typer.Option("--job", metavar="NAME", help="Only runs of this job.")] = None,
+    status: Annotated[str | None, typer.Option("--status", metavar="STATUS", help="running, finished, interrupted or failed.")] = None,
+    limit: Annotated[int, typer.Option("--limit", metavar="N", min=1, help="At most this many runs, newest first.")] = 50,
     as_json: JsonOpt = False,
 ) -> None:
     """List runs, newest first."""
@@ -245,10 +302,10 @@ def show(run_id: Annotated[str, typer.Argument(metavar="RUN")], store: StoreOpt 
 @app.command()
 def report(
     run_id: Annotated[str, typer.Argument(metavar="RUN")],
-    html: Annotated[Path | None, typer.Option("--html", help="Write the self-contained HTML report here.")] = None,
+    html: Annotated[Path | None, typer.Option("--html", metavar="PATH", help="Write the self-contained HTML report here.")] = None,
     store: StoreOpt = None,
 ) -> None:
-    """Print a run's text summary; with --html, also write the HTML report."""
+    """Print a run's summary; --html also writes the HTML report."""
     from agents.report import RunReport
 
     runs = _store(store)
@@ -262,21 +319,27 @@ def report(
 def export(
     run_id: Annotated[str, typer.Argument(metavar="RUN")],
     store: StoreOpt = None,
-    step: Annotated[int | None, typer.Option("--step", help="The values after this step instead of the best.")] = None,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file, not stdout.")] = None,
+    step: Annotated[int | None, typer.Option("--step", metavar="STEP", help="The values after this step instead of the best.")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", metavar="PATH", help="Write to this file, not stdout.")] = None,
 ) -> None:
-    """Print the best parameter values of a run as JSON (name -> value)."""
+    """Print a run's best parameter values as JSON (name -> value).
+
+    Key-shaped text in the values is redacted.
+    """
     runs = _store(store)
     row = _get_run(runs, run_id)
     try:
         values = row.get("best_values") or {} if step is None else runs.snapshot(row["id"], step)
     except ConfigError as e:
         raise _fail(str(e)) from None
-    text = json.dumps(values, indent=2, sort_keys=True, ensure_ascii=False)
+    text = json.dumps(redact(values), indent=2, sort_keys=True, ensure_ascii=False)
     if output is None:
         typer.echo(text)
     else:
-        output.write_text(text + "\n", encoding="utf-8")
+        try:
+            write_atomic(output, text + "\n")
+        except OSError as e:
+            raise _fail(f"cannot write {output}: {e.strerror or e}") from None
 
 
 @app.command()
@@ -290,20 +353,34 @@ def tasks(
 
 @app.command()
 def chat(
-    session: Annotated[str | None, typer.Option("--session", help="Continue this chat session ('last': the most recent).")] = None,
-    run: Annotated[str | None, typer.Option("--run", help="Drive this run (id or unique prefix).")] = None,
+    session: Annotated[str | None, typer.Option("--session", metavar="ID", help="Continue this chat session ('last': the most recent).")] = None,
+    run: Annotated[str | None, typer.Option("--run", metavar="RUN", help="Drive this run (id or unique prefix).")] = None,
     store: StoreOpt = None,
-    db: Annotated[str | None, typer.Option("--db", help="Session file (default $TRACETUNE_CHAT_DB or .tracetune/chat.db).")] = None,
-    llm: Annotated[str | None, typer.Option("--llm", help="Chat model (default $TRACETUNE_CHAT_LLM, then $TRACETUNE_LLM); scripted:FILE for tests.")] = None,
+    db: Annotated[str | None, typer.Option("--db", metavar="PATH", help="Session file (default $TRACETUNE_CHAT_DB or .tracetune/chat.db).")] = None,
+    llm: Annotated[str | None, typer.Option("--llm", metavar="LLM", help="Chat model (default $TRACETUNE_CHAT_LLM, then $TRACETUNE_LLM); scripted:FILE for tests.")] = None,
     approve: Annotated[bool | None, typer.Option("--approve/--no-approve", help="Ask before a proposal is applied (kept with the session).")] = None,
-    chat_max_tokens: Annotated[int | None, typer.Option("--chat-max-tokens", min=0, help="Token limit for the chat model in this session.")] = None,
-    chat_max_usd: Annotated[float | None, typer.Option("--chat-max-usd", min=0, help="Dollar limit for the chat model in this session.")] = None,
+    chat_max_tokens: Annotated[int | None, typer.Option("--chat-max-tokens", metavar="N", min=0, help="Token limit for the chat model in this session.")] = None,
+    chat_max_usd: Annotated[float | None, typer.Option("--chat-max-usd", metavar="USD", min=0, help="Dollar limit for the chat model in this session.")] = None,
 ) -> None:
-    """Talk to tracetune about a run: inspect, optimize, accept, roll back, export (Ctrl-C stops a turn, Ctrl-D quits)."""
+    """Talk to tracetune about a run: inspect, optimize, accept, export.
+
+    The model calls tools that inspect runs, run steps, accept or roll back proposals and
+    export results. Ctrl-C stops a turn, Ctrl-D quits.
+    """
+    import threading
+
     from agents.chat.repl import main as chat_main
 
-    raise typer.Exit(chat_main(session, run, store, db=db, llm=llm, approve=approve,
-                               chat_max_tokens=chat_max_tokens, chat_max_usd=chat_max_usd))
+    before = set(threading.enumerate())
+    code = chat_main(session, run, store, db=db, llm=llm, approve=approve, chat_max_tokens=chat_max_tokens,
+                     chat_max_usd=chat_max_usd)
+    if [t for t in set(threading.enumerate()) - before if t.name.startswith(("chat-tool-", "tracetune-"))]:
+        # a stopped tool call, or an evaluation past its timeout, may never end: the session is saved
+        # and closed, so exit without waiting for their threads
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    raise typer.Exit(code)
 
 
 def main() -> None:

@@ -16,14 +16,17 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from agents.store import RunStore, open_store
 from trace_core.feedback import better
+from trace_core.llm.redact import clean_text, redact_text
 
-__all__ = ["RunReport", "Comparison", "compare", "previous_run", "trace_graph"]
+__all__ = ["RunReport", "Comparison", "compare", "previous_run", "trace_graph", "write_atomic", "why_stopped"]
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +121,22 @@ def _num(value: float | None) -> str:
     return "—" if value is None else f"{value:.6g}"
 
 
+def why_stopped(run: dict[str, Any]) -> str:
+    """Why a run stopped, in words, never repeating its status ("interrupted: interrupted").
+
+    Example:
+        >>> why_stopped({"status": "interrupted", "stop_reason": "interrupted"})
+        'stopped on request (Ctrl-C or SIGTERM)'
+    """
+    status, why = run.get("status"), (run.get("stop_reason") or "").strip()
+    if why.startswith("KeyboardInterrupt"):
+        return "stopped at once (a second Ctrl-C)"
+    if why in ("", status):
+        return {"interrupted": "stopped on request (Ctrl-C or SIGTERM)", "running": "in progress, or killed before it could say so"}.get(
+            status or "", "")
+    return why
+
+
 def when(timestamp: str | None) -> str:
     """A stored ISO timestamp (UTC) to the second, for people."""
     return f"{timestamp[:19].replace('T', ' ')} UTC" if timestamp else "—"
@@ -184,10 +203,10 @@ class RunReport:
         return g, values_step
 
     def summary(self) -> str:
-        """A few lines for logs: outcome, scores, spending, comparison, best values."""
+        """A few lines for logs: outcome, scores, spending, comparison, best values (redacted)."""
         r = self.run
         spent = r.get("spent") or {}
-        lines = [f"run {r['id']}  {r['name']} (task {r.get('task')})  {r['status']}: {r.get('stop_reason') or '—'}"]
+        lines = [f"run {r['id']}  {r['name']} (task {r.get('task')})  {r['status']}: {why_stopped(r) or '—'}"]
         change = ""
         init, best = r.get("initial_score"), r.get("best_score")
         if init is not None and best is not None and init != best:
@@ -211,7 +230,7 @@ class RunReport:
         values = r.get("best_values") or {}
         shown = ", ".join(f"{k}={_short(v)}" for k, v in values.items())
         lines.append(f"best values: {shown or '—'}")
-        return "\n".join(lines)
+        return redact_text("\n".join(lines))
 
     def metrics_at(self, step: int, score: float | None) -> dict[str, float]:
         """The metrics of the candidate of ``step`` that scored ``score`` (the values kept then)."""
@@ -270,11 +289,27 @@ class RunReport:
 
     def write(self, path: str | Path) -> Path:
         """Write the HTML report to ``path`` (folders are made); returns the path. Tasks
-        with designs (design3d) also get their best meshes in ``<stem>-designs/``."""
+        with designs (design3d) also get their best meshes in ``<stem>-designs/``.
+
+        The file appears whole or not at all: the page is written to a temporary file
+        in the same folder and moved into place, so a failure leaves no partial report
+        (and an older report at ``path`` stays as it was)."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(self.html(path.parent / f"{path.stem}-designs"), encoding="utf-8")
+        write_atomic(path, self.html(path.parent / f"{path.stem}-designs"))
         return path
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` (UTF-8, lone surrogates replaced) to ``path`` through a temporary file and a rename."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(clean_text(text))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _short(value: Any, limit: int = 40) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from trace_core.llm.errors import UnparseableReply
+from trace_core.llm.redact import clean
 
 __all__ = ["parse_json", "parse_reply", "unfenced"]
 
@@ -102,6 +103,10 @@ def parse_json(text: str) -> Any:
         >>> parse_json('Sure! ```json\\n{"a": 1,}\\n``` Hope it helps.')
         {'a': 1}
     """
+    return clean(_find_json(text))  # a JSON escape such as \\ud800 decodes to a lone surrogate
+
+
+def _find_json(text: str) -> Any:
     if not isinstance(text, str):
         raise UnparseableReply(f"the reply is not text but {type(text).__name__}", raw=repr(text))
     stripped = text.strip()

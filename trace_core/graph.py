@@ -30,7 +30,7 @@ def _kind(n: Node) -> str:
     return "op" if n.op is not None else "input"
 
 
-def to_networkx(output: Node | list[Node], value_chars: int = 80) -> nx.DiGraph:
+def to_networkx(output: Node | list[Node], value_chars: int = 1000) -> nx.DiGraph:
     """A DiGraph with one vertex per node (``n0``, ``n1`` … in topological order) and
     an edge parent -> child per use (``count`` when a parent is used twice)."""
     order = topological(_outputs(output))
@@ -53,7 +53,7 @@ def node_link(g: nx.DiGraph) -> dict[str, Any]:
     return nx.node_link_data(g, edges="edges")
 
 
-def to_json(output: Node | list[Node], value_chars: int = 80) -> str:
+def to_json(output: Node | list[Node], value_chars: int = 1000) -> str:
     """Nodes and edges as JSON (``networkx`` node-link format)."""
     return json.dumps(node_link(to_networkx(output, value_chars)), sort_keys=True)
 

@@ -20,7 +20,7 @@ from langgraph.prebuilt import ToolNode
 from langgraph.types import interrupt
 
 from agents.chat.control import RunControl
-from agents.chat.tools import make_tools, tool_error
+from agents.chat.tools import Bounds, make_tools, tool_error
 from trace_core.errors import BudgetExceeded
 
 __all__ = ["ChatState", "build_graph"]
@@ -38,7 +38,8 @@ def _unapproved(state: ChatState) -> list[str]:
     return [tc["id"] for tc in getattr(last, "tool_calls", None) or () if tc["name"] == "accept" and tc["id"] not in done]
 
 
-def build_graph(model: Any, control: RunControl, *, system_prompt: Callable[[], str], checkpointer: Any) -> Any:
+def build_graph(model: Any, control: RunControl, *, system_prompt: Callable[[], str], checkpointer: Any,
+                bounds: Bounds | None = None) -> Any:
     """The compiled graph of one session.
 
     Args:
@@ -46,8 +47,9 @@ def build_graph(model: Any, control: RunControl, *, system_prompt: Callable[[], 
         control: the session's run side; the tools act on it.
         system_prompt: renders the system message for each model call (it shows the current run).
         checkpointer: where the conversation is kept (a ``SqliteSaver``), keyed by thread id.
+        bounds: how long each tool call may take, and the event Ctrl-C sets to stop it.
     """
-    tools = make_tools(control)
+    tools = make_tools(control, bounds)
     bound = model.bind_tools(tools)
 
     def agent(state: ChatState) -> dict[str, Any]:

@@ -15,12 +15,13 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict
 
-__all__ = ["LayerChatModel", "to_openai_messages", "RAW_ARGUMENTS"]
+__all__ = ["LayerChatModel", "to_openai_messages", "RAW_ARGUMENTS", "storable"]
 
 _ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool"}
 
-#: The argument a tool call gets when the model's arguments were not a JSON object
-#: (the tool then answers with a validation error naming it, see ``agents.chat.tools``).
+#: The argument a tool call gets when the model's arguments were not a JSON object, or held
+#: an integer too large to keep (the tool then answers with an error naming it, see
+#: ``agents.chat.tools``).
 RAW_ARGUMENTS = "__raw_arguments__"
 
 
@@ -59,6 +60,22 @@ def to_openai_messages(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
     return out
 
 
+def storable(value: Any) -> bool:
+    """Whether the session file can keep ``value``: every integer in it fits in 64 bits.
+
+    Example:
+        >>> storable({"value": 10**30}), storable([1, 2.5e300, "x"])
+        (False, True)
+    """
+    if isinstance(value, int):
+        return -(2**63) <= value < 2**63
+    if isinstance(value, dict):
+        return all(storable(k) and storable(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return all(storable(v) for v in value)
+    return True
+
+
 def _tool_calls(completion: Any) -> list[dict[str, Any]]:
     """The first choice's tool calls as langchain tool calls (unparseable arguments kept as text)."""
     calls = completion.tool_calls[0] if completion.tool_calls else ()
@@ -67,6 +84,8 @@ def _tool_calls(completion: Any) -> list[dict[str, Any]]:
         try:
             args = c.args
         except Exception:  # noqa: BLE001 - not a JSON object: the tool reports it to the model
+            args = {RAW_ARGUMENTS: c.arguments}
+        if not storable(args):  # the checkpointer could not keep the turn; the tool reports it instead
             args = {RAW_ARGUMENTS: c.arguments}
         out.append({"name": c.name, "args": args, "id": c.id or f"call_{uuid.uuid4().hex[:10]}", "type": "tool_call"})
     return out

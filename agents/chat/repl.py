@@ -103,8 +103,8 @@ def main(session: str | None = None, run: str | None = None, store: str | None =
     except TraceTuneError as e:
         sys.stderr.write(f"error: {e}\n")
         return 2
-    chat.on_cancel = lambda: printer.note("(stopping: the step in progress finishes first; Ctrl-C again to stop "
-                                          "waiting)")
+    chat.on_cancel = lambda: printer.note(f"(stopping: the step in progress may finish first, for up to "
+                                          f"{chat.bounds.grace:g} s; Ctrl-C again to stop waiting)")
     with chat:
         _banner(chat, printer)
         read = _reader(db_path)

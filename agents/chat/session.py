@@ -28,6 +28,7 @@ from agents.chat import _format as fmt
 from agents.chat.context import ChatLimits, SessionRecord, SessionTable
 from agents.chat.control import RunControl
 from agents.chat.graph import build_graph
+from agents.chat.tools import TOOL_SECONDS, Bounds
 from agents.chat.model import LayerChatModel, to_openai_messages
 from agents.store import RunStore, open_store
 from trace_core import Budget, prompts
@@ -149,6 +150,8 @@ class ChatSession:
         optimizer_llm: the LLM for the runs' optimizers (default: the run's, or ``$TRACETUNE_LLM``).
         cache, log_path: the chat model's response cache and JSONL call log (default: none and
             ``<db folder>/chat-llm.jsonl``).
+        tool_seconds: the longest a tool call may take; past it (or at Ctrl-C) the model is told it
+            was stopped, and a run it started stops after its current step.
 
     Example:
         >>> import tempfile
@@ -163,7 +166,7 @@ class ChatSession:
                  db_path: str | os.PathLike[str] | None = None, run_id: str | None = None,
                  require_approval: bool | None = None, *, chat_limits: Mapping[str, Any] | None = None,
                  optimizer_llm: Any = None, cache: Any = None, log_path: str | os.PathLike[str] | None = None,
-                 workdir: str | os.PathLike[str] | None = None) -> None:
+                 workdir: str | os.PathLike[str] | None = None, tool_seconds: float = TOOL_SECONDS) -> None:
         self.db_path = Path(db_path) if db_path is not None else default_db_path()
         self.db_path.parent.mkdir(parents=True, exist_ok=True)
         self.table = SessionTable(self.db_path)
@@ -196,8 +199,9 @@ class ChatSession:
         log.info("chat session %s (%s), run %s, store %s", self.session_id, self.db_path, record.run_id,
                  self.store.safe_url)
         self._conn = sqlite3.connect(str(self.db_path), check_same_thread=False)
+        self.bounds = Bounds(tool_seconds)
         self.graph = build_graph(LayerChatModel(llm=self.llm), self.control, system_prompt=self.system_prompt,
-                                 checkpointer=SqliteSaver(self._conn))
+                                 checkpointer=SqliteSaver(self._conn), bounds=self.bounds)
         self.on_cancel: Callable[[], None] | None = None
 
     # -- context ------------------------------------------------------------------------
@@ -263,14 +267,17 @@ class ChatSession:
 
     @contextlib.contextmanager
     def _turn(self) -> Iterator[None]:
-        """Ctrl-C asks a running tool to stop after its step (the tools run in worker
-        threads, which a KeyboardInterrupt in this thread would wait for)."""
+        """Ctrl-C asks a running tool to stop after its step and waits ``bounds.grace`` seconds
+        for its answer; a second Ctrl-C, or the tool's time limit, ends the turn without it (see
+        :class:`~agents.chat.tools.Bounds`)."""
         previous = None
         self.control.begin_turn()
+        self.bounds.clear()
         if threading.current_thread() is threading.main_thread():
             previous = signal.getsignal(signal.SIGINT)
 
             def on_sigint(signum: int, frame: Any) -> None:
+                self.bounds.press()
                 self.control.cancel()
                 if self.on_cancel is not None:
                     self.on_cancel()
@@ -285,6 +292,7 @@ class ChatSession:
             raise TraceTuneError(f"this turn made more than {_MAX_ROUNDS} rounds of tool calls and was stopped; the "
                                  "session is kept: ask again, in smaller parts") from None
         except KeyboardInterrupt:
+            self.bounds.stop.set()
             self.control.cancel()
             self.control.forget_run_state()
             raise
@@ -355,6 +363,11 @@ class ChatSession:
 
     def close(self) -> None:
         """Release the run, the store connections and the session file."""
+        from agents.chat.tools import stuck_threads
+
+        if stuck_threads():
+            log.warning("a tool call that was stopped is still running in a thread (%s); a Python process waits "
+                        "for it when it exits (`tracetune chat` does not)", ", ".join(t.name for t in stuck_threads()))
         self.control.close()
         self._conn.close()
         self.table.close()

@@ -5,7 +5,12 @@ the parameter's space. Errors come back to the model as text that says what to f
 
 from __future__ import annotations
 
+import contextvars
+import json
 import logging
+import threading
+import time
+import weakref
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
@@ -20,8 +25,9 @@ from agents.chat import views
 from agents.chat.control import RunControl
 from agents.chat.model import RAW_ARGUMENTS
 from trace_core.errors import TraceTuneError
+from trace_core.llm.redact import redact_text
 
-__all__ = ["make_tools", "tool_error", "is_yes", "TOOL_NAMES"]
+__all__ = ["make_tools", "tool_error", "is_yes", "TOOL_NAMES", "Bounds", "TOOL_SECONDS", "stuck_threads"]
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +66,8 @@ class StartRun(_Args):
     options: dict[str, Any] = Field(default_factory=dict, description="task options (list_tasks(name) shows them)")
     optimizer_options: dict[str, Any] = Field(default_factory=dict, description="optimizer settings")
     name: str | None = Field(None, description="a name for the run (default chat-<task>)")
+    eval_timeout: float = Field(300.0, gt=0, le=86400, description="seconds one evaluation may take (kept with the "
+                                                                    "run); past it the evaluation counts as failed")
 
 
 class UseRun(_Args):
@@ -117,7 +125,7 @@ class ExportBest(_Args):
 class RenderReport(_Args):
     path: str | None = Field(None, description="an .html file relative to the working directory (default "
                                                ".tracetune/reports/<name>-<run>.html)")
-    overwrite: bool = True
+    overwrite: bool = Field(False, description="replace the file if it exists (ask the person first)")
 
 
 _YES = {"y", "yes", "ok", "okay", "sure", "approve", "approved", "accept", "apply", "go", "go ahead", "do it"}
@@ -208,11 +216,21 @@ def _start(control: RunControl, a: StartRun) -> str:
         return f"error: unknown optimizer {a.optimizer!r}; use one of {', '.join(OPTIMIZERS)}"
     task = build_task(a.task, **a.options)
     result = optimize(task, optimizer=spec, llm=control.optimizer_llm, budget=Budget(max_steps=0), k=a.k,
-                      store=control.store, name=a.name or f"chat-{a.task}",
+                      store=control.store, name=a.name or f"chat-{a.task}", timeout=a.eval_timeout,
                       extra_config={"chat_session": control.record.session_id})
-    control.switch(result.run_id)
-    return (f"Started run {result.run_id} (task {a.task}, optimizer {spec['name']}); the starting values score "
-            f"{fmt.num(result.initial_score)} ({result.direction}).\n" + views.describe_parameters(control))
+    with control.lock:
+        if _ABANDONED.get().is_set():  # the turn went on without this call: leave the session's run alone
+            return f"run {result.run_id} was started after its call was given up; use_run selects it"
+        control.switch(result.run_id)
+    started = f"Started run {result.run_id} (task {a.task}, optimizer {spec['name']})"
+    if result.initial_score is None:  # describing it would trace the workflow again, as slow or broken
+        statuses = result.history[0].statuses if result.history else []
+        why = (f"the evaluation took longer than eval_timeout={a.eval_timeout:g} s" if "timeout" in statuses
+               else "the evaluation failed")
+        return (f"{started}, but its starting values could not be scored: {why}. show_step(step=0) shows the "
+                "feedback; check the task options before running steps.")
+    return (f"{started}; the starting values score {fmt.num(result.initial_score)} ({result.direction}).\n"
+            + views.describe_parameters(control))
 
 
 def _use(control: RunControl, run_id: str) -> str:
@@ -226,26 +244,111 @@ def _use(control: RunControl, run_id: str) -> str:
         raise
 
 
-def _guarded(control: RunControl, name: str, args: type[_Args], fn: Callable[[RunControl, Any], str]) -> Callable[..., str]:
+#: seconds a tool call may take before the turn goes on without it (ChatSession(tool_seconds=...))
+TOOL_SECONDS = 900.0
+_LOCK_WAIT = 2.0  # seconds to wait for a tool call of an earlier, stopped turn to let go of the run
+
+
+_GIVEN_UP: weakref.WeakSet[threading.Thread] = weakref.WeakSet()
+_ABANDONED: contextvars.ContextVar[threading.Event] = contextvars.ContextVar("chat_tool_abandoned")
+_UNLOCKED = {"start_run"}  # makes a new run: holds the session's run only to switch to it at the end
+
+
+class Bounds:
+    """How long a tool call may run, and how Ctrl-C stops it: the first Ctrl-C sets ``stop``
+    (a run stops after its current step, which gets ``grace`` seconds to finish and keep its
+    answer), a second one sets ``hard`` (the turn goes on at once)."""
+
+    def __init__(self, seconds: float = TOOL_SECONDS, grace: float = 5.0):
+        self.seconds, self.grace = seconds, grace
+        self.stop, self.hard = threading.Event(), threading.Event()
+
+    def clear(self) -> None:
+        """A new turn starts."""
+        self.stop.clear()
+        self.hard.clear()
+
+    def press(self) -> None:
+        """A Ctrl-C: the first asks to stop, the next stops waiting."""
+        (self.hard if self.stop.is_set() else self.stop).set()
+
+
+def stuck_threads() -> list[threading.Thread]:
+    """Threads of tool calls that were given up on and still run (an evaluation that never
+    ends cannot be stopped inside a process; the CLI exits without waiting for them)."""
+    return [t for t in list(_GIVEN_UP) if t.is_alive()]
+
+
+def _bounded(name: str, work: Callable[[], str], control: RunControl, bounds: Bounds) -> str:
+    """``work()`` in a daemon thread; the answer comes back when it is done, when Ctrl-C sets
+    ``bounds.stop``, or after ``bounds.seconds``, whichever is first. A call given up on is
+    asked to stop (a run stops after its current step) and finishes in the background."""
+    box: dict[str, Any] = {}
+    done, abandoned = threading.Event(), threading.Event()
+
+    def target() -> None:
+        try:
+            box["out"] = work()
+        except BaseException as e:  # noqa: BLE001 - handed to the waiting thread
+            box["error"] = e
+        finally:
+            done.set()
+
+    context = contextvars.copy_context()
+    context.run(_ABANDONED.set, abandoned)
+    thread = threading.Thread(target=context.run, args=(target,), name=f"chat-tool-{name}", daemon=True)
+    thread.start()
+    deadline, asked = time.monotonic() + bounds.seconds, False
+    while not done.wait(0.05):
+        if bounds.stop.is_set() and not asked:  # the step in progress may still finish and answer
+            asked, deadline = True, min(deadline, time.monotonic() + bounds.grace)
+            control.cancel()
+        if bounds.hard.is_set() or time.monotonic() >= deadline:
+            abandoned.set()
+            control.cancel()
+            _GIVEN_UP.add(thread)
+            why = ("was stopped by the person (Ctrl-C)" if asked
+                   else f"took longer than its limit of {bounds.seconds:g} s")
+            return (f"error: {name} {why} before it finished; it was asked to stop (a run stops after its current "
+                    "step; an evaluation that never ends keeps its thread). Check with show_run what was committed, "
+                    "and do not call it again with the same arguments unless the person asks.")
+    if "error" in box:
+        raise box["error"]
+    return box["out"]
+
+
+def _guarded(control: RunControl, name: str, args: type[_Args], fn: Callable[[RunControl, Any], str],
+             bounds: Bounds) -> Callable[..., str]:
+    def locked(kwargs: dict[str, Any]) -> str:
+        if name in _UNLOCKED:
+            return fn(control, args.model_validate(kwargs))
+        if not control.lock.acquire(timeout=_LOCK_WAIT):
+            raise TraceTuneError("a tool call of an earlier turn that was stopped is still running and holds the "
+                                 "run; try again in a while, or start a new session")
+        try:
+            return fn(control, args.model_validate(kwargs))
+        finally:
+            control.lock.release()
+
     def call(**kwargs: Any) -> str:
-        with control.lock:
-            try:
-                return fmt.cut(fn(control, args.model_validate(kwargs)), fmt.MAX_TOOL_TEXT)
-            except GraphBubbleUp:
-                raise
-            except TraceTuneError as e:
-                return f"error: {e}"
-            except Exception as e:  # noqa: BLE001 - a tool never raises into the conversation
-                log.warning("chat tool %s failed", name, exc_info=True)
-                return f"error: {name} failed with {type(e).__name__}: {e}"
+        try:
+            return fmt.cut(redact_text(_bounded(name, lambda: locked(kwargs), control, bounds)), fmt.MAX_TOOL_TEXT)
+        except GraphBubbleUp:
+            raise
+        except TraceTuneError as e:
+            return redact_text(f"error: {e}")
+        except Exception as e:  # noqa: BLE001 - a tool never raises into the conversation
+            log.warning("chat tool %s failed", name, exc_info=True)
+            return redact_text(f"error: {name} failed with {type(e).__name__}: {e}")
 
     return call
 
 
-def make_tools(control: RunControl) -> list[BaseTool]:
-    """The tools, bound to one session's :class:`RunControl`."""
-    return [StructuredTool.from_function(func=_guarded(control, name, args, fn), name=name, description=text,
-                                         args_schema=args)
+def make_tools(control: RunControl, bounds: Bounds | None = None) -> list[BaseTool]:
+    """The tools, bound to one session's :class:`RunControl` (each call within ``bounds``)."""
+    bounds = bounds or Bounds()
+    return [StructuredTool.from_function(func=_guarded(control, name, args, fn, bounds), name=name,
+                                         description=text, args_schema=args)
             for name, (args, text, fn) in _TOOLS.items()]
 
 
@@ -258,10 +361,21 @@ def _signature(name: str) -> str:
     return f" {name} takes: {'; '.join(fields) or 'no arguments'}."
 
 
+def _is_object(raw: Any) -> bool:
+    try:
+        return isinstance(json.loads(raw), dict)
+    except (TypeError, ValueError):
+        return False
+
+
 def tool_error(e: Exception) -> str:
     """The ToolNode's message for a call it could not make (invalid arguments)."""
     if isinstance(e, ToolInvocationError):
         raw = e.tool_kwargs.get(RAW_ARGUMENTS)
+        if raw is not None and _is_object(raw):
+            return (f"error: the arguments of {e.tool_name} hold an integer too large to keep (beyond 64 bits, "
+                    f"about ±9.2e18): {fmt.cut(str(raw), 300)!r}. Nothing was done; call it again with a smaller "
+                    f"number (a float such as 1e30 if a huge value is meant).{_signature(e.tool_name)}")
         if raw is not None:
             return (f"error: the arguments of {e.tool_name} were not a JSON object ({fmt.cut(str(raw), 300)!r}); "
                     f"call it again with a JSON object.{_signature(e.tool_name)}")

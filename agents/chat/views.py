@@ -9,6 +9,7 @@ from typing import Any
 
 from agents.chat import _format as fmt
 from agents.chat.control import RunControl
+from trace_core.llm.redact import redact
 
 __all__ = ["list_tasks", "list_runs", "describe_parameters", "show_run", "show_step", "show_costs", "export_best",
            "render_report"]
@@ -37,13 +38,15 @@ def list_tasks(name: str | None) -> str:
 
 
 def list_runs(control: RunControl, limit: int, task: str | None) -> str:
+    from agents.report import why_stopped
+
     runs = [r for r in control.store.list_runs(limit=200) if task is None or r.get("task") == task][:limit]
     if not runs:
         return f"No runs{f' of task {task}' if task else ''} in {control.store.safe_url}; start one with start_run."
     lines = [f"Runs in {control.store.safe_url}, newest first (* = this session's run):"]
     for r in runs:
         mark = "*" if r["id"] == control.run_id else " "
-        why = f" ({r['stop_reason']})" if r.get("stop_reason") else ""
+        why = f" ({why_stopped(r)})" if why_stopped(r) else ""
         lines.append(f"{mark} {r['id']}  {r['name']} (task {r.get('task')}, {r.get('direction')}): {r['status']}{why}; score "
                      f"{fmt.num(r.get('initial_score'))} → {fmt.num(r.get('best_score'))}; created "
                      f"{(r.get('created_at') or '')[:19]}")
@@ -162,16 +165,18 @@ def show_costs(control: RunControl) -> str:
 
 
 def export_best(control: RunControl, path: str | None, step: int | None, overwrite: bool) -> str:
+    from agents.report import write_atomic
+
     run_id = control.run_id or control.run().run_id
     row = control.store.get_run(run_id)
     values = row.get("best_values") or {} if step is None else control.store.snapshot(row["id"], step)
-    text = json.dumps(values, indent=2, sort_keys=True, ensure_ascii=False)
+    text = json.dumps(redact(values), indent=2, sort_keys=True, ensure_ascii=False)
     what = f"the values after step {step}" if step is not None else f"the best values (score {fmt.num(row.get('best_score'))})"
     if path is None:
         return f"{what[0].upper()}{what[1:]} of run {row['id']}:\n{text}"
     target = control.safe_path(path, (".json",), overwrite)
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(text + "\n", encoding="utf-8")
+    write_atomic(target, text + "\n")
     return f"Wrote {what} of run {row['id']} to {target.relative_to(control.workdir)}."
 
 

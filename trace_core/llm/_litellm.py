@@ -91,6 +91,7 @@ def to_llm_error(exc: BaseException, model: str, secrets: Iterable[str | None] =
     if headers is None:
         headers = getattr(getattr(exc, "response", None), "headers", None)
     kind = _kind(exc, status)
+    status = None if kind is LLMConnectionError else status  # litellm gives a refused connection status 500
     cause = _PREFIX.sub("", redact_text(str(exc), secrets).replace("\n", " ")).strip().rstrip(".")
     cause = cause if len(cause) <= 400 else cause[:397] + "..."
     where = f"HTTP {status}, {type(exc).__name__}" if status else type(exc).__name__

@@ -9,9 +9,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from trace_core.llm.errors import UnparseableReply
+from trace_core.llm.redact import clean, clean_text
 
 __all__ = ["Usage", "ToolCall", "Completion", "Request", "Messages"]
 
@@ -51,6 +52,11 @@ class ToolCall(BaseModel):
     arguments: str = "{}"
     id: str | None = None
 
+    @field_validator("name", "arguments")
+    @classmethod
+    def _clean(cls, text: str) -> str:
+        return clean_text(text)
+
     @classmethod
     def of(cls, name: str, /, **args: Any) -> "ToolCall":
         """A tool call from keyword arguments."""
@@ -66,7 +72,7 @@ class ToolCall(BaseModel):
                                    "ask the model again", raw=self.arguments) from None
         if not isinstance(value, dict):
             raise UnparseableReply(f"arguments of tool call {self.name!r} are not a JSON object", raw=self.arguments)
-        return value
+        return clean(value)  # a JSON escape such as \\ud800 decodes to a lone surrogate
 
 
 class Completion(BaseModel):
@@ -94,6 +100,12 @@ class Completion(BaseModel):
     cached: bool = False
     finish_reasons: tuple[str | None, ...] = ()
     parsed: tuple[Any, ...] | None = Field(default=None, exclude=True)
+
+    @field_validator("texts")
+    @classmethod
+    def _clean(cls, texts: tuple[str, ...]) -> tuple[str, ...]:
+        """Lone surrogates (which no file or database can hold) become U+FFFD on the way in."""
+        return tuple(clean_text(t) for t in texts)
 
     def model_post_init(self, __context: Any) -> None:
         """Give every choice a (possibly empty) tuple of tool calls."""

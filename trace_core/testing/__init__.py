@@ -11,8 +11,19 @@ Example:
 
 from __future__ import annotations
 
+from typing import Any
+
 from trace_core.llm.replay import ReplayLLM
 from trace_core.llm.scripted import ScriptedLLM
-from trace_core.testing.server import MODES, LoopbackServer, openai_server
 
 __all__ = ["ScriptedLLM", "ReplayLLM", "openai_server", "LoopbackServer", "MODES"]
+
+
+def __getattr__(name: str) -> Any:
+    """The server's names, imported when first used, so ``python -m trace_core.testing.server``
+    runs the module once (no runpy warning about a module imported by its package)."""
+    if name in ("MODES", "LoopbackServer", "openai_server"):
+        from trace_core.testing import server
+
+        return getattr(server, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

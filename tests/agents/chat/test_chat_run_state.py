@@ -67,8 +67,8 @@ def test_the_tool_calls_of_one_message_run_in_order(open_session, tool_results, 
 
     plain = chat_tools._guarded
 
-    def slow_start(control, name, args, fn):  # start_run is late to the lock unless the calls run in order
-        call = plain(control, name, args, fn)
+    def slow_start(control, name, args, fn, bounds):  # start_run is late to the lock unless the calls run in order
+        call = plain(control, name, args, fn, bounds)
         return (lambda **kw: (time.sleep(0.2), call(**kw))[1]) if name == "start_run" else call
 
     monkeypatch.setattr(chat_tools, "_guarded", slow_start)
