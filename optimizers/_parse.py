@@ -193,19 +193,19 @@ def marker(name: str) -> str:
 
 
 def _marker_pattern(names: tuple[str, ...]) -> re.Pattern[str]:
-    alternatives = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
-    # "[[ ## x ## ]]" (any name: an unknown one such as "completed" ends the field before it) and the
-    # looser "## x ##" / "[[ x ]]" / "**[[ ## x ## ]]**" a small model writes (known names only)
-    return re.compile(rf"^[ \t*]*(?:\[\[[ \t]*#*[ \t]*({alternatives}|[\w.-]+)[ \t]*#*[ \t]*\]\]"
-                      rf"|#{{2,3}}[ \t]*({alternatives})[ \t]*#{{2,3}})[ \t*:]*(.*)$", re.M)
+    known = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
+    # "[[ ## x ## ]]" anywhere (a small model may write two on one line); "[[ x ]]" for a known name;
+    # "## x ##" at the start of a line. An unknown "[[ ## completed ## ]]" ends the field before it.
+    return re.compile(rf"\[\[[ \t]*#+[ \t]*({known}|[\w.-]+)[ \t]*#+[ \t]*\]\][ \t*:]*"
+                      rf"|\[\[[ \t]*({known})[ \t]*\]\][ \t*:]*"
+                      rf"|^[ \t*]*#{{2,3}}[ \t]*({known})[ \t]*#{{2,3}}[ \t*:]*$", re.M)
 
 
 def parse_marked(text: str, names: Iterable[str]) -> dict[str, str] | None:
     """The fields of a reply in the marked format, as text (None when it holds no marker of ``names``).
 
-    Only ``names`` count as markers, so a code comment never opens a field; text
-    after a marker on its line belongs to the field; a field given twice keeps its
-    last value.
+    Only ``names`` open a field, so a code comment never does; text after a marker
+    on its line belongs to the field; a field given twice keeps its last value.
 
     Example:
         >>> parse_marked("[[ ## reasoning ## ]]\\nlower\\n[[ ## x ## ]]\\n3", ["reasoning", "x"])
@@ -221,8 +221,8 @@ def parse_marked(text: str, names: Iterable[str]) -> dict[str, str] | None:
     fields: dict[str, str] = {}
     for i, m in enumerate(matches):
         end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
-        body = (m.group(3) + text[m.end():end]).strip("\n")
-        name = m.group(1) or m.group(2)
+        body = text[m.end():end]
+        name = m.group(1) or m.group(2) or m.group(3)
         if name in known:
             fields[name] = body.strip()
     return fields or None

@@ -281,7 +281,7 @@ def _not_json(text: str, error: UnparseableReply, optimizer: Optimizer) -> Unpar
     if quotes and code:
         name = next((n for n in code if f'"{n}"' in text), code[0])
         return UnparseableReply(prompts.render("reply/code_in_json", name=name, quotes=quotes).strip(), raw=text)
-    problem = str(error).split("; send")[0]
+    problem = str(error).split("; send")[0].removeprefix("the reply is not valid JSON: ")
     return UnparseableReply(prompts.render("reply/not_json", problem=problem).strip(), raw=text)
 
 

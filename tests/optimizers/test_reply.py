@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+from pathlib import Path
 
 import pytest
 from pydantic import BaseModel
 
 from optimizers._reply import ask_with_repair, check_suggestion, parse_json, parse_reply, reply_model
 from optimizers.optoprime import OptoPrime
-from trace_core import Parameter
+from trace_core import Parameter, prompts
 from trace_core.errors import BudgetExceeded, InvalidProposal
 from trace_core.llm import BadRequest, FatalLLMError, ScriptedLLM, UnparseableReply
 from trace_core.spaces import Choice, Code, Float, Int, Json, Text
@@ -302,3 +304,36 @@ def test_the_stored_prompt_holds_every_message():
     llm = ScriptedLLM(["[[ ## reasoning ## ]]\nr\n[[ ## x ## ]]\n2"])
     [update] = OptoPrime(_optimizer().parameters, llm).propose(None)
     assert json.loads(update.llm_calls[0].prompt) == llm.calls[0]
+
+
+# -- the messages a model reads, as a snapshot --------------------------------------------------------------------
+
+SNAPSHOT = Path(__file__).parent / "snapshots" / "reply_messages.md"
+
+
+def _messages_a_model_reads() -> str:
+    opt = _optimizer()
+    numbers = OptoPrime([Parameter(1.0, name="x", space=Float(0, 10))], ScriptedLLM([], sends_schema=True))
+    parts = {"marked form": opt.reply_instructions(), "marked reminder": opt.reply_reminder(),
+             "json form": numbers.reply_instructions(), "json reminder": numbers.reply_reminder()}
+    for reply in ('{"reasoning": "r", "suggestion": {"f": "def f(a):\n    """doc"""\n    return a"}}',
+                  '{"reasoning": "r",\n "suggestion": {"x": 2} "no_change": false}', "Increase x.",
+                  "[[ ## reasoning ## ]]\nr\n[[ ## x ## ]]\n[[ ## k ## ]]\n"):
+        try:
+            check_suggestion(reply, opt)
+        except UnparseableReply as e:
+            parts[f"repair for {reply[:24]!r}"] = prompts.render("reply/repair", error=str(e),
+                                                                 reply_format="(the form above)")
+    parts["cut off"] = prompts.render("reply/cut_off", max_tokens=512)
+    for name, values in [("note_same", {"values": "x=0, y=0"}), ("note_failed", {"error": "the code does not parse"}),
+                         ("note_no_change", {"reasoning": "x is fine"}), ("note_stuck", {"count": 2}),
+                         ("note_tried", {"values": "x=3", "feedback": "score=0.7"})]:
+        parts[name] = prompts.render(f"reply/{name}", **values)
+    return "".join(f"===== {title} =====\n{text.strip()}\n\n" for title, text in parts.items())
+
+
+def test_reply_messages_match_the_snapshot():
+    text = _messages_a_model_reads()
+    if os.environ.get("TRACETUNE_UPDATE_SNAPSHOTS") == "1":
+        SNAPSHOT.write_text(text, encoding="utf-8")
+    assert text == SNAPSHOT.read_text(encoding="utf-8"), "messages changed; review and rerun with TRACETUNE_UPDATE_SNAPSHOTS=1"
