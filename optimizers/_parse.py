@@ -196,8 +196,8 @@ def _marker_pattern(names: tuple[str, ...]) -> re.Pattern[str]:
     known = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
     # "[[ ## x ## ]]" anywhere (a small model may write two on one line); "[[ x ]]" for a known name;
     # "## x ##" at the start of a line. An unknown "[[ ## completed ## ]]" ends the field before it.
-    return re.compile(rf"\[\[[ \t]*#+[ \t]*({known}|[\w.-]+)[ \t]*#+[ \t]*\]\][ \t*:]*"
-                      rf"|\[\[[ \t]*({known})[ \t]*\]\][ \t*:]*"
+    return re.compile(rf"\**\[\[[ \t]*#+[ \t]*({known}|[\w.-]+)[ \t]*#+[ \t]*\]\][ \t*:]*"
+                      rf"|\**\[\[[ \t]*({known})[ \t]*\]\][ \t*:]*"
                       rf"|^[ \t*]*#{{2,3}}[ \t]*({known})[ \t]*#{{2,3}}[ \t*:]*$", re.M)
 
 
