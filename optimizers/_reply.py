@@ -20,7 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from optimizers._parse import parse_json, parse_reply, unfenced
+from optimizers._parse import marker, parse_json, parse_reply, unfenced
 from optimizers._suggestion import (Suggestion, check_suggestion, expected_reply_tokens, needs_blocks, reply_model,
                                    reply_format as reply_instructions)
 from optimizers._values import key_of, to_json_values
@@ -345,7 +345,9 @@ class LLMOptimizer(Optimizer):
     def reply_reminder(self, form: str | None = None) -> str:
         """One line that closes a prompt: what to write now (small models follow the end of a prompt best)."""
         form = form or self.reply_form
-        return prompts.render("reply/reminder_json" if form == "json" else "reply/reminder").strip()
+        if form == "json":
+            return prompts.render("reply/reminder_json").strip()
+        return prompts.render("reply/reminder", markers=", ".join(marker(p.name) for p in self.parameters)).strip()
 
     @property
     def reply_tokens(self) -> int:

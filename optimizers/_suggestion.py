@@ -25,7 +25,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema, create_model
 
-from optimizers._parse import parse_json, parse_marked, unfenced
+from optimizers._parse import marker, parse_json, parse_marked, unfenced
 from optimizers.base import Optimizer
 from trace_core import Parameter, prompts
 from trace_core.errors import InvalidProposal
@@ -267,22 +267,24 @@ def _marked(text: str, fields: dict[str, str], optimizer: Optimizer) -> tuple[st
     if not proposal and not no_change and empty:
         raise UnparseableReply(prompts.render("reply/empty_blocks", names=", ".join(empty)).strip(), raw=text)
     if not proposal and not no_change:
-        raise UnparseableReply("it has no block for any variable and no [[ ## no_change ## ]] block; write each new "
-                               "value on the lines under its [[ ## name ## ]] marker", raw=text)
+        markers = ", ".join(marker(p.name) for p in optimizer.parameters)
+        raise UnparseableReply(f"it has no block for any variable ({markers}) and no {marker('no_change')} block; "
+                               "write each new value on the lines under its own marker", raw=text)
     return reasoning, no_change, proposal
 
 
 def _not_json(text: str, error: UnparseableReply, optimizer: Optimizer) -> UnparseableReply:
     """The repair message when the marked form was asked for and the reply is neither form."""
+    markers = ", ".join(marker(p.name) for p in optimizer.parameters)
     if "{" not in text:
-        return UnparseableReply(prompts.render("reply/no_markers").strip(), raw=text)
+        return UnparseableReply(prompts.render("reply/no_markers", markers=markers).strip(), raw=text)
     quotes = next((q for q in ('"""', "'''") if q in text), None)
     code = [p.name for p in optimizer.parameters if p.space.kind == "code"]
     if quotes and code:
         name = next((n for n in code if f'"{n}"' in text), code[0])
         return UnparseableReply(prompts.render("reply/code_in_json", name=name, quotes=quotes).strip(), raw=text)
     problem = str(error).split("; send")[0].removeprefix("the reply is not valid JSON: ")
-    return UnparseableReply(prompts.render("reply/not_json", problem=problem).strip(), raw=text)
+    return UnparseableReply(prompts.render("reply/not_json", problem=problem, markers=markers).strip(), raw=text)
 
 
 def _json(text: str, optimizer: Optimizer, form: str) -> tuple[str, bool, dict[str, Any]]:

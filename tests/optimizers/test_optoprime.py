@@ -133,7 +133,7 @@ CORRUPT = {
     "partly_invalid": (reply(x=2.0, f="def f(a) return a"), "does not parse"),
     "bad_code": (reply(f="def f(a):\nreturn a"), "does not parse"),
     "changed_signature": (reply(f="def f(a, b):\n    return a"), "keep the signature"),
-    "not_json": ("I would increase x.", "none of the [[ ## name ## ]] markers"),
+    "not_json": ("I would increase x.", "none of the markers asked for ([[ ## x ## ]]"),
     "code_in_json": ('{"reasoning": "r", "suggestion": {"f": "def f(a):\n    """doc"""\n    return a"}}',
                      'contains """ inside a JSON string'),
     "json_error": ('{"reasoning": "r" "suggestion": {"x": 2}}', "line 1 column"),

@@ -259,7 +259,7 @@ def test_marked_reply_that_repeats_the_current_values_says_so():
     ('{"reasoning": "r", "suggestion": {"f": "def f(a):\n    """doc"""\n    return a"}}',
      'the value of f contains """ inside a JSON string'),
     ('{"reasoning": "r",\n "suggestion": {"x": 2} "no_change": false}', "line 2 column"),
-    ("Increase x a little.", "none of the [[ ## name ## ]] markers"),
+    ("Increase x a little.", "none of the markers asked for ([[ ## x ## ]]"),
 ])
 def test_marked_form_repairs_say_the_fix_in_plain_words(reply, words):
     with pytest.raises(UnparseableReply, match=re.escape(words)):
