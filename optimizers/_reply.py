@@ -287,9 +287,9 @@ class LLMOptimizer(Optimizer):
     proposals (told in the next prompt), exploration when proposals stall, and
     :meth:`ask`, which turns messages into ``k`` validated updates.
 
-    The reply form is the marked one (one ``[[ ## name ## ]]`` block per field) unless
-    the LLM sends schemas natively and no parameter holds code or long text; then it is
-    JSON, sent as structured output. ``max_tokens`` (default: from the parameters'
+    The reply form is the marked one (one ``[[ ## name ## ]]`` block per field) when a
+    parameter holds code or long text, else JSON (sent as native structured output
+    where the LLM has it). ``max_tokens`` (default: from the parameters'
     sizes) goes with every request. After a step that changed nothing, the temperature
     rises; after two, ``k`` is asked as three distinct choices and the prompt asks for a
     different direction.
@@ -333,10 +333,15 @@ class LLMOptimizer(Optimizer):
 
     @property
     def reply_form(self) -> str:
-        """``"json"`` when the schema goes to the model natively and no value is code or long text, else ``"marked"``."""
-        if self.structured_output and sends_schema(self.llm) and not needs_blocks(self.parameters):
-            return "json"
-        return "marked"
+        """``"marked"`` when a value is code or long text (never escaped inside JSON), else ``"json"``
+        (numbers, choices and short text: a small model writes them in JSON more reliably than
+        under markers)."""
+        return "marked" if needs_blocks(self.parameters) else "json"
+
+    @property
+    def sends_reply_schema(self) -> bool:
+        """Whether the JSON reply's schema goes with the request as native structured output."""
+        return self.reply_form == "json" and self.structured_output and sends_schema(self.llm)
 
     def reply_instructions(self, form: str | None = None) -> str:
         """How to write the reply (``form``: default :attr:`reply_form`)."""
@@ -431,7 +436,7 @@ class LLMOptimizer(Optimizer):
         form = self.reply_form
         temperature, n = self._exploration(k)
         updates = suggest(self, self.llm, messages, k=n, max_repairs=self.max_repairs, form=form,
-                          reply_format=self.reply_format if form == "json" else None,
+                          reply_format=self.reply_format if self.sends_reply_schema else None,
                           meta={"optimizer": type(self).__name__, **meta}, temperature=temperature,
                           max_tokens=self.reply_tokens, repair_template="reply/repair",
                           repair_variables={"reply_format": self.reply_instructions(form)},

@@ -2,13 +2,14 @@
 
 Two forms are asked for and both are always accepted:
 
-- **marked** (the default): one ``[[ ## name ## ]]`` block per field (``reasoning``,
-  each variable, ``no_change``), values written as they are, so code and long text
-  are never escaped inside JSON (small models get this right; DSPy's chat adapter
-  and TextGrad's tags work the same way);
-- **json**: ``{"reasoning": ..., "suggestion": {name: value}, "no_change": bool}``,
-  asked for only when the schema is sent as native structured output and no
-  variable holds code or long text.
+- **marked**, asked for when a variable holds code or long text: one
+  ``[[ ## name ## ]]`` block per field (``reasoning``, each variable, ``no_change``),
+  values written as they are, so code is never escaped inside JSON (DSPy's chat
+  adapter and TextGrad's tags work the same way);
+- **json**, asked for otherwise: ``{"reasoning": ..., "suggestion": {name: value},
+  "no_change": bool}`` (a small model fills numbers in JSON more reliably than under
+  markers, where it tends to leave them blank); its schema goes as native structured
+  output where the server has it.
 
 :func:`reply_model` builds the JSON schema from the spaces; :func:`reply_format` the
 instructions; :func:`check_suggestion` parses a reply leniently and validates every

@@ -266,7 +266,7 @@ def test_marked_form_repairs_say_the_fix_in_plain_words(reply, words):
         check_suggestion(reply, _optimizer(), "marked")
 
 
-def test_the_reply_format_names_every_variable_and_json_only_without_code():
+def test_the_reply_format_names_every_variable_and_is_json_only_without_code():
     opt = _optimizer()
     text = opt.reply_instructions()
     for name in ("reasoning", "x", "k", "prompt", "f", "act", "arch"):
@@ -275,6 +275,8 @@ def test_the_reply_format_names_every_variable_and_json_only_without_code():
     numbers = OptoPrime([Parameter(1.0, name="x", space=Float(0, 10))], ScriptedLLM([], sends_schema=True))
     assert numbers.reply_form == "json" and '"suggestion": {"x": <new value>}' in numbers.reply_instructions()
     assert OptoPrime(opt.parameters, ScriptedLLM([], sends_schema=True)).reply_form == "marked"  # code: never JSON
+    assert numbers.sends_reply_schema and not OptoPrime(numbers.parameters, ScriptedLLM([])).sends_reply_schema
+    assert OptoPrime(numbers.parameters, ScriptedLLM([])).reply_form == "json"  # numbers: JSON, schema or not
 
 
 def test_a_reply_cut_at_the_token_limit_is_asked_again_shorter():
