@@ -10,6 +10,7 @@ operator may use the lower-level functions). Parsing lives in :mod:`optimizers._
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -187,7 +188,8 @@ class LLMOptimizer(Optimizer):
         return min(1.3, base + 0.2 * self.stalls), k if self.stalls < 2 else max(k, 3)
 
     def _pick(self, updates: list[Update], k: int) -> list[Update]:
-        """``k`` of ``updates``: first those whose values are new (not tried, not another's), then the rest."""
+        """``k`` of ``updates``: first those whose values are new (not tried, not another's), then the
+        rest; the LLM calls of those left out are carried by the first one kept (so they are counted)."""
         live = to_json_values(self.by_name, self.values())
         seen = set(self._tried)
         fresh, rest = [], []
@@ -195,7 +197,9 @@ class LLMOptimizer(Optimizer):
             key = key_of({**live, **to_json_values(self.by_name, u.values)})
             (fresh if u.values and key not in seen else rest).append(u)
             seen.add(key)
-        return (fresh + rest)[:k]
+        kept, dropped = (fresh + rest)[:k], (fresh + rest)[k:]
+        calls = tuple(c for u in dropped for c in u.llm_calls)
+        return [dataclasses.replace(kept[0], llm_calls=kept[0].llm_calls + calls), *kept[1:]]
 
     def _told(self, updates: Sequence[Update]) -> None:
         """Remember what to tell the model next time about proposals that were not tried."""

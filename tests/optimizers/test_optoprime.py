@@ -269,6 +269,7 @@ def test_a_suggestion_equal_to_the_current_values_is_told_back_and_exploration_r
     assert "Your last 2 replies changed nothing" in third[-1]["content"] and third != second
     [update] = opt.propose(result)  # third: three choices, the one with new values is taken
     assert llm.requests[2].n == 3 and update.values == {"x": 6.0}
+    assert len(update.llm_calls) == 1 and update.tokens > 0  # the call that made all three choices is counted
     assert opt.stalls == 0
 
 
