@@ -191,7 +191,7 @@ class LLMSpec(_Strict):
     retry: dict[str, Any] | bool | None = None
     max_concurrency: int | None = Field(default=None, ge=1)
     log_path: str | None = None
-    structured_output: bool | None = None
+    structured_output: bool | Literal["auto"] | None = None  # "auto": sent until the server refuses it once
     params: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="before")

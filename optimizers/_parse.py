@@ -1,5 +1,6 @@
 """Lenient parsing of LLM replies: JSON inside prose or fences, trailing commas, raw line
-breaks in strings, Python-style literals, and code sent inside a markdown fence.
+breaks in strings, Python-style literals, code sent inside a markdown fence, and the
+marked format (one ``[[ ## name ## ]]`` block per field, as DSPy's chat adapter writes it).
 
 Nothing is guessed silently: a reply with no usable JSON raises
 :class:`~trace_core.llm.UnparseableReply` whose message says what was wrong in words fit
@@ -11,6 +12,7 @@ from __future__ import annotations
 import ast
 import json
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -18,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 from trace_core.llm.errors import UnparseableReply
 from trace_core.llm.redact import clean
 
-__all__ = ["parse_json", "parse_reply", "unfenced"]
+__all__ = ["parse_json", "parse_reply", "parse_marked", "marker", "unfenced"]
 
 _FENCE = re.compile(r"```[\w-]*[ \t]*\n?(.*?)```", re.S)
 _MAX_STARTS = 64  # '{' positions tried when looking for an object inside prose
@@ -183,3 +185,49 @@ def unfenced(value: Any) -> Any:
     """
     match = _CODE_FENCE.match(value) if isinstance(value, str) else None
     return match.group(1) + "\n" if match else value
+
+
+def marker(name: str) -> str:
+    """The line that opens field ``name`` in the marked format.
+
+    Example:
+        >>> marker("x")
+        '[[ ## x ## ]]'
+    """
+    return f"[[ ## {name} ## ]]"
+
+
+def _marker_pattern(names: tuple[str, ...]) -> re.Pattern[str]:
+    known = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
+    # "[[ ## x ## ]]" anywhere (a small model may write two on one line); "[[ x ]]" for a known name;
+    # "## x ##" at the start of a line. An unknown "[[ ## completed ## ]]" ends the field before it.
+    return re.compile(rf"\**\[\[[ \t]*#+[ \t]*({known}|[\w.-]+)[ \t]*#+[ \t]*\]\][ \t*:]*"
+                      rf"|\**\[\[[ \t]*({known})[ \t]*\]\][ \t*:]*"
+                      rf"|^[ \t*]*#{{2,3}}[ \t]*({known})[ \t]*#{{2,3}}[ \t*:]*$", re.M)
+
+
+def parse_marked(text: str, names: Iterable[str]) -> dict[str, str] | None:
+    """The fields of a reply in the marked format, as text (None when it holds no marker of ``names``).
+
+    Only ``names`` open a field, so a code comment never does; text after a marker
+    on its line belongs to the field; a field given twice keeps its last value.
+
+    Example:
+        >>> parse_marked("[[ ## reasoning ## ]]\\nlower\\n[[ ## x ## ]]\\n3", ["reasoning", "x"])
+        {'reasoning': 'lower', 'x': '3'}
+    """
+    if not isinstance(text, str):
+        return None
+    names = tuple(names)
+    matches = list(_marker_pattern(names).finditer(text))
+    if not matches:
+        return None
+    known = set(names)
+    fields: dict[str, str] = {}
+    for i, m in enumerate(matches):
+        end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
+        body = text[m.end():end]
+        name = m.group(1) or m.group(2) or m.group(3)
+        if name in known:
+            fields[name] = body.strip()
+    return fields or None

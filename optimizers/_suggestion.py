@@ -1,26 +1,39 @@
-"""The suggestion format: ``{"reasoning": ..., "suggestion": {name: value}, "no_change": bool}``.
+"""The suggestion formats, and checking a reply against the parameters' spaces.
 
-:func:`reply_model` builds the reply's schema from the parameters' spaces (sent as
-structured output); :func:`check_suggestion` parses a reply leniently and validates every
+Two forms are asked for and both are always accepted:
+
+- **marked**, asked for when a variable holds code or long text: one
+  ``[[ ## name ## ]]`` block per field (``reasoning``, each variable, ``no_change``),
+  values written as they are, so code is never escaped inside JSON (DSPy's chat
+  adapter and TextGrad's tags work the same way);
+- **json**, asked for otherwise: ``{"reasoning": ..., "suggestion": {name: value},
+  "no_change": bool}`` (a small model fills numbers in JSON more reliably than under
+  markers, where it tends to leave them blank); its schema goes as native structured
+  output where the server has it.
+
+:func:`reply_model` builds the JSON schema from the spaces; :func:`reply_format` the
+instructions; :func:`check_suggestion` parses a reply leniently and validates every
 value against its parameter's space, reporting all problems at once.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, create_model
 
-from optimizers._parse import parse_json, unfenced
+from optimizers._parse import marker, parse_json, parse_marked, unfenced
 from optimizers.base import Optimizer
-from trace_core import Parameter
+from trace_core import Parameter, prompts
 from trace_core.errors import InvalidProposal
 from trace_core.llm.errors import UnparseableReply
 from trace_core.spaces import Choice, Code, Float, Int, Json, Space, Text
 
-__all__ = ["Suggestion", "reply_model", "check_suggestion"]
+__all__ = ["Suggestion", "reply_model", "reply_format", "needs_blocks", "expected_reply_tokens", "check_suggestion"]
 
 
 def _annotation(space: Space) -> Any:
@@ -102,14 +115,74 @@ def reply_model(parameters: Sequence[Parameter]) -> type[BaseModel]:
     )
 
 
+_SHORT_TEXT = 200  # text allowed at most this long may go inside JSON; longer text gets its own block
+
+
+def _blocked(space: Space) -> bool:
+    """Whether values of ``space`` are sent in their own block, never inside a JSON string."""
+    return space.kind == "code" or (space.kind == "text" and (space.max_chars or _SHORT_TEXT + 1) > _SHORT_TEXT)
+
+
+def needs_blocks(parameters: Sequence[Parameter]) -> bool:
+    """True when a parameter holds code or long text (its reply must not be JSON).
+
+    Example:
+        >>> from trace_core.spaces import Code
+        >>> needs_blocks([Parameter("def f():\\n    pass\\n", name="f", space=Code())])
+        True
+    """
+    return any(_blocked(p.space) for p in parameters)
+
+
+def reply_format(parameters: Sequence[Parameter], form: str = "marked") -> str:
+    """The reply instructions for ``form`` (``"marked"`` or ``"json"``), naming every parameter.
+
+    Example:
+        >>> from trace_core.spaces import Int
+        >>> print(reply_format([Parameter(3, name="k", space=Int(1, 9))], "json").splitlines()[1])
+        {"reasoning": "<what the feedback says and why your change helps>", "suggestion": {"k": <new value>}, "no_change": false}
+    """
+    if form == "json":
+        example = ", ".join(f'"{p.name}": <new value>' for p in parameters)
+        return prompts.render("reply/json", example=example).strip()
+    fields = [prompts.render("reply/code_field" if p.space.kind == "code" else "reply/field", name=p.name,
+                             allowed=p.space.describe()).strip() for p in parameters]
+    return prompts.render("reply/marked", fields="\n\n".join(fields)).strip()
+
+
+def expected_reply_tokens(parameters: Sequence[Parameter]) -> int:
+    """A generous reply size in tokens (sent as ``max_tokens``): the reasoning plus every
+    value at twice its current length (at least a few lines each).
+
+    Example:
+        >>> from trace_core.spaces import Float
+        >>> expected_reply_tokens([Parameter(0.5, name="x", space=Float(0, 1))])
+        512
+    """
+    total = 300
+    for p in parameters:
+        if p.space.kind in ("code", "text"):
+            chars = len(str(p._value))
+            limit = getattr(p.space, "max_chars", None)
+            total += 64 + (min(chars * 2, limit) if limit else max(chars * 2, 400)) // 3
+        elif p.space.kind == "json":
+            total += 32 + len(json.dumps(p.space.to_json(p._value), default=str)) // 2
+        else:
+            total += 24
+    return max(512, min(8192, total))
+
+
 @dataclass(frozen=True)
 class Suggestion:
-    """A checked reply: the reasoning and the validated values that differ from the live
-    ones (see :func:`check_suggestion` for an example)."""
+    """A checked reply: the reasoning, the validated values that differ from the live
+    ones, and ``same``: values it proposed that equal the live ones (JSON data), so a
+    reply that only repeats the current values can be told so (see
+    :func:`check_suggestion` for an example)."""
 
     reasoning: str
     values: dict[str, Any]
     no_change: bool
+    same: dict[str, Any] = field(default_factory=dict)
 
 
 def _bool(value: Any) -> bool:
@@ -139,29 +212,84 @@ def _merged(current: Any, new: Any) -> Any:
 
 
 def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, str) and isinstance(b, str):
+        return a.strip() == b.strip()  # code and text: a trailing line break is no change
     try:
         return type(a) is type(b) and bool(a == b)
     except Exception:  # noqa: BLE001 - arrays and odd types: treat as different
         return False
 
 
-def check_suggestion(text: str, optimizer: Optimizer) -> Suggestion:
-    """Parse a suggestion reply and validate every value against its parameter's space.
+_SKIP = object()
+_KEEP_WORDS = {"", "unchanged", "keep", "same", "no change", "<unchanged>", "(unchanged)", "(keep)"}
+_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 
-    All problems of a reply are reported at once; nothing is assigned.
 
-    Raises:
-        UnparseableReply: not JSON, or not the expected object.
-        InvalidProposal: unknown names or values a space rejects (every one listed).
+def _from_block(body: str, param: Parameter) -> Any:
+    """A value written under a marker, as the space expects it (``_SKIP``: the variable is kept)."""
+    text = body.strip()
+    if text.lower().strip(" .") in _KEEP_WORDS:
+        return _SKIP
+    kind = param.space.kind
+    bare = unfenced(text)
+    if kind == "code":
+        return bare if bare is not text else text + "\n"
+    if kind == "text":
+        return bare.rstrip("\n") if bare is not text else text
+    bare = bare.strip().strip("`").strip()
+    if kind == "json":
+        try:
+            return json.loads(bare)
+        except json.JSONDecodeError:
+            return bare  # a partial object or a message the space explains
+    first = bare.splitlines()[0].strip() if bare else ""
+    try:
+        return json.loads(first)
+    except json.JSONDecodeError:
+        pass
+    if kind in ("float", "int") and (number := _NUMBER.match(first)):
+        return number.group()  # "3.5 (closer to the center)": the number
+    return first.strip("\"'")
 
-    Example:
-        >>> from optimizers.optoprime import OptoPrime
-        >>> from trace_core.spaces import Int
-        >>> opt = OptoPrime([Parameter(1, name="k", space=Int(1, 9))], llm=None)
-        >>> check_suggestion('{"reasoning": "more", "suggestion": {"k": "4"}}', opt)
-        Suggestion(reasoning='more', values={'k': 4}, no_change=False)
-    """
-    data = parse_json(text)
+
+def _marked(text: str, fields: dict[str, str], optimizer: Optimizer) -> tuple[str, bool, dict[str, Any]]:
+    reasoning = fields.pop("reasoning", "")
+    flag = fields.pop("no_change", "").strip().strip("`*.").split()
+    no_change = _bool(flag[0]) if flag else False
+    proposal = {}
+    for name, body in fields.items():
+        value = _from_block(body, optimizer.by_name[name])
+        if value is not _SKIP:
+            proposal[name] = value
+    empty = [name for name, body in fields.items() if not body.strip()]
+    if not proposal and not no_change and empty:
+        raise UnparseableReply(prompts.render("reply/empty_blocks", names=", ".join(empty)).strip(), raw=text)
+    if not proposal and not no_change:
+        markers = ", ".join(marker(p.name) for p in optimizer.parameters)
+        raise UnparseableReply(f"it has no block for any variable ({markers}) and no {marker('no_change')} block; "
+                               "write each new value on the lines under its own marker", raw=text)
+    return reasoning, no_change, proposal
+
+
+def _not_json(text: str, error: UnparseableReply, optimizer: Optimizer) -> UnparseableReply:
+    """The repair message when the marked form was asked for and the reply is neither form."""
+    markers = ", ".join(marker(p.name) for p in optimizer.parameters)
+    if "{" not in text:
+        return UnparseableReply(prompts.render("reply/no_markers", markers=markers).strip(), raw=text)
+    quotes = next((q for q in ('"""', "'''") if q in text), None)
+    code = [p.name for p in optimizer.parameters if p.space.kind == "code"]
+    if quotes and code:
+        name = next((n for n in code if f'"{n}"' in text), code[0])
+        return UnparseableReply(prompts.render("reply/code_in_json", name=name, quotes=quotes).strip(), raw=text)
+    problem = str(error).split("; send")[0].removeprefix("the reply is not valid JSON: ")
+    return UnparseableReply(prompts.render("reply/not_json", problem=problem, markers=markers).strip(), raw=text)
+
+
+def _json(text: str, optimizer: Optimizer, form: str) -> tuple[str, bool, dict[str, Any]]:
+    try:
+        data = parse_json(text)
+    except UnparseableReply as e:
+        raise (_not_json(text, e, optimizer) if form == "marked" else e) from None
     if not isinstance(data, dict):
         raise UnparseableReply(
             f'expected a JSON object with keys "reasoning", "suggestion" and "no_change", got a JSON '
@@ -170,7 +298,7 @@ def check_suggestion(text: str, optimizer: Optimizer) -> Suggestion:
     reasoning = data.get("reasoning", "")
     reasoning = reasoning if isinstance(reasoning, str) else json.dumps(reasoning, default=str)
     if no_change:
-        return Suggestion(reasoning, {}, True)
+        return reasoning, True, {}
     if "suggestion" not in data:
         raise UnparseableReply(
             f'the object has no "suggestion" key (its keys: {sorted(data)}); use exactly "reasoning", "suggestion" '
@@ -182,13 +310,45 @@ def check_suggestion(text: str, optimizer: Optimizer) -> Suggestion:
         raise UnparseableReply(
             f'"suggestion" must be a JSON object mapping variable names to new values, got a {type(proposal).__name__}',
             raw=text)
+    for name, value in proposal.items():
+        param = optimizer.by_name.get(name)
+        if param is not None and param.space.kind == "code":
+            proposal[name] = unfenced(value)
+    return reasoning, False, proposal
+
+
+def check_suggestion(text: str, optimizer: Optimizer, form: str = "marked") -> Suggestion:
+    """Parse a suggestion reply (marked or JSON form) and validate every value against
+    its parameter's space. ``form`` is the form that was asked for: it only chooses the
+    words of an error.
+
+    All problems of a reply are reported at once; nothing is assigned.
+
+    Raises:
+        UnparseableReply: neither form, or not the expected fields.
+        InvalidProposal: unknown names or values a space rejects (every one listed).
+
+    Example:
+        >>> from optimizers.optoprime import OptoPrime
+        >>> from trace_core.spaces import Int
+        >>> opt = OptoPrime([Parameter(1, name="k", space=Int(1, 9))], llm=None)
+        >>> check_suggestion('{"reasoning": "more", "suggestion": {"k": "4"}}', opt)
+        Suggestion(reasoning='more', values={'k': 4}, no_change=False, same={})
+        >>> check_suggestion("[[ ## reasoning ## ]]\\nkeep\\n[[ ## k ## ]]\\n1", opt).same
+        {'k': 1}
+    """
+    fields = parse_marked(text, ["reasoning", "no_change", *optimizer.by_name])
+    if fields is not None:
+        reasoning, no_change, proposal = _marked(text, fields, optimizer)
+    else:
+        reasoning, no_change, proposal = _json(text, optimizer, form)
+    if no_change:
+        return Suggestion(reasoning, {}, True)
     clean: dict[str, Any] = {}
     errors: list[str] = []
     for name, value in proposal.items():
         param = optimizer.by_name.get(name)
-        if param is not None and param.space.kind == "code":
-            value = unfenced(value)
-        elif param is not None and param.space.kind == "json":
+        if param is not None and param.space.kind == "json":
             value = _completed(value, param)
         try:
             clean.update(optimizer.validate({name: value}))
@@ -198,5 +358,7 @@ def check_suggestion(text: str, optimizer: Optimizer) -> Suggestion:
             errors.append(f"{name}: {type(e).__name__}: {e}")
     if errors:
         raise InvalidProposal("; ".join(errors) + ". Nothing was changed; fix these values (or leave them out).")
-    changed = {n: v for n, v in clean.items() if not _same(v, optimizer.by_name[n]._value)}
-    return Suggestion(reasoning, changed, not changed)
+    live = optimizer.by_name
+    changed = {n: v for n, v in clean.items() if not _same(v, live[n]._value)}
+    same = {n: live[n].space.to_json(v) for n, v in clean.items() if n not in changed}
+    return Suggestion(reasoning, changed, not changed, same)

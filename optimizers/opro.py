@@ -31,14 +31,16 @@ class OPRO(LLMOptimizer):
         max_history: how many of the best entries the prompt shows.
         value_chars: each shown value is cut to about this many characters.
         max_repairs: how many times a bad reply goes back to the model with its error.
-        temperature: sampling temperature (None: the model's default).
+        temperature: sampling temperature (None: the model's default); it rises after
+            steps that changed nothing.
+        max_tokens: the reply's token limit (default: from the parameters' sizes).
 
     Example:
         >>> from trace_core.llm import ScriptedLLM
         >>> from trace_core.spaces import Float
         >>> from trace_core import Feedback
         >>> x = Parameter(0.0, name="x", space=Float(-5, 5))
-        >>> opt = OPRO([x], ScriptedLLM(['{"reasoning": "go up", "suggestion": {"x": 1.5}, "no_change": false}']))
+        >>> opt = OPRO([x], ScriptedLLM(["[[ ## reasoning ## ]]\\ngo up\\n[[ ## x ## ]]\\n1.5"]))
         >>> opt.observe({"x": 0.0}, Feedback(score=-4.0))
         >>> opt.propose()[0].values
         {'x': 1.5}
@@ -48,9 +50,9 @@ class OPRO(LLMOptimizer):
 
     def __init__(self, parameters: Iterable[Parameter], llm: Any, *, objective: str | None = None,
                  max_history: int = 20, value_chars: int = 2000, max_repairs: int = 2,
-                 temperature: float | None = None, direction: Direction = "maximize"):
+                 temperature: float | None = None, direction: Direction = "maximize", max_tokens: int | None = None):
         super().__init__(parameters, llm, objective=objective, max_repairs=max_repairs, temperature=temperature,
-                         direction=direction)
+                         direction=direction, max_tokens=max_tokens)
         if max_history < 1 or value_chars < 20:
             raise ConfigError(f"OPRO needs max_history >= 1 and value_chars >= 20; got {max_history}, {value_chars}")
         self.max_history = max_history
@@ -76,8 +78,11 @@ class OPRO(LLMOptimizer):
         history = "\n\n".join(self._entry(e) for e in self.ranked()) or "(nothing tried yet)"
         user = prompts.render("opro/user", objective=self.goal("Find the values with the best score."),
                               parameters=format_parameters(self.parameters), history=history,
-                              order=f"worst first, best last; {better} scores are better")
-        return [{"role": "system", "content": prompts.render("opro/system")}, {"role": "user", "content": user}]
+                              order=f"worst first, best last; {better} scores are better",
+                              notes=f"\n# Your last reply\n{self.notes()}\n" if self.notes() else "",
+                              reply_reminder=self.reply_reminder())
+        system = prompts.render("opro/system", reply_format=self.reply_instructions())
+        return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
     # -- the optimizer contract -----------------------------------------------------------
     def propose(self, propagated: Mapping[Parameter, Any] | None = None, k: int = 1) -> list[Update]:
@@ -87,13 +92,14 @@ class OPRO(LLMOptimizer):
     def observe(self, values: Mapping[str, Any], feedback: Any, *, update: Update | None = None) -> None:
         """Add ``values`` with their score to the history (the same values again replace the old entry)."""
         fb = as_feedback(feedback)
+        self.observed(values, fb, update)
         data = to_json_values(self.by_name, values)
         key = key_of(data)
         self.history = [e for e in self.history if key_of(e["values"]) != key]
         self.history.append({"values": data, "score": self.score(fb), "feedback": fb.text})
 
     def state_dict(self) -> dict[str, Any]:
-        return {"history": [dict(e) for e in self.history]}
+        return {"history": [dict(e) for e in self.history], **self.reply_state()}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         entries = state.get("history", [])
@@ -104,3 +110,4 @@ class OPRO(LLMOptimizer):
             raise ConfigError(f"OPRO state has a malformed history ({e}); expected "
                               '{"history": [{"values": {...}, "score": number or null}, ...]}') from None
         self.history = history
+        self.load_reply_state(state)

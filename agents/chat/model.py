@@ -4,8 +4,9 @@ chat agent's model goes through the same cache, retries, budget and redacted log
 from __future__ import annotations
 
 import json
+import os
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
@@ -15,8 +16,9 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict
 
-__all__ = ["LayerChatModel", "to_openai_messages", "RAW_ARGUMENTS", "storable"]
+__all__ = ["LayerChatModel", "to_openai_messages", "chat_spec_from_env", "RAW_ARGUMENTS", "storable"]
 
+ENV_CHAT_MODEL = "TRACETUNE_CHAT_LLM"
 _ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool"}
 
 #: The argument a tool call gets when the model's arguments were not a JSON object, or held
@@ -74,6 +76,27 @@ def storable(value: Any) -> bool:
     if isinstance(value, (list, tuple)):
         return all(storable(v) for v in value)
     return True
+
+
+def chat_spec_from_env(env: Mapping[str, str] | None = None) -> dict[str, Any] | str | None:
+    """The chat model from the environment: ``$TRACETUNE_CHAT_LLM`` (else ``$TRACETUNE_LLM``)
+    with the ``TRACETUNE_CHAT_LLM_*`` settings (``_API_BASE``, ``_API_KEY``, ``_TIMEOUT``,
+    ``_STRUCTURED_OUTPUT``), each falling back to its ``TRACETUNE_LLM_*`` one; None when
+    neither model is set. A ``scripted:`` spec is returned as it is (a string).
+
+    Example:
+        >>> chat_spec_from_env({"TRACETUNE_CHAT_LLM": "openai/local", "TRACETUNE_LLM_API_BASE": "http://h/v1"})
+        {'model': 'openai/local', 'api_base': 'http://h/v1'}
+    """
+    from trace_core.llm.env import ENV_MODEL, env_settings
+
+    env = os.environ if env is None else env
+    model = (env.get(ENV_CHAT_MODEL) or env.get(ENV_MODEL) or "").strip()
+    if not model:
+        return None
+    if model.startswith("scripted:"):
+        return model
+    return {"model": model, **env_settings(env, ENV_MODEL), **env_settings(env, ENV_CHAT_MODEL)}
 
 
 def _tool_calls(completion: Any) -> list[dict[str, Any]]:

@@ -28,8 +28,8 @@ from agents.chat import _format as fmt
 from agents.chat.context import ChatLimits, SessionRecord, SessionTable
 from agents.chat.control import RunControl
 from agents.chat.graph import build_graph
+from agents.chat.model import LayerChatModel, chat_spec_from_env, to_openai_messages
 from agents.chat.tools import TOOL_SECONDS, Bounds
-from agents.chat.model import LayerChatModel, to_openai_messages
 from agents.store import RunStore, open_store
 from trace_core import Budget, prompts
 from trace_core.errors import ConfigError, TraceTuneError
@@ -54,14 +54,15 @@ def chat_llm(spec: Any = None, **middleware: Any) -> Any:
     """The chat model's LLM from the LLM layer, with ``middleware`` (budget, cache, log ...) around it.
 
     ``spec`` is an LLM, a model string, a mapping, or None for ``$TRACETUNE_CHAT_LLM``
-    and then ``$TRACETUNE_LLM``. ``scripted:<file.json>`` is a test hook: a JSON list
+    and then ``$TRACETUNE_LLM`` (with their ``_API_BASE`` / ``_TIMEOUT`` settings, see
+    :func:`agents.chat.model.chat_spec_from_env`). ``scripted:<file.json>`` is a test hook: a JSON list
     of replies for :class:`~trace_core.llm.ScriptedLLM`, each a string or
     ``{"text": ..., "tool_calls": [{"name": ..., "arguments": {...}}]}``.
     """
     from trace_core.llm import ScriptedLLM, resolve_llm
 
     if spec is None:
-        spec = os.environ.get(ENV_CHAT_LLM) or None
+        spec = chat_spec_from_env()
     if isinstance(spec, str) and spec.startswith("scripted:"):
         spec = ScriptedLLM(_scripted(spec[len("scripted:"):]), model="scripted")
     llm = resolve_llm(spec, **middleware)

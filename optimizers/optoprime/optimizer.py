@@ -1,9 +1,12 @@
 """OptoPrime: an LLM reads the traced program and its feedback and proposes new values.
 
 The prompt is the parameters' minimal subgraph written as a short program (see
-:mod:`optimizers.optoprime.view`) under a token budget; the reply is one JSON
-object whose schema comes from the parameters' spaces; bad replies go back to the
-model with the error a bounded number of times (see :mod:`optimizers._reply`).
+:mod:`optimizers.optoprime.view`) under a token budget, with the values tried so
+far and what happened to the last reply; the reply has one marked block per
+variable (or is JSON sent as structured output where that fits, see
+:mod:`optimizers._suggestion`); bad replies go back to the model with the fix in
+plain words a bounded number of times, within the token budget (see
+:mod:`optimizers._reply`).
 """
 
 from __future__ import annotations
@@ -40,7 +43,9 @@ class OptoPrime(LLMOptimizer):
             collapsed and middle lines dropped until the prompt fits.
         max_repairs: how many times a bad reply goes back to the model with its error.
         memory: how many past (values, feedback) pairs from :meth:`observe` to show.
-        temperature: sampling temperature (None: the model's default).
+        temperature: sampling temperature (None: the model's default); it rises after
+            steps that changed nothing.
+        max_tokens: the reply's token limit (default: from the variables' sizes).
         count_tokens: token counter for the budget (default: a fast, high estimate).
 
     Example:
@@ -49,17 +54,18 @@ class OptoPrime(LLMOptimizer):
         >>> from trace_core.spaces import Float
         >>> x = Parameter(1.0, name="x", space=Float(-10, 10))
         >>> y = x * node(2.0)
-        >>> llm = ScriptedLLM(['{"reasoning": "y should be 6", "suggestion": {"x": 3}, "no_change": false}'])
+        >>> llm = ScriptedLLM(["[[ ## reasoning ## ]]\\ny should be 6\\n[[ ## x ## ]]\\n3"])
         >>> opt = OptoPrime([x], llm)
         >>> opt.step(backward(y, "y should be 6")).values, x.value
         ({'x': 3.0}, 3.0)
     """
 
     def __init__(self, parameters: Iterable[Parameter], llm: Any, *, objective: str | None = None,
-                 token_budget: int = 8000, max_repairs: int = 2, memory: int = 0, temperature: float | None = None,
-                 count_tokens: Callable[[str], int] | None = None, direction: Direction = "maximize"):
+                 token_budget: int = 8000, max_repairs: int = 2, memory: int = 5, temperature: float | None = None,
+                 count_tokens: Callable[[str], int] | None = None, direction: Direction = "maximize",
+                 max_tokens: int | None = None):
         super().__init__(parameters, llm, objective=objective, max_repairs=max_repairs, temperature=temperature,
-                         direction=direction)
+                         direction=direction, max_tokens=max_tokens)
         if token_budget < 1 or memory < 0:
             raise ConfigError(f"OptoPrime needs token_budget >= 1 and memory >= 0; got {token_budget}, {memory}")
         self.token_budget = token_budget
@@ -68,23 +74,29 @@ class OptoPrime(LLMOptimizer):
 
     # -- the prompt -----------------------------------------------------------------
     def _memory_text(self, limit: int) -> str:
-        if not self._memory:
-            return ""
-        entries = []
-        for i, (values, feedback) in enumerate(self._memory, 1):
-            shown = ", ".join(f"{k}={format_json(v, limit)}" for k, v in values.items())
-            entries.append(f"{i}. {shown}\n   feedback: {format_feedback(feedback, limit * 2)}")
-        return prompts.render("optoprime/memory", entries="\n".join(entries))
+        """The values tried with their feedback, then what happened to the last reply."""
+        parts = []
+        if self._memory:
+            entries = []
+            for i, (values, feedback) in enumerate(self._memory, 1):
+                shown = ", ".join(f"{k}={format_json(v, limit)}" for k, v in values.items())
+                entries.append(f"{i}. {shown}\n   feedback: {format_feedback(feedback, limit * 2)}")
+            parts.append(prompts.render("optoprime/memory", entries="\n".join(entries)).strip())
+        notes = self.notes()
+        if notes:
+            parts.append(prompts.render("reply/last_step", notes=cut(notes, limit * 20)).strip())
+        return "\n" + "\n\n".join(parts) + "\n" if parts else ""
 
     def messages(self, propagated: Mapping[Parameter, Any] | None = None) -> tuple[list[dict[str, str]], dict[str, Any]]:
         """The chat messages for ``propagated`` under the token budget, and how they were
         made (``prompt_level``: 0 = nothing shortened; ``prompt_tokens_estimate``)."""
         view = GraphView(self.parameters, propagated)
-        system = prompts.render("optoprime/system")
+        system = prompts.render("optoprime/system", reply_format=self.reply_instructions())
         default = "Change the variables so that the outputs get better feedback."
         scored = any(fb.score is not None for fb in (*view.feedback, *(fb for _, fb in self._memory)))
         instruction = self.goal(default) if scored else (self.objective or default).strip()  # no score: no direction
-        fixed = {"instruction": cut(instruction, 4000), "variables": view.variables()}
+        fixed = {"instruction": cut(instruction, 4000), "variables": view.variables(),
+                 "reply_reminder": self.reply_reminder()}
         base = self.count_tokens(system) + self.count_tokens(fixed["instruction"] + fixed["variables"])
         user, tokens, chosen = "", 0, 0
         for chosen, level in enumerate(LEVELS):
@@ -109,15 +121,18 @@ class OptoPrime(LLMOptimizer):
         """Ask the LLM for ``k`` updates (``n=k`` in one call); bad replies are repaired or
         become no-change updates with the reason. :class:`BudgetExceeded` propagates."""
         messages, info = self.messages(propagated)
-        return self.ask(messages, k, info)
+        return self.ask(messages, k, info, token_budget=self.token_budget, count_tokens=self.count_tokens)
 
     def observe(self, values: Mapping[str, Any], feedback: Any, *, update: Update | None = None) -> None:
         """Remember ``values`` and their feedback (the last ``memory`` pairs are shown)."""
+        fb = as_feedback(feedback)
+        self.observed(values, fb, update)
         if self._memory.maxlen:
-            self._memory.append((to_json_values(self.by_name, values), as_feedback(feedback)))
+            self._memory.append((to_json_values(self.by_name, values), fb))
 
     def state_dict(self) -> dict[str, Any]:
-        return {"memory": [{"values": v, "feedback": fb.model_dump(mode="json")} for v, fb in self._memory]}
+        return {"memory": [{"values": v, "feedback": fb.model_dump(mode="json")} for v, fb in self._memory],
+                **self.reply_state()}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         entries = state.get("memory", [])
@@ -128,3 +143,4 @@ class OptoPrime(LLMOptimizer):
                               '{"memory": [{"values": {...}, "feedback": {...}}, ...]}') from None
         self._memory.clear()
         self._memory.extend(restored)
+        self.load_reply_state(state)

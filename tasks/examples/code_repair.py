@@ -45,7 +45,8 @@ class CodeRepairTask(BaseTask):
     """
 
     name = "code_repair"
-    description = "Fix the function median(xs) so that every unit test passes."
+    description = ("Fix the function median(xs) so that every unit test passes. The score is the fraction of the "
+                   "unit tests that pass: higher is better, and 1.0 (all pass) is the best possible score.")
     direction = "maximize"
 
     class Options(TaskOptions):
@@ -80,5 +81,6 @@ class CodeRepairTask(BaseTask):
                 passed += 1
             else:
                 lines.append(f"median({xs}) returned {value!r}, expected {want!r}")
-        text = "all tests pass" if passed == len(CASES) else "failing tests:\n" + "\n".join(lines)
+        summary = f"{passed} of {len(CASES)} unit tests pass (score {passed / len(CASES):.3g}; 1.0 is the best)"
+        text = summary if passed == len(CASES) else f"{summary}; failing tests:\n" + "\n".join(lines)
         return Feedback(score=passed / len(CASES), metrics={"passed": passed, "total": len(CASES)}, text=text)

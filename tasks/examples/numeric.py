@@ -33,7 +33,8 @@ class NumericTask(BaseTask):
     """
 
     name = "numeric"
-    description = "Choose x and y to make f(x, y) as small as possible; its minimum value is 0."
+    description = ("Choose x and y to make f(x, y) as small as possible. The score is f(x, y) itself: lower is "
+                   "better, and 0 (its minimum) is the best possible score.")
     direction = "minimize"
 
     class Options(TaskOptions):
@@ -65,5 +66,5 @@ class NumericTask(BaseTask):
 
     def evaluate(self, example: Any, output: Any) -> Feedback:
         value = float(getattr(output, "value", output))
-        hint = "that is the minimum" if value < 1e-6 else "lower is better; the minimum is 0"
+        hint = "that is the minimum, the best possible" if value < 1e-6 else "lower is better; the best possible is 0"
         return Feedback(score=value, metrics={"f": value}, text=f"f(x, y) = {value:.6g}; {hint}")

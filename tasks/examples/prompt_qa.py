@@ -80,7 +80,8 @@ class PromptQATask(BaseTask):
 
     name = "prompt_qa"
     description = ("Write the system prompt of an assistant that answers short questions; an answer counts "
-                   "only if it is exactly the expected answer (case and trailing punctuation ignored).")
+                   "only if it is exactly the expected answer (case and trailing punctuation ignored). The score "
+                   "is the fraction of questions answered right: higher is better, and 1.0 is the best possible.")
     direction = "maximize"
 
     class Options(TaskOptions):
@@ -121,7 +122,7 @@ class PromptQATask(BaseTask):
     def evaluate(self, example: dict[str, str], output: Any) -> Feedback:
         reply = str(getattr(output, "value", output))
         ok = normalize(reply) == normalize(example["answer"])
-        text = (f"correct: {example['answer']!r}" if ok else
-                f"wrong: the reply was {reply[:200]!r}, the expected answer is {example['answer']!r} "
-                "(only the exact answer counts)")
+        text = (f"correct (score 1): {example['answer']!r}" if ok else
+                f"wrong (score 0; 1 is the best): the reply was {reply[:200]!r}, the expected answer is "
+                f"{example['answer']!r} (only the exact answer counts)")
         return Feedback(score=float(ok), metrics={"exact_match": float(ok)}, text=text)

@@ -106,3 +106,16 @@ def test_a_nan_score_counts_as_failed_and_all_failed_history_still_proposes():
     json.dumps(opt.state_dict(), allow_nan=False)  # strict JSON: a store may refuse NaN
     assert history_of(opt.messages()[1]["content"]) == [(3.0, None), (2.0, None)]
     assert opt.propose()[0].values == {"x": 1.0}
+
+
+def test_a_repeat_of_the_current_values_is_told_back_in_the_next_prompt():
+    x = Parameter(0.0, name="x", space=Float(-5, 5))
+    llm = ScriptedLLM(["[[ ## reasoning ## ]]\nstay\n[[ ## x ## ]]\n0", "[[ ## reasoning ## ]]\nup\n[[ ## x ## ]]\n2"])
+    opt = OPRO([x], llm, temperature=0.0)
+    opt.observe({"x": 0.0}, Feedback(score=-4.0))
+    [update] = opt.propose()
+    assert update.no_change and update.meta["same_as_current"] == {"x": 0.0}
+    [update] = opt.propose()
+    assert "Your last suggestion x=0.0 equals the current values" in llm.calls[1][-1]["content"]
+    assert llm.calls[1] != llm.calls[0] and llm.requests[1].temperature > 0.0 and update.values == {"x": 2.0}
+    assert opt.state_dict()["stalls"] == 0

@@ -133,7 +133,10 @@ CORRUPT = {
     "partly_invalid": (reply(x=2.0, f="def f(a) return a"), "does not parse"),
     "bad_code": (reply(f="def f(a):\nreturn a"), "does not parse"),
     "changed_signature": (reply(f="def f(a, b):\n    return a"), "keep the signature"),
-    "not_json": ("I would increase x.", "no JSON object"),
+    "not_json": ("I would increase x.", "none of the markers asked for ([[ ## x ## ]]"),
+    "code_in_json": ('{"reasoning": "r", "suggestion": {"f": "def f(a):\n    """doc"""\n    return a"}}',
+                     'contains """ inside a JSON string'),
+    "json_error": ('{"reasoning": "r" "suggestion": {"x": 2}}', "line 1 column"),
 }
 
 
@@ -192,7 +195,8 @@ def test_k_proposals_from_one_call_with_n():
     x, f, llm, opt, result = _problem([reply(x=2.0), reply(x=3.0), reply(x=4.0)])
     updates = opt.propose(result, k=3)
     assert [u.values for u in updates] == [{"x": 2.0}, {"x": 3.0}, {"x": 4.0}]
-    assert len(llm.calls) == 1 and llm.requests[0].n == 3 and llm.requests[0].response_format is opt.reply_format
+    assert len(llm.calls) == 1 and llm.requests[0].n == 3 and llm.requests[0].response_format is None  # code: marked
+    assert llm.requests[0].max_tokens == opt.reply_tokens >= 512
     assert len({u.id for u in updates}) == 3
 
 
@@ -218,19 +222,19 @@ def test_memory_shows_the_last_pairs_and_survives_state_dict():
     for v in (1.5, 2.5, 3.5):
         opt.observe({"x": v}, Feedback(score=v, text=f"score {v}"))
     prompt = opt.messages(result)[0][-1]["content"]
-    memory = prompt.split("# Earlier values and their feedback (oldest first)\n", 1)[1]
+    memory = prompt.split("# Values tried so far and their feedback (oldest first)\n", 1)[1]
     assert "x=1.5" not in memory and memory.index("x=2.5") < memory.index("x=3.5")
     state = json.loads(json.dumps(opt.state_dict()))
     fresh = OptoPrime([x, f], llm, memory=2)
-    assert "Earlier values" not in fresh.messages(result)[0][-1]["content"]
+    assert "Values tried" not in fresh.messages(result)[0][-1]["content"]
     fresh.load_state_dict(state)
     assert fresh.messages(result) == opt.messages(result)
 
 
 def test_without_memory_nothing_is_kept():
-    x, f, llm, opt, result = _problem([])
+    x, f, llm, opt, result = _problem([], memory=0)
     opt.observe({"x": 2.0}, 1.0)
-    assert opt.state_dict() == {"memory": []}
+    assert opt.state_dict()["memory"] == []
 
 
 def test_without_an_llm_propose_says_what_to_do():
@@ -239,3 +243,53 @@ def test_without_an_llm_propose_says_what_to_do():
         OptoPrime([x], None).propose(None)
     with pytest.raises(ValueError, match="k must be at least 1"):
         OptoPrime([x], ScriptedLLM([])).propose(None, k=0)
+
+
+# -- no stalls ----------------------------------------------------------------------------------
+
+
+def marked(**values):
+    blocks = "".join(f"[[ ## {k} ## ]]\n{v}\n" for k, v in values.items())
+    return f"[[ ## reasoning ## ]]\nmove toward the center\n{blocks}"
+
+
+def test_a_suggestion_equal_to_the_current_values_is_told_back_and_exploration_rises():
+    x, f, llm, opt, result = _problem([marked(x=1.0)] * 2 + [marked(x=1.0), marked(x=1.0), marked(x=6.0)],
+                                      temperature=0.0)
+    opt.observe(opt.values(), Feedback(score=0.2))
+    first = opt.messages(result)[0]
+    [update] = opt.propose(result)
+    assert update.no_change and update.meta["same_as_current"] == {"x": 1.0}
+    second = opt.messages(result)[0]
+    assert "Your last suggestion x=1.0 equals the current values, so it was not tried." in second[-1]["content"]
+    assert second != first
+    [update] = opt.propose(result)  # second stall: asked hotter
+    assert update.no_change and llm.requests[1].temperature > llm.requests[0].temperature == 0.0
+    third = opt.messages(result)[0]
+    assert "Your last 2 replies changed nothing" in third[-1]["content"] and third != second
+    [update] = opt.propose(result)  # third: three choices, the one with new values is taken
+    assert llm.requests[2].n == 3 and update.values == {"x": 6.0}
+    assert len(update.llm_calls) == 1 and update.tokens > 0  # the call that made all three choices is counted
+    assert opt.stalls == 0
+
+
+def test_a_tried_suggestion_and_its_feedback_reach_the_next_prompt():
+    x, f, llm, opt, result = _problem([marked(x=3.0)], memory=0)
+    [update] = opt.propose(result)
+    before = opt.messages(result)[0]
+    opt.observe({**opt.values(), **update.values}, Feedback(score=0.7, text="closer"), update=update)
+    after = opt.messages(result)[0]
+    assert "Your last suggestion x=3.0 was tried: score=0.7; closer." in after[-1]["content"] and after != before
+
+
+def test_fewer_choices_than_asked_are_made_up_by_more_calls(openai_server):
+    from trace_core.llm import LiteLLM
+
+    openai_server.max_choices = 1
+    openai_server.reply = lambda body: marked(x=2.0 + len(openai_server.requests))
+    x = Parameter(1.0, name="x", space=Float(0, 10))
+    opt = OptoPrime([x], LiteLLM("openai/local", api_base=openai_server.url, api_key="k", retry=False))
+    updates = opt.propose(None, k=3)
+    assert [u.values for u in updates] == [{"x": 3.0}, {"x": 4.0}, {"x": 5.0}]
+    assert [r.get("n", 1) for r in openai_server.requests] == [3, 2, 1]
+    assert all(r["max_tokens"] == opt.reply_tokens for r in openai_server.requests)

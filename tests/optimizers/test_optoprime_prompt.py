@@ -174,6 +174,7 @@ def test_a_batch_of_outputs_fits_the_budget_with_every_output_and_feedback():
     messages, info = OptoPrime([p], None).messages(backward(pairs))
     assert info["prompt_tokens_estimate"] <= 8000
     outputs, feedback = messages[1]["content"].split("# Outputs\n", 1)[1].split("\n\n# Feedback\n")
+    feedback = feedback.split("\nNow write your reply")[0]
     assert len(outputs.splitlines()) == 100 and len(feedback.strip().splitlines()) == 100
     assert all(f"expected answer {i} " in line for i, line in enumerate(feedback.strip().splitlines()))
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+from pathlib import Path
 
 import pytest
 from pydantic import BaseModel
 
 from optimizers._reply import ask_with_repair, check_suggestion, parse_json, parse_reply, reply_model
 from optimizers.optoprime import OptoPrime
-from trace_core import Parameter
+from trace_core import Parameter, prompts
 from trace_core.errors import BudgetExceeded, InvalidProposal
 from trace_core.llm import BadRequest, FatalLLMError, ScriptedLLM, UnparseableReply
 from trace_core.spaces import Choice, Code, Float, Int, Json, Text
@@ -182,13 +185,16 @@ def test_reply_schema_fits_strict_structured_output_and_never_rejects_a_choice()
 
 def test_a_refused_schema_is_asked_again_without_structured_output():
     class Picky(ScriptedLLM):
+        sends_schema = True
+
         def _complete(self, request):
             if request.response_format is not None:
                 self.requests.append(request)
                 raise BadRequest("Invalid schema for response_format 'Reply': 'default' is not permitted")
             return super()._complete(request)
 
-    opt = _optimizer()
+    opt = OptoPrime([Parameter(1.0, name="x", space=Float(0, 10)), Parameter(3, name="k", space=Int(1, 5))],
+                    None)  # numbers only: JSON, sent as structured output
     opt.llm = llm = Picky(['{"reasoning": "r", "suggestion": {"x": 2}}'] * 2)
     [update] = opt.propose(None)
     assert update.values == {"x": 2.0} and update.meta["structured_output"] is False
@@ -225,3 +231,111 @@ def test_a_partial_structured_value_keeps_the_other_fields():
     opt = OptoPrime([net], ScriptedLLM([]))
     s = check_suggestion('{"reasoning": "", "suggestion": {"net": {"block": {"width": 64}}}}', opt)
     assert s.values["net"] == Net(block=Block(width=64, act="tanh"), depth=4)
+
+
+# -- the marked form: one [[ ## name ## ]] block per field ------------------------------------------------------
+
+def test_marked_reply_gives_every_kind_of_value_as_written():
+    opt = _optimizer()
+    text = ("[[ ## reasoning ## ]]\nbigger x, new f\n\n[[ ## x ## ]]\n2.5 (closer to the target)\n\n"
+            "[[ ## f ## ]]\n```python\ndef f(a):\n    \"\"\"Twice a.\"\"\"\n    return 2 * a\n```\n\n"
+            "**[[ ## act ## ]]**\ntanh\n\n## arch ##\n{\"width\": 16}\n\n[[ ## k ## ]]\nunchanged\n\n[[ ## completed ## ]]")
+    s = check_suggestion(text, opt)
+    assert s.reasoning == "bigger x, new f" and not s.no_change
+    assert s.values == {"x": 2.5, "f": 'def f(a):\n    """Twice a."""\n    return 2 * a\n', "act": "tanh",
+                        "arch": Arch(width=16)}
+
+
+def test_marked_reply_that_repeats_the_current_values_says_so():
+    s = check_suggestion("[[ ## reasoning ## ]]\nkeep\n[[ ## x ## ]]\n1.0\n[[ ## k ## ]]\n3", _optimizer())
+    assert s.no_change and s.values == {} and s.same == {"x": 1.0, "k": 3}
+    flag = check_suggestion("[[ ## reasoning ## ]]\nfine\n[[ ## no_change ## ]]\ntrue", _optimizer())
+    assert flag.no_change and flag.reasoning == "fine"
+    with pytest.raises(UnparseableReply, match="no block for any variable"):
+        check_suggestion("[[ ## reasoning ## ]]\nI think x should grow", _optimizer())
+
+
+@pytest.mark.parametrize("reply, words", [
+    ('{"reasoning": "r", "suggestion": {"f": "def f(a):\n    """doc"""\n    return a"}}',
+     'the value of f contains """ inside a JSON string'),
+    ('{"reasoning": "r",\n "suggestion": {"x": 2} "no_change": false}', "line 2 column"),
+    ("Increase x a little.", "none of the markers asked for ([[ ## x ## ]]"),
+])
+def test_marked_form_repairs_say_the_fix_in_plain_words(reply, words):
+    with pytest.raises(UnparseableReply, match=re.escape(words)):
+        check_suggestion(reply, _optimizer(), "marked")
+
+
+def test_the_reply_format_names_every_variable_and_is_json_only_without_code():
+    opt = _optimizer()
+    text = opt.reply_instructions()
+    for name in ("reasoning", "x", "k", "prompt", "f", "act", "arch"):
+        assert f"[[ ## {name} ## ]]" in text
+    assert "```python\n<the whole new source of f" in text and opt.reply_form == "marked"
+    numbers = OptoPrime([Parameter(1.0, name="x", space=Float(0, 10))], ScriptedLLM([], sends_schema=True))
+    assert numbers.reply_form == "json" and '"suggestion": {"x": <new value>}' in numbers.reply_instructions()
+    assert OptoPrime(opt.parameters, ScriptedLLM([], sends_schema=True)).reply_form == "marked"  # code: never JSON
+    assert numbers.sends_reply_schema and not OptoPrime(numbers.parameters, ScriptedLLM([])).sends_reply_schema
+    assert OptoPrime(numbers.parameters, ScriptedLLM([])).reply_form == "json"  # numbers: JSON, schema or not
+
+
+def test_a_reply_cut_at_the_token_limit_is_asked_again_shorter():
+    cut = {"text": '{"reasoning": "r", "suggestion": {"reasoning": {"reasoning": ', "finish_reason": "length"}
+    llm = ScriptedLLM([cut, "[[ ## reasoning ## ]]\nr\n[[ ## x ## ]]\n2"])
+    opt = OptoPrime(_optimizer().parameters, llm, max_tokens=300)
+    [update] = opt.propose(None)
+    assert update.values == {"x": 2.0} and update.meta["repairs"] == 1
+    assert [r.max_tokens for r in llm.requests] == [300, 300]
+    assert "cut off at the limit of 300 tokens" in llm.calls[1][-1]["content"]
+    assert "shorter" in llm.calls[1][-1]["content"]
+
+
+def test_repairs_never_grow_the_conversation_past_the_token_budget():
+    params = _optimizer().parameters
+    bad = "[[ ## reasoning ## ]]\n" + "words " * 3000 + "\n[[ ## x ## ]]\n99"
+    llm = ScriptedLLM([bad, bad, bad])
+    opt = OptoPrime(params, llm, token_budget=2500, max_repairs=2)
+    [update] = opt.propose(None)
+    assert update.no_change and "out of range" in update.meta["error"]
+    sizes = [sum(opt.count_tokens(m["content"]) for m in call) for call in llm.calls]
+    assert len(llm.calls[1]) == len(llm.calls[2]) == 4  # system, user, the last bad reply, the repair note
+    assert max(sizes) <= 2500 and sizes[1] == sizes[2]
+
+
+def test_the_stored_prompt_holds_every_message():
+    llm = ScriptedLLM(["[[ ## reasoning ## ]]\nr\n[[ ## x ## ]]\n2"])
+    [update] = OptoPrime(_optimizer().parameters, llm).propose(None)
+    assert json.loads(update.llm_calls[0].prompt) == llm.calls[0]
+
+
+# -- the messages a model reads, as a snapshot --------------------------------------------------------------------
+
+SNAPSHOT = Path(__file__).parent / "snapshots" / "reply_messages.md"
+
+
+def _messages_a_model_reads() -> str:
+    opt = _optimizer()
+    numbers = OptoPrime([Parameter(1.0, name="x", space=Float(0, 10))], ScriptedLLM([], sends_schema=True))
+    parts = {"marked form": opt.reply_instructions(), "marked reminder": opt.reply_reminder(),
+             "json form": numbers.reply_instructions(), "json reminder": numbers.reply_reminder()}
+    for reply in ('{"reasoning": "r", "suggestion": {"f": "def f(a):\n    """doc"""\n    return a"}}',
+                  '{"reasoning": "r",\n "suggestion": {"x": 2} "no_change": false}', "Increase x.",
+                  "[[ ## reasoning ## ]]\nr\n[[ ## x ## ]]\n[[ ## k ## ]]\n"):
+        try:
+            check_suggestion(reply, opt)
+        except UnparseableReply as e:
+            parts[f"repair for {reply[:24]!r}"] = prompts.render("reply/repair", error=str(e),
+                                                                 reply_format="(the form above)")
+    parts["cut off"] = prompts.render("reply/cut_off", max_tokens=512)
+    for name, values in [("note_same", {"values": "x=0, y=0"}), ("note_failed", {"error": "the code does not parse"}),
+                         ("note_no_change", {"reasoning": "x is fine"}), ("note_stuck", {"count": 2}),
+                         ("note_tried", {"values": "x=3", "feedback": "score=0.7"})]:
+        parts[name] = prompts.render(f"reply/{name}", **values)
+    return "".join(f"===== {title} =====\n{text.strip()}\n\n" for title, text in parts.items())
+
+
+def test_reply_messages_match_the_snapshot():
+    text = _messages_a_model_reads()
+    if os.environ.get("TRACETUNE_UPDATE_SNAPSHOTS") == "1":
+        SNAPSHOT.write_text(text, encoding="utf-8")
+    assert text == SNAPSHOT.read_text(encoding="utf-8"), "messages changed; review and rerun with TRACETUNE_UPDATE_SNAPSHOTS=1"

@@ -18,7 +18,8 @@ __all__ = ["import_litellm", "to_llm_error", "parse_retry_after"]
 _PREFIX = re.compile(r"^(litellm\.\w+:\s*)+(\w+Error:\s*)?")
 _ADVICE = {
     RateLimited: "the provider is rate limiting; slow down (max_concurrency) or raise its limits",
-    LLMTimeout: "no answer within the timeout; raise timeout= or check the server's load",
+    LLMTimeout: ("no answer within the timeout; raise it (timeout in the job file's [llm] section, "
+                 "TRACETUNE_LLM_TIMEOUT=<seconds>, or timeout= in Python) or check the server's load"),
     LLMConnectionError: "the server could not be reached; check api_base and that the server runs",
     ServerError: "the server failed or sent a body that is not a completion; retry later or check the server",
     AuthError: "check the provider's key variable (e.g. OPENAI_API_KEY) or pass api_key=",

@@ -104,6 +104,12 @@ class BaseLLM(abc.ABC):
         """Strings (API keys) that must never reach a log or an error message."""
         return ()
 
+    @property
+    def sends_schema(self) -> bool:
+        """Whether a ``response_format`` reaches the model as a native schema (callers then
+        may ask for JSON); False: the schema would only be described in the prompt."""
+        return False
+
     @abc.abstractmethod
     def _complete(self, request: Request) -> Completion:
         """Answer one request (the one method a backend must write)."""
@@ -151,6 +157,10 @@ class Middleware(BaseLLM):
     def secrets(self) -> tuple[str, ...]:
         return self.inner.secrets
 
+    @property
+    def sends_schema(self) -> bool:
+        return self.inner.sends_schema
+
     def _complete(self, request: Request) -> Completion:
         return self.inner._complete(request)
 
@@ -170,6 +180,10 @@ class _Adapter(BaseLLM):
     def __init__(self, llm: Any) -> None:
         self.llm = llm
         self.model = str(getattr(llm, "model", type(llm).__name__))
+
+    @property
+    def sends_schema(self) -> bool:
+        return bool(getattr(self.llm, "sends_schema", False))
 
     @staticmethod
     def _kwargs(request: Request) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -17,7 +18,13 @@ from trace_core.llm.retry import Retry
 from trace_core.llm.structured import with_schema_prompt
 from trace_core.llm.wrap import CacheSpec, wrap
 
-__all__ = ["LiteLLM", "LiteLLMBackend"]
+__all__ = ["LiteLLM", "LiteLLMBackend", "StructuredOutput"]
+
+log = logging.getLogger(__name__)
+
+#: How ``response_format`` reaches the model: True/"auto" (native until the server refuses it once),
+#: False (never: the schema goes in the prompt), None (what litellm knows of the model).
+StructuredOutput = bool | str | None
 
 
 class LiteLLMBackend(BaseLLM):
@@ -33,7 +40,10 @@ class LiteLLMBackend(BaseLLM):
     """
 
     def __init__(self, model: str, *, api_base: str | None = None, api_key: str | None = None,
-                 timeout: float = 60, structured_output: bool | None = None, **params: Any) -> None:
+                 timeout: float = 60, structured_output: StructuredOutput = None, **params: Any) -> None:
+        if structured_output not in (None, True, False, "auto"):
+            raise BadRequest(f"structured_output must be true, false or \"auto\", not {structured_output!r}",
+                             model=model)
         self.model = model
         self.api_base = api_base
         self._api_key = api_key
@@ -56,12 +66,18 @@ class LiteLLMBackend(BaseLLM):
         if api_key is None and api_base is not None and self.provider == "openai" and not os.environ.get(
                 "OPENAI_API_KEY"):
             self._api_key = "no-key"  # OpenAI-compatible local servers need none, the client insists on one
-        self.structured_output = structured_output if structured_output is not None else self._supports_schema()
+        self.structured_output = structured_output
+        self._native = bool(structured_output) if structured_output is not None else self._supports_schema()
         self._price_known = True
 
     @property
     def secrets(self) -> tuple[str, ...]:
         return (self._api_key,) if self._api_key else ()
+
+    @property
+    def sends_schema(self) -> bool:
+        """Whether ``response_format`` goes to the model as a native schema (else into the prompt)."""
+        return self._native
 
     def _supports_schema(self) -> bool:
         try:
@@ -101,7 +117,7 @@ class LiteLLMBackend(BaseLLM):
         if request.tools:
             kw["tools"] = list(request.tools)
         if request.response_format is not None:
-            if self.structured_output:
+            if self._native:
                 kw["response_format"] = request.response_format
             else:
                 kw["messages"] = with_schema_prompt(request)
@@ -109,7 +125,7 @@ class LiteLLMBackend(BaseLLM):
             kw["stream"] = True
         return kw
 
-    def _completion(self, response: Any, started: float) -> Completion:
+    def _completion(self, response: Any, started: float, sent: dict[str, Any]) -> Completion:
         try:
             choices = list(response.choices)
             texts = tuple(c.message.content or "" for c in choices)
@@ -125,27 +141,58 @@ class LiteLLMBackend(BaseLLM):
         cost = (getattr(response, "_hidden_params", None) or {}).get("response_cost")
         if cost is None:
             cost = self.estimate_cost(usage.prompt_tokens, usage.completion_tokens)
+        sent_fields = {"messages": sent["messages"], "response_format": "response_format" in sent}
         return Completion(texts=texts, tool_calls=calls, model=response.model or self.model, usage=usage,
-                          cost_usd=cost, latency_s=time.perf_counter() - started, finish_reasons=finish)
+                          cost_usd=cost, latency_s=time.perf_counter() - started, finish_reasons=finish,
+                          sent=sent_fields)
+
+    def _refused(self, error: LLMError, kwargs: Mapping[str, Any]) -> bool:
+        """Whether ``error`` is the server refusing the native schema: then it is not sent again."""
+        if not isinstance(error, BadRequest) or "response_format" not in kwargs:
+            return False
+        self._native = False
+        level = logging.WARNING if self.structured_output is True else logging.INFO
+        log.log(level, "%s refused structured output (%s); the reply schema goes into the prompt from now on",
+                self.model, error)
+        return True
+
+    def _fallback_failed(self) -> None:
+        self._native = True  # the request failed for another reason: the schema was not the problem
 
     def _error(self, exc: BaseException) -> LLMError:
         return to_llm_error(exc, self.model, self.secrets)
 
     def _complete(self, request: Request) -> Completion:
-        started = time.perf_counter()
+        started, kwargs = time.perf_counter(), self._kwargs(request)
         try:
-            response = self._litellm.completion(**self._kwargs(request))
+            response = self._litellm.completion(**kwargs)
         except Exception as exc:
-            raise self._error(exc) from None
-        return self._completion(response, started)
+            error = self._error(exc)
+            if not self._refused(error, kwargs):
+                raise error from None
+            kwargs = self._kwargs(request)
+            try:
+                response = self._litellm.completion(**kwargs)
+            except Exception as exc2:
+                self._fallback_failed()
+                raise self._error(exc2) from None
+        return self._completion(response, started, kwargs)
 
     async def _acomplete(self, request: Request) -> Completion:
-        started = time.perf_counter()
+        started, kwargs = time.perf_counter(), self._kwargs(request)
         try:
-            response = await self._litellm.acompletion(**self._kwargs(request))
+            response = await self._litellm.acompletion(**kwargs)
         except Exception as exc:
-            raise self._error(exc) from None
-        return self._completion(response, started)
+            error = self._error(exc)
+            if not self._refused(error, kwargs):
+                raise error from None
+            kwargs = self._kwargs(request)
+            try:
+                response = await self._litellm.acompletion(**kwargs)
+            except Exception as exc2:
+                self._fallback_failed()
+                raise self._error(exc2) from None
+        return self._completion(response, started, kwargs)
 
     def _stream(self, request: Request) -> Iterator[str | Completion]:
         started, chunks = time.perf_counter(), []
@@ -165,7 +212,7 @@ class LiteLLMBackend(BaseLLM):
         if response is None:
             raise ServerError(f"LLM stream from {self.model!r} ended without any chunk; check the server",
                               model=self.model)
-        yield self._completion(response, started)
+        yield self._completion(response, started, kwargs)
 
     def __repr__(self) -> str:
         base = f", api_base={self.api_base!r}" if self.api_base else ""
@@ -177,9 +224,11 @@ class LiteLLM(Middleware):
 
     litellm is imported when the first LiteLLM is made (never at ``trace_core``
     import). Its own retries are off: ``retry`` (default :class:`Retry()`) decides.
-    ``structured_output`` says whether ``response_format`` is sent as a JSON schema
-    (default: what litellm knows of the model); otherwise the schema goes in the
-    prompt. The other keywords are those of :func:`~trace_core.llm.wrap`; ``params``
+    ``structured_output`` says whether ``response_format`` is sent as a JSON schema:
+    ``True`` or ``"auto"`` (sent until the server refuses it with a 400 once; that call
+    is resent with the schema in the prompt, and the answer is remembered; ``True``
+    warns), ``False`` (the schema goes in the prompt), None (what litellm knows of the
+    model). The log records what was sent. The other keywords are those of :func:`~trace_core.llm.wrap`; ``params``
     go to every ``litellm.completion`` call.
 
     Example:
@@ -193,7 +242,7 @@ class LiteLLM(Middleware):
     def __init__(self, model: str, api_base: str | None = None, api_key: str | None = None, timeout: float = 60, *,
                  cache: CacheSpec = None, retry: Retry | bool | None = True, max_concurrency: int | Slots | None = None,
                  budget: Budget | None = None, log_path: str | os.PathLike[str] | None = None,
-                 structured_output: bool | None = None, **params: Any) -> None:
+                 structured_output: StructuredOutput = None, **params: Any) -> None:
         self.backend = LiteLLMBackend(model, api_base=api_base, api_key=api_key, timeout=timeout,
                                       structured_output=structured_output, **params)
         super().__init__(wrap(self.backend, cache=cache, retry=retry, max_concurrency=max_concurrency,

@@ -1,4 +1,4 @@
-"""A JSONL log of every call (prompt, reply, tool calls, usage, cost, latency, cache hit, error), keys redacted."""
+"""A JSONL log of every call (prompt as sent, reply, tool calls, usage, cost, latency, cache hit, error), keys redacted."""
 
 from __future__ import annotations
 
@@ -62,6 +62,11 @@ class LogLLM(Middleware):
     def _write(self, request: Request, completion: Completion | None, error: BaseException | None,
                started: float) -> None:
         record: dict[str, Any] = {"ts": time.time(), "model": self.model, **request.payload()}
+        sent = completion.sent if completion is not None else None
+        if sent is not None:  # what really went out: a schema the server did not get natively is in the messages
+            record["messages"] = sent["messages"]
+            if "response_format" in record and not sent.get("response_format"):
+                record["schema_in_prompt"] = record.pop("response_format")["name"]
         if completion is not None:
             record.update(completion.model_dump(mode="json", exclude={"model"}))
             record["reply_model"] = completion.model

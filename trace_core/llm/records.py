@@ -81,7 +81,9 @@ class Completion(BaseModel):
     ``tool_calls[i]`` are the tool calls of choice ``i``; ``parsed[i]`` is choice
     ``i`` validated against the requested ``response_format`` (None without one).
     ``cost_usd`` is None where the price is unknown; a cache hit has ``cached=True``
-    and costs nothing.
+    and costs nothing. ``sent`` (backends that know it) is what really went to the
+    model: the ``messages`` (a schema described in the prompt included) and whether
+    ``response_format`` was sent natively; it is not cached.
 
     Example:
         >>> c = Completion(texts=("hi",), model="m")
@@ -100,6 +102,7 @@ class Completion(BaseModel):
     cached: bool = False
     finish_reasons: tuple[str | None, ...] = ()
     parsed: tuple[Any, ...] | None = Field(default=None, exclude=True)
+    sent: dict[str, Any] | None = Field(default=None, exclude=True)
 
     @field_validator("texts")
     @classmethod

@@ -14,23 +14,24 @@ from trace_core.llm.records import Completion, Request, ToolCall, Usage
 
 __all__ = ["ScriptedLLM", "Reply"]
 
-#: One scripted answer: text, a tool call (or several), ``{"text": ..., "tool_calls": [...]}``, a pydantic
-#: instance (sent as its JSON), a whole :class:`Completion`, or an exception to raise.
+#: One scripted answer: text, a tool call (or several), ``{"text": ..., "tool_calls": [...], "finish_reason": ...}``,
+#: a pydantic instance (sent as its JSON), a whole :class:`Completion`, or an exception to raise.
 Reply = Union[str, ToolCall, Sequence[ToolCall], Mapping[str, Any], BaseModel, Completion, BaseException]
 
 
-def _choice(reply: Any) -> tuple[str, tuple[ToolCall, ...]]:
+def _choice(reply: Any) -> tuple[str, tuple[ToolCall, ...], str]:
+    """Text, tool calls and finish reason of one scripted choice."""
     if isinstance(reply, str):
-        return reply, ()
+        return reply, (), "stop"
     if isinstance(reply, ToolCall):
-        return "", (reply,)
+        return "", (reply,), "tool_calls"
     if isinstance(reply, BaseModel):
-        return reply.model_dump_json(), ()
+        return reply.model_dump_json(), (), "stop"
     if isinstance(reply, Mapping):
         calls = tuple(c if isinstance(c, ToolCall) else _tool_call(c) for c in reply.get("tool_calls", ()))
-        return str(reply.get("text", "")), calls
+        return str(reply.get("text", "")), calls, str(reply.get("finish_reason") or ("tool_calls" if calls else "stop"))
     if isinstance(reply, Sequence) and all(isinstance(c, ToolCall) for c in reply):
-        return "", tuple(reply)
+        return "", tuple(reply), "tool_calls"
     raise TypeError(f"cannot use {reply!r} as a scripted reply; use text, ToolCall(s), a dict with 'text'/"
                     "'tool_calls', a pydantic instance, a Completion or an exception")
 
@@ -51,6 +52,8 @@ class ScriptedLLM(BaseLLM):
 
     ``calls`` holds the messages of every call, ``requests`` the full requests.
     An exception as a reply is raised (to script failures for retry tests).
+    ``sends_schema=True`` makes it claim native structured output (as a server with
+    JSON-schema support would), so callers ask it for JSON.
 
     Example:
         >>> llm = ScriptedLLM({"capital": "Paris", "weather": ToolCall.of("weather", city="Paris")})
@@ -63,14 +66,19 @@ class ScriptedLLM(BaseLLM):
     """
 
     def __init__(self, replies: Sequence[Reply] | Callable[[list[dict[str, Any]]], Reply] | Mapping[str, Any] = (),
-                 *, model: str = "scripted") -> None:
+                 *, model: str = "scripted", sends_schema: bool = False) -> None:
         self.model = model
+        self._sends_schema = sends_schema
         self.replies = replies
         self.calls: list[list[dict[str, Any]]] = []
         self.requests: list[Request] = []
         self._queue = list(replies) if isinstance(replies, Sequence) and not isinstance(replies, str) else None
         self._turns: dict[str, int] = {}
         self._lock = threading.Lock()
+
+    @property
+    def sends_schema(self) -> bool:
+        return self._sends_schema
 
     def _next(self, request: Request) -> Any:
         if callable(self.replies):
@@ -103,11 +111,11 @@ class ScriptedLLM(BaseLLM):
         if len(replies) == 1 and isinstance(replies[0], Completion):
             return replies[0]
         choices = [_choice(r) for r in replies]
-        texts = tuple(t for t, _ in choices)
+        texts = tuple(t for t, _, _ in choices)
         usage = Usage(prompt_tokens=estimate_tokens(request.messages),
                       completion_tokens=sum(len(t) // 4 + 1 for t in texts))
-        return Completion(texts=texts, tool_calls=tuple(c for _, c in choices), model=self.model, usage=usage,
-                          cost_usd=0.0, finish_reasons=tuple("tool_calls" if c else "stop" for _, c in choices))
+        return Completion(texts=texts, tool_calls=tuple(c for _, c, _ in choices), model=self.model, usage=usage,
+                          cost_usd=0.0, finish_reasons=tuple(f for _, _, f in choices))
 
     async def _acomplete(self, request: Request) -> Completion:
         return self._complete(request)

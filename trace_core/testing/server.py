@@ -11,7 +11,12 @@ falling back to ``mode``:
 - ``"429"``: HTTP 429 with ``Retry-After: <retry_after>``;
 - ``"500"``: HTTP 500;
 - ``"slow"``: waits ``delay_s`` and then answers normally;
-- ``"malformed"``: HTTP 200 with a body that is not JSON.
+- ``"malformed"``: HTTP 200 with a body that is not JSON;
+- ``"length"``: a normal answer whose choices end with ``finish_reason: "length"`` (cut off).
+
+Two switches imitate limited servers in any mode: ``refuse_response_format``
+answers HTTP 400 to a request that carries ``response_format``, and ``max_choices``
+returns at most that many choices whatever ``n`` asks.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from typing import Any
 
 __all__ = ["MODES", "LoopbackServer", "openai_server"]
 
-MODES = ("normal", "stream", "tool_call", "429", "500", "slow", "malformed")
+MODES = ("normal", "stream", "tool_call", "429", "500", "slow", "malformed", "length")
 
 
 def _check_mode(mode: str) -> None:
@@ -58,6 +63,8 @@ class LoopbackServer:
         requests: the JSON bodies received, in order.
         headers: the request headers received, in order (lower-case names).
         peak_in_flight: the most requests it was answering at once.
+        refuse_response_format: answer HTTP 400 to requests with ``response_format``.
+        max_choices: the most choices an answer holds (None: ``n``).
     """
 
     def __init__(self, mode: str = "normal", *, reply: str | Callable[[dict], str] = "Hello from the loopback server.",
@@ -73,6 +80,8 @@ class LoopbackServer:
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         self.in_flight = self.peak_in_flight = 0
+        self.refuse_response_format = False
+        self.max_choices: int | None = None
         self._lock = threading.Lock()
         self._httpd = _HTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.02,), name="openai-loopback",
@@ -90,9 +99,10 @@ class LoopbackServer:
         self._httpd.server_close()
 
     def reset(self, mode: str = "normal") -> None:
-        """Forget recorded requests, queued modes and the in-flight peak; set ``mode``."""
+        """Forget recorded requests, queued modes, the in-flight peak and the switches; set ``mode``."""
         _check_mode(mode)
         with self._lock:
+            self.refuse_response_format, self.max_choices = False, None
             self.requests.clear()
             self.headers.clear()
             self.script.clear()
@@ -138,9 +148,14 @@ def openai_server(mode: str = "normal", **options: Any) -> Iterator[LoopbackServ
 
 
 def _texts(server: LoopbackServer, body: dict[str, Any]) -> list[str]:
-    """The answer texts, one per requested choice."""
-    text = server.reply(body) if callable(server.reply) else server.reply
-    return [text] * int(body.get("n") or 1)
+    """The answer texts, one per requested choice (at most ``max_choices``); a reply
+    function is called once per choice."""
+    n = int(body.get("n") or 1)
+    if server.max_choices is not None:
+        n = min(n, server.max_choices)
+    if callable(server.reply):
+        return [server.reply(body) for _ in range(n)]
+    return [server.reply] * n
 
 
 def _tool_call(server: LoopbackServer, body: dict[str, Any]) -> dict[str, Any]:
@@ -155,13 +170,14 @@ def _usage(body: dict[str, Any], texts: list[str]) -> dict[str, int]:
     return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
 
-def _completion_body(body: dict[str, Any], texts: list[str], call: dict[str, Any] | None) -> dict[str, Any]:
+def _completion_body(body: dict[str, Any], texts: list[str], call: dict[str, Any] | None,
+                     finish: str = "stop") -> dict[str, Any]:
     choices = []
     for i, text in enumerate(texts):
         message: dict[str, Any] = {"role": "assistant", "content": None if call else text}
         if call:
             message["tool_calls"] = [call]
-        choices.append({"index": i, "message": message, "finish_reason": "tool_calls" if call else "stop"})
+        choices.append({"index": i, "message": message, "finish_reason": "tool_calls" if call else finish})
     return {"id": f"chatcmpl-{uuid.uuid4().hex[:12]}", "object": "chat.completion", "created": int(time.time()),
             "model": body.get("model", "loopback"), "choices": choices, "usage": _usage(body, texts)}
 
@@ -227,6 +243,9 @@ def _handler_for(server: LoopbackServer) -> type[BaseHTTPRequestHandler]:
                                   {"Retry-After": server.retry_after})
             if mode == "500":
                 return self._send(500, {"error": {"message": server.error_message, "type": "server_error"}})
+            if server.refuse_response_format and body.get("response_format") is not None:
+                message = "response_format is not supported by this server"
+                return self._send(400, {"error": {"message": message, "type": "invalid_request_error"}})
             if mode == "malformed":
                 return self._send_raw(200, b'{"id": "broken", "choices": [ this is not json', "application/json")
             if mode == "slow":
@@ -235,7 +254,7 @@ def _handler_for(server: LoopbackServer) -> type[BaseHTTPRequestHandler]:
             call = _tool_call(server, body) if mode == "tool_call" else None
             if mode == "stream" or body.get("stream"):
                 return self._send_events(_stream_events(body, texts, call))
-            return self._send(200, _completion_body(body, texts, call))
+            return self._send(200, _completion_body(body, texts, call, "length" if mode == "length" else "stop"))
 
         def _send(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
             self._send_raw(status, json.dumps(payload).encode(), "application/json", headers)

@@ -64,3 +64,15 @@ def test_a_session_through_the_loopback_server_with_the_real_client(open_session
     log = (workdir / "chat-llm.jsonl").read_text()
     assert len(log.splitlines()) == 4 and key not in log
     assert chat.record.chat_spent["calls"] == 4
+
+
+def test_the_chat_model_takes_its_server_and_timeout_from_the_environment():
+    from agents.chat.model import chat_spec_from_env
+
+    env = {"TRACETUNE_CHAT_LLM": "openai/local", "TRACETUNE_LLM_API_BASE": "http://127.0.0.1:8765/v1",
+           "TRACETUNE_LLM_TIMEOUT": "900", "TRACETUNE_CHAT_LLM_TIMEOUT": "1200"}
+    assert chat_spec_from_env(env) == {"model": "openai/local", "api_base": "http://127.0.0.1:8765/v1",
+                                       "timeout": 1200.0}
+    assert chat_spec_from_env({"TRACETUNE_LLM": "openai/gpt-4o-mini"}) == {"model": "openai/gpt-4o-mini"}
+    assert chat_spec_from_env({"TRACETUNE_CHAT_LLM": "scripted:r.json"}) == "scripted:r.json"
+    assert chat_spec_from_env({}) is None

@@ -49,7 +49,7 @@ def test_modes_and_recording():
         assert post(srv.url, BODY)[0] == 500  # the handler refuses an unknown mode
     with pytest.raises(ValueError, match="unknown loopback server mode"):
         openai_server("sideways").__enter__()
-    assert set(MODES) == {"normal", "stream", "tool_call", "429", "500", "slow", "malformed"}
+    assert set(MODES) == {"normal", "stream", "tool_call", "429", "500", "slow", "malformed", "length"}
 
 
 def test_stream_events_and_fixture(openai_server):
