@@ -238,6 +238,10 @@ class NASTask(TabularTask):
         latency_batch: int = Field(256, ge=1, description="batch size of the latency measurement")
         code_timeout: float | None = Field(30.0, gt=0, description="seconds one call into build code may run "
                                            "(code mode); none: no limit")
+        sandbox_timeout: float = Field(600.0, gt=0, description="seconds the sandboxed child may take to build, "
+                                       "train and measure one architecture (code mode)")
+        isolation: one_of(("namespaces", "process")) | None = Field(
+            None, description="the sandbox's isolation level in code mode; none: the best this machine has")
         initial: Any = Field(None, description="the starting architecture (a table, or source in code mode)")
 
     def __init__(

@@ -222,6 +222,8 @@ class PreferenceTask(SeededTask):
         threads: int | None = Field(1, ge=1, le=1024, description="torch CPU threads (none: leave as is)")
         warmup_revisions: bool = Field(False, description="also warm up the self-revision format")
         cache_warmup: bool = Field(True, description="reuse warmed-up weights across trials")
+        ipo_per_token: bool = Field(False, description="IPO on per-token averaged log-prob ratios (TRL's form) "
+                                    "instead of per-sequence summed ones")
 
         @field_validator("model", "initial")
         @classmethod

@@ -88,10 +88,11 @@ def test_a_slow_evaluation_times_out_and_start_run_says_so(open_session, tool_re
 
 
 def test_ctrl_c_stops_a_start_run_that_would_never_end(tmp_path: Path) -> None:
-    """The reproducer: start_run(task="numeric", options={"delay": 1e9}) in `tracetune chat`."""
+    """The reproducer: start_run(task="numeric", options={"delay": 1e9}) in `tracetune chat`; a delay
+    that large is now refused by the task's options, so the longest allowed one (an hour) stands in."""
     replies = tmp_path / "replies.json"
     replies.write_text(json.dumps([
-        {"tool_calls": [{"name": "start_run", "arguments": {"task": "numeric", "options": {"delay": 1e9}}}]},
+        {"tool_calls": [{"name": "start_run", "arguments": {"task": "numeric", "options": {"delay": 3600}}}]},
         "It was stopped.", "Hello again."]))
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("TRACETUNE_LLM", None)
