@@ -31,7 +31,7 @@ def test_topological_is_a_list_of_every_node_once_parents_first_in_parent_order(
 
 def test_topological_of_several_outputs_shares_their_common_nodes():
     a, b, c, d, e, f = _diamond()
-    order = topological([d, f, b, d])
+    order = topological([b, b, f, d])  # an output already sorted is skipped, the next ones are not
     assert [n.name for n in order] == ["a", "b", "c", "d", "e", "f"]
     assert topological([a]) == [a]
     assert topological([]) == []
@@ -59,6 +59,21 @@ def test_each_parameter_gets_only_the_feedback_of_the_outputs_it_reaches_in_outp
     assert result[p].nodes == [p, only_p, both]
     assert result[q].nodes == [q, both, only_q]
     assert [n.name for n in subgraph(result)] == ["p", "only_p", "q", "both", "only_q"]
+
+
+def test_two_outputs_each_reached_by_one_parameter():
+    p, q = Parameter(1, name="p"), Parameter(2, name="q")
+    yp, yq = Node(0, name="yp", parents=(p,)), Node(0, name="yq", parents=(q,))
+    result = backward([(yp, "for p"), (yq, "for q")])
+    assert [f.text for f in result[p].feedback] == ["for p"]
+    assert [f.text for f in result[q].feedback] == ["for q"]
+
+
+def test_one_output_given_twice_brings_both_feedbacks():
+    p = Parameter(1, name="p")
+    y = Node(0, name="y", parents=(p,))
+    result = backward([(y, "first"), (y, "second")])
+    assert [f.text for f in result[p].feedback] == ["first", "second"]
 
 
 def test_a_parameter_feeding_many_outputs_of_a_large_minibatch_gets_each_once():
