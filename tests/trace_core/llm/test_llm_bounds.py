@@ -1,0 +1,212 @@
+"""The LLM middleware at its limits: retry counts and waits at their edges, the
+concurrency limit after errors and streams, and the cache's keys, hits and paths."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import types
+
+import pytest
+
+import trace_core.llm.retry as retry_module
+from trace_core.errors import ConfigError
+from trace_core.llm import (AuthError, Cache, CacheLLM, Completion, LimitLLM, RateLimited, Retry, RetryLLM,
+                            ScriptedLLM, ServerError, Slots)
+from trace_core.llm.cache import default_cache_path
+
+
+@pytest.fixture
+def sleeps(monkeypatch):
+    record: list[float] = []
+    monkeypatch.setattr(retry_module, "time", types.SimpleNamespace(sleep=record.append))
+    return record
+
+
+# -- retry --------------------------------------------------------------------------------------------------------
+def test_retry_policy_edges_are_allowed_and_the_refusals_say_why():
+    assert Retry(attempts=1).attempts == 1
+    assert Retry(jitter=0).jitter == 0 and Retry(jitter=1).jitter == 1
+    with pytest.raises(ValueError) as info:
+        Retry(attempts=0)
+    assert str(info.value) == "Retry.attempts must be at least 1 (the first try), got 0"
+    for jitter in (-0.1, 1.5):
+        with pytest.raises(ValueError) as info:
+            Retry(jitter=jitter)
+        assert str(info.value) == f"Retry.jitter must be within [0, 1], got {jitter}"
+
+
+def test_retry_defaults():
+    policy = Retry()
+    assert (policy.attempts, policy.base_delay_s, policy.max_delay_s, policy.jitter) == (4, 0.5, 30.0, 0.5)
+
+
+def test_the_last_attempt_is_not_followed_by_a_wait():
+    policy = Retry(attempts=3, base_delay_s=1, jitter=0)
+    assert [policy.delay(i, ServerError("x")) for i in range(4)] == [1, 2, None, None]
+    assert Retry(attempts=1).delay(0, ServerError("x")) is None
+    assert policy.delay(0, AuthError("no")) is None and policy.delay(0, ValueError("not an LLM error")) is None
+
+
+def test_backoff_doubles_up_to_the_cap():
+    policy = Retry(attempts=10, base_delay_s=1, max_delay_s=5, jitter=0)
+    assert [policy.delay(i, ServerError("x")) for i in range(5)] == [1, 2, 4, 5, 5]
+
+
+def test_jitter_scales_the_wait_down_at_most_by_its_fraction(monkeypatch):
+    monkeypatch.setattr(retry_module.random, "uniform", lambda lo, hi: lo)
+    assert Retry(base_delay_s=2, jitter=0.25).delay(0, ServerError("x")) == 1.5
+    monkeypatch.setattr(retry_module.random, "uniform", lambda lo, hi: hi)
+    assert Retry(base_delay_s=2, jitter=0.25).delay(0, ServerError("x")) == 2.0
+
+
+def test_retry_after_is_a_floor_and_a_wait_at_the_cap_is_still_taken():
+    policy = Retry(base_delay_s=1, max_delay_s=5, jitter=0)
+    assert policy.delay(0, RateLimited("slow", retry_after=0.2)) == 1  # shorter than the backoff
+    assert policy.delay(0, RateLimited("slow", retry_after=3)) == 3
+    assert policy.delay(0, RateLimited("slow", retry_after=5)) == 5
+    assert policy.delay(0, RateLimited("slow", retry_after=5.01)) is None
+
+
+def test_giving_up_notes_the_attempts_and_the_server_wait(sleeps):
+    inner = ScriptedLLM([RateLimited("slow", retry_after=0.5)] * 3)
+    with pytest.raises(RateLimited) as info:
+        RetryLLM(inner, Retry(attempts=2, base_delay_s=0.1, jitter=0)).complete("q")
+    assert info.value.__notes__ == ["gave up after 2 of 2 attempts (retry_after=0.5)"]
+    assert sleeps == [0.5] and len(inner.calls) == 2
+    fatal = ScriptedLLM([AuthError("bad key")])
+    with pytest.raises(AuthError) as info:
+        RetryLLM(fatal, Retry()).complete("q")
+    assert not getattr(info.value, "__notes__", None)  # not retryable: nothing was tried again
+
+
+def test_each_retry_is_logged_with_its_number(sleeps, caplog):
+    inner = ScriptedLLM([ServerError("a"), ServerError("b"), "ok"])
+    with caplog.at_level(logging.INFO, logger="trace_core.llm.retry"):
+        RetryLLM(inner, Retry(attempts=3, base_delay_s=0.25, jitter=0)).complete("q")
+    messages = [r.getMessage() for r in caplog.records if r.name == "trace_core.llm.retry"]
+    assert [m.split("; ")[1] for m in messages] == ["retry 1/2 in 0.250s", "retry 2/2 in 0.500s"]
+    assert "ServerError" in messages[0]
+
+
+def test_async_and_stream_retries_wait_as_the_policy_says(monkeypatch, sleeps):
+    waits: list[float] = []
+
+    async def fake_sleep(seconds):
+        waits.append(seconds)
+
+    monkeypatch.setattr(retry_module.asyncio, "sleep", fake_sleep)
+    policy = Retry(attempts=3, base_delay_s=0.5, jitter=0)
+    llm = RetryLLM(ScriptedLLM([ServerError("a"), ServerError("b"), "ok"]), policy)
+    assert asyncio.run(llm.acomplete("q")).text == "ok" and waits == [0.5, 1.0]
+    with pytest.raises(ServerError):
+        asyncio.run(RetryLLM(ScriptedLLM([ServerError("x")] * 5), policy).acomplete("q"))
+    streamed = list(RetryLLM(ScriptedLLM([ServerError("a"), ServerError("b"), "s"]), policy).stream("q"))
+    assert streamed[-1].text == "s" and sleeps == [0.5, 1.0]
+
+
+def test_retry_uses_the_default_policy_when_given_none():
+    assert RetryLLM(ScriptedLLM([]), None).policy == Retry()
+
+
+# -- limit --------------------------------------------------------------------------------------------------------
+def test_a_slot_is_given_back_after_an_error_and_after_a_stream():
+    llm = LimitLLM(ScriptedLLM([ServerError("x"), "streamed", ServerError("y")]), 1)
+    with pytest.raises(ServerError):
+        llm.complete("q")
+    assert llm.slots.in_use == 0
+    assert list(llm.stream("q"))[-1].text == "streamed" and llm.slots.in_use == 0
+    with pytest.raises(ServerError):
+        asyncio.run(llm.acomplete("q"))
+    assert llm.slots.in_use == 0
+
+
+def test_slots_can_be_shared_and_say_what_is_wrong():
+    shared = Slots(1)
+    a, b = LimitLLM(ScriptedLLM(["a"]), shared), LimitLLM(ScriptedLLM(["b"]), shared)
+    assert a.slots is b.slots is shared and shared.size == 1
+    assert LimitLLM(ScriptedLLM([]), 3).slots.size == 3
+    with pytest.raises(ValueError) as info:
+        Slots(0)
+    assert str(info.value) == "max_concurrency must be at least 1, got 0"
+
+
+def test_slots_fill_up_to_their_size():
+    slots = Slots(2)
+    slots.acquire()
+    slots.acquire()
+    assert slots.in_use == 2
+    slots.release()
+    slots.release()
+    assert slots.in_use == 0
+
+    async def both():
+        await slots.aacquire()
+        await slots.aacquire()
+        taken = slots.in_use
+        slots.release()
+        slots.release()
+        return taken
+
+    assert asyncio.run(both()) == 2 and slots.in_use == 0
+
+
+# -- cache --------------------------------------------------------------------------------------------------------
+def test_the_default_cache_path_follows_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("TRACETUNE_CACHE_DIR", str(tmp_path / "a"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert default_cache_path() == tmp_path / "a" / "llm.sqlite"
+    monkeypatch.delenv("TRACETUNE_CACHE_DIR")
+    assert default_cache_path() == tmp_path / "xdg" / "tracetune" / "llm.sqlite"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert default_cache_path() == tmp_path / "home" / ".cache" / "tracetune" / "llm.sqlite"
+
+
+def test_cache_repr_read_only_words_and_clear(tmp_path):
+    path = tmp_path / "deep" / "c.sqlite"
+    cache = Cache(path)
+    assert repr(cache) == f"Cache({str(path)!r})" and path.exists()
+    cache.put("k", Completion(texts=("v",), model="m"))
+    assert len(cache) == 1 and cache.get("k").text == "v" and cache.get("other") is None
+    ro = Cache(path, read_only=True)
+    assert repr(ro) == f"Cache({str(path)!r}, read_only=True)"
+    ro.put("k2", Completion(texts=("w",), model="m"))
+    assert len(cache) == 1 and ro.get("k2") is None
+    with pytest.raises(ConfigError) as info:
+        ro.clear()
+    assert str(info.value) == (f"the LLM cache {path} is read-only; open it without read_only=True to clear it")
+    cache.clear()
+    assert len(cache) == 0
+    with pytest.raises(ConfigError) as info:
+        Cache(tmp_path / "none.sqlite", read_only=True)
+    assert str(info.value) == (f"read-only LLM cache {tmp_path / 'none.sqlite'} does not exist; "
+                               "fill it first or drop read_only")
+
+
+def test_a_cache_hit_is_marked_free_in_every_call_form(tmp_path):
+    inner = ScriptedLLM(["answer"])
+    llm = CacheLLM(inner, Cache(tmp_path / "c.sqlite"))
+    first = llm.complete("q")
+    assert first.cached is False and first.text == "answer"
+    for hit in (llm.complete("q"), asyncio.run(llm.acomplete("q")), list(llm.stream("q"))[-1]):
+        assert (hit.cached, hit.cost_usd, hit.usage.total_tokens, hit.text) == (True, 0.0, 0, "answer")
+        assert hit.latency_s >= 0
+    assert len(inner.calls) == 1
+    assert list(llm.stream("q"))[0] == "answer"
+
+
+def test_an_async_miss_and_a_streamed_miss_are_stored(tmp_path):
+    inner = ScriptedLLM(["one", "two"])
+    llm = CacheLLM(inner, Cache(tmp_path / "c.sqlite"))
+    assert asyncio.run(llm.acomplete("a")).cached is False
+    assert list(llm.stream("b"))[-1].cached is False
+    assert llm.complete("a").text == "one" and llm.complete("b").text == "two"
+    assert len(inner.calls) == 2 and len(llm.cache) == 2
+
+
+def test_a_hit_without_text_streams_only_the_completion(tmp_path):
+    llm = CacheLLM(ScriptedLLM([""]), Cache(tmp_path / "c.sqlite"))
+    llm.complete("q")
+    streamed = list(llm.stream("q"))
+    assert len(streamed) == 1 and streamed[0].cached
