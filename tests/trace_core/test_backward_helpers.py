@@ -142,4 +142,6 @@ def test_a_list_value_with_feedback_is_refused_with_the_feedback_mentioned():
         backward([node(1)], "fb")
     with pytest.raises(ConfigError) as info:
         backward([node(1)])
-    assert "a list of outputs:" in str(info.value)
+    assert str(info.value) == (
+        "backward takes backward(output, feedback) or backward([(output, feedback), ...]); "
+        "got a list of outputs: pair each output with its feedback")
