@@ -7,9 +7,9 @@ the "Equivalent mutants" table of ``docs/testing.md``; they are left out of the 
 Prints one row per file: killed, mutants (equivalents excluded) and the score.
 
 Run: ``make mutation`` or
-``python benchmarks/mutation_report.py [FILE ...] [--sample N] [--survivors]``.
+``python benchmarks/mutation_report.py [FILE ...] [--sample N] [--keep]``.
 ``--sample N`` runs N mutants per file drawn with a fixed seed (for a quick look at a
-large file); ``--survivors`` prints the diff of every surviving mutant.
+large file). The changed lines of every surviving mutant are printed as it is reported.
 Not part of ``make test`` or CI: a full run takes tens of minutes.
 """
 
@@ -139,7 +139,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("files", nargs="*", help=f"files to mutate (default: all of {len(OWNERS)})")
     ap.add_argument("--sample", type=int, help="run only N mutants per file, drawn with --seed")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--survivors", action="store_true", help="print the diff of each surviving mutant")
     ap.add_argument("--keep", action="store_true", help="keep the scratch copies")
     args = ap.parse_args(argv)
     unknown = [f for f in args.files if f not in OWNERS]
@@ -156,8 +155,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{target}: {killed}/{len(counted)} killed", file=sys.stderr, flush=True)
         for name in survivors:
             print(f"  survived ({counted[name]}): {name}", file=sys.stderr)
-            if args.survivors:
-                print(mutmut(work, "show", name).stdout, file=sys.stderr)
+            for line in mutmut(work, "show", name).stdout.splitlines():
+                if line[:1] in "-+" and line[:3] not in ("---", "+++"):
+                    print(f"      {line.strip()}", file=sys.stderr)
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
     sampled = f" (sample of {args.sample} per file, seed {args.seed})" if args.sample else ""

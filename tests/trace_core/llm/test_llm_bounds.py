@@ -99,8 +99,15 @@ def test_async_and_stream_retries_wait_as_the_policy_says(monkeypatch, sleeps):
     policy = Retry(attempts=3, base_delay_s=0.5, jitter=0)
     llm = RetryLLM(ScriptedLLM([ServerError("a"), ServerError("b"), "ok"]), policy)
     assert asyncio.run(llm.acomplete("q")).text == "ok" and waits == [0.5, 1.0]
+    failing = ScriptedLLM([ServerError("x")] * 5)
     with pytest.raises(ServerError):
-        asyncio.run(RetryLLM(ScriptedLLM([ServerError("x")] * 5), policy).acomplete("q"))
+        asyncio.run(RetryLLM(failing, policy).acomplete("q"))
+    assert len(failing.calls) == 3 and waits == [0.5, 1.0, 0.5, 1.0]
+    failing = ScriptedLLM([ServerError("x")] * 5)
+    with pytest.raises(ServerError) as info:
+        list(RetryLLM(failing, policy).stream("q"))
+    assert len(failing.calls) == 3 and info.value.__notes__ == ["gave up after 3 of 3 attempts (retry_after=None)"]
+    sleeps.clear()
     streamed = list(RetryLLM(ScriptedLLM([ServerError("a"), ServerError("b"), "s"]), policy).stream("q"))
     assert streamed[-1].text == "s" and sleeps == [0.5, 1.0]
 
