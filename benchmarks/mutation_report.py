@@ -42,7 +42,11 @@ OWNERS: dict[str, list[str]] = {
         "tests/trace_core/test_bundle_edge_cases.py",
         "tests/trace_core/test_trainable_code.py",
     ],
-    "trace_core/llm/cache.py": ["tests/trace_core/llm/test_llm_middleware.py", "tests/trace_core/llm/test_llm_bounds.py"],
+    "trace_core/llm/cache.py": [
+        "tests/trace_core/llm/test_llm_middleware.py",
+        "tests/trace_core/llm/test_llm_bounds.py",
+        "tests/trace_core/llm/test_llm_cache_processes.py",
+    ],
     "trace_core/llm/retry.py": ["tests/trace_core/llm/test_llm_middleware.py", "tests/trace_core/llm/test_llm_bounds.py"],
     "trace_core/llm/limit.py": ["tests/trace_core/llm/test_llm_middleware.py", "tests/trace_core/llm/test_llm_bounds.py"],
     "optimizers/_parse.py": ["tests/optimizers/test_reply.py", "tests/optimizers/test_parse_positions.py"],

@@ -217,3 +217,36 @@ def test_a_hit_without_text_streams_only_the_completion(tmp_path):
     llm.complete("q")
     streamed = list(llm.stream("q"))
     assert len(streamed) == 1 and streamed[0].cached
+
+
+def test_the_cache_file_is_shared_safely_in_wal_mode(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "c.sqlite"
+    cache = Cache(path)
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert [r[1] for r in conn.execute("PRAGMA table_info(completions)")] == ["key", "model", "value", "created"]
+    cache.put("k", Completion(texts=("v",), model="the-model"))
+    with sqlite3.connect(path) as conn:
+        key, model, value, created = conn.execute("SELECT * FROM completions").fetchone()
+    assert (key, model) == ("k", "the-model") and created > 0
+    assert '"cached"' not in value and '"latency_s"' not in value  # the hit sets its own
+
+
+def test_an_unusable_cache_warns_and_misses_instead_of_failing(tmp_path, caplog):
+    import sqlite3
+
+    path = tmp_path / "c.sqlite"
+    cache = Cache(path)
+    with sqlite3.connect(path) as conn:
+        conn.execute("DROP TABLE completions")
+    with caplog.at_level(logging.WARNING, logger="trace_core.llm.cache"):
+        cache.put("k", Completion(texts=("v",), model="m"))
+        assert cache.get("k") is None
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages[0].startswith(f"could not store a completion in the LLM cache {path}: ")
+    assert messages[1].startswith(f"LLM cache {path} unreadable (") and messages[1].endswith("; treating as a miss")
+    assert len(cache) == 0
+    llm = CacheLLM(ScriptedLLM(["still answered"]), cache)
+    assert llm.complete("q").text == "still answered"
