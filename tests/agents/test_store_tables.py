@@ -109,3 +109,23 @@ def test_an_unknown_run_is_a_clear_error(tmp_path: Path) -> None:
     assert store.list_runs() == [] and store.last_step("nope") is None and store.steps("nope") == []
     with pytest.raises(ConfigError, match="no run 'nope'"):
         store.get_run("nope")
+
+
+def test_a_graph_attached_later_goes_to_that_step_only(tmp_path: Path) -> None:
+    store = RunStore(tmp_path / "runs.db")
+    result = optimize(RecordingTask(), optimizer="optoprime", llm=Script().llm(), budget=Budget(max_steps=1),
+                      store=store, executor="serial")
+    before = [field(s, "graph") for s in store.steps(result.run_id)]
+    store.set_step_graph(result.run_id, 0, '{"nodes": []}')
+    after = [field(s, "graph") for s in store.steps(result.run_id)]
+    assert after == ['{"nodes": []}', before[1]] and before[1]
+
+
+def test_a_run_id_is_found_exactly_before_it_is_taken_as_a_prefix(tmp_path: Path) -> None:
+    store = RunStore(tmp_path / "runs.db")
+    for run_id in ("r1", "r10"):
+        store.create_run(name=run_id, task="numeric", config={}, run_id=run_id)
+    assert field(store.get_run("r1"), "name") == "r1"
+    assert field(store.get_run("r10"), "name") == "r10"
+    with pytest.raises(ConfigError, match="no run 'r'"):
+        store.get_run("r")  # two runs start with it
