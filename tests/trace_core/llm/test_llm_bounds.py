@@ -82,11 +82,13 @@ def test_giving_up_notes_the_attempts_and_the_server_wait(sleeps):
 
 def test_each_retry_is_logged_with_its_number(sleeps, caplog):
     inner = ScriptedLLM([ServerError("a"), ServerError("b"), "ok"])
+    llm = RetryLLM(inner, Retry(attempts=3, base_delay_s=0.25, jitter=0))
     with caplog.at_level(logging.INFO, logger="trace_core.llm.retry"):
-        RetryLLM(inner, Retry(attempts=3, base_delay_s=0.25, jitter=0)).complete("q")
+        llm.complete("q")
     messages = [r.getMessage() for r in caplog.records if r.name == "trace_core.llm.retry"]
-    assert [m.split("; ")[1] for m in messages] == ["retry 1/2 in 0.250s", "retry 2/2 in 0.500s"]
-    assert "ServerError" in messages[0]
+    assert messages == [f"LLM call to {llm.model} failed (ServerError); retry 1/2 in 0.250s",
+                        f"LLM call to {llm.model} failed (ServerError); retry 2/2 in 0.500s"]
+    assert llm.model and llm.model != "None"
 
 
 def test_async_and_stream_retries_wait_as_the_policy_says(monkeypatch, sleeps):
