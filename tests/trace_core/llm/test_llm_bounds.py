@@ -252,3 +252,41 @@ def test_an_unusable_cache_warns_and_misses_instead_of_failing(tmp_path, caplog)
     assert len(cache) == 0
     llm = CacheLLM(ScriptedLLM(["still answered"]), cache)
     assert llm.complete("q").text == "still answered"
+
+
+class _LockedConn:
+    """A connection whose first ``locked`` statements fail as SQLite does under contention."""
+
+    def __init__(self, locked: int, message: str = "database is locked") -> None:
+        self.locked, self.message, self.statements = locked, message, []
+
+    def execute(self, sql: str):
+        import sqlite3
+
+        self.statements.append(sql)
+        if self.locked:
+            self.locked -= 1
+            raise sqlite3.OperationalError(self.message)
+
+
+def test_opening_a_cache_file_retries_while_another_process_holds_the_lock(monkeypatch):
+    import sqlite3
+
+    import trace_core.llm.cache as cache_module
+
+    waits: list[float] = []
+    monkeypatch.setattr(cache_module, "time", types.SimpleNamespace(sleep=waits.append))
+    conn = _LockedConn(locked=6)
+    cache_module._setup(conn)
+    assert waits == pytest.approx([0.02, 0.04, 0.06, 0.08, 0.10, 0.02])  # a short back-off that cycles
+    assert conn.statements[-3:] == ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", cache_module._SCHEMA]
+    waits.clear()
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        cache_module._setup(_LockedConn(locked=100), attempts=3)
+    assert len(waits) == 2  # no wait after the last attempt
+    with pytest.raises(sqlite3.OperationalError, match="disk I/O error"):
+        cache_module._setup(_LockedConn(locked=1, message="disk I/O error"))
+    with pytest.raises(sqlite3.OperationalError):
+        cache_module._setup(_LockedConn(locked=50))  # 50 attempts by default
+    assert len(waits) == 2 + 49
+    cache_module._setup(_LockedConn(locked=49))
