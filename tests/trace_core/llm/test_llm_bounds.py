@@ -173,7 +173,7 @@ def test_the_default_cache_path_follows_the_environment(monkeypatch, tmp_path):
 
 
 def test_cache_repr_read_only_words_and_clear(tmp_path):
-    path = tmp_path / "deep" / "c.sqlite"
+    path = tmp_path / "deep" / "deeper" / "c.sqlite"  # missing folders are made
     cache = Cache(path)
     assert repr(cache) == f"Cache({str(path)!r})" and path.exists()
     cache.put("k", Completion(texts=("v",), model="m"))
@@ -203,6 +203,14 @@ def test_a_cache_hit_is_marked_free_in_every_call_form(tmp_path):
         assert hit.latency_s >= 0
     assert len(inner.calls) == 1
     assert list(llm.stream("q"))[0] == "answer"
+
+
+def test_a_hit_costs_nothing_and_takes_its_own_latency(tmp_path):
+    paid = Completion(texts=("paid",), model="m", cost_usd=0.5, latency_s=9.0)
+    llm = CacheLLM(ScriptedLLM([paid]), Cache(tmp_path / "c.sqlite"))
+    assert llm.complete("q").cost_usd == 0.5
+    hit = llm.complete("q")
+    assert hit.cost_usd == 0.0 and 0 < hit.latency_s < 9.0
 
 
 def test_an_async_miss_and_a_streamed_miss_are_stored(tmp_path):
