@@ -255,8 +255,8 @@ def test_an_unusable_cache_warns_and_misses_instead_of_failing(tmp_path, caplog)
         cache.put("k", Completion(texts=("v",), model="m"))
         assert cache.get("k") is None
     messages = [r.getMessage() for r in caplog.records]
-    assert messages[0].startswith(f"could not store a completion in the LLM cache {path}: ")
-    assert messages[1].startswith(f"LLM cache {path} unreadable (") and messages[1].endswith("; treating as a miss")
+    assert messages[0] == f"could not store a completion in the LLM cache {path}: no such table: completions"
+    assert messages[1] == f"LLM cache {path} unreadable (no such table: completions); treating as a miss"
     assert len(cache) == 0
     llm = CacheLLM(ScriptedLLM(["still answered"]), cache)
     assert llm.complete("q").text == "still answered"
