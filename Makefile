@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export OMP_NUM_THREADS := 1
 export RAY_USAGE_STATS_ENABLED := 0
 
-.PHONY: demo test install clean bench
+.PHONY: demo test install clean bench mutation
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -28,6 +28,12 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	for f in benchmarks/*_bench.py; do $(BIN)/python $$f || exit 1; done
+
+# Mutation testing (not part of `make test` or CI; tens of minutes). FILES=... narrows it,
+# ARGS="--sample 30" samples. See docs/testing.md.
+mutation: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[mutation]'
+	$(BIN)/python benchmarks/mutation_report.py $(FILES) $(ARGS)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info
