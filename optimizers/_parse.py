@@ -119,13 +119,14 @@ def _find_json(text: str) -> Any:
             return _loads(candidate)
         except json.JSONDecodeError:
             pass
-    first_error: json.JSONDecodeError | None = None
+    first_error: tuple[str, int] | None = None  # the message and its offset in the reply as sent
     for start in _top_level_starts(text):  # an object inside prose; never one nested in a broken object
-        for candidate in (text[start:], _relaxed(text[start:])):
+        for relaxed, candidate in ((False, text[start:]), (True, _relaxed(text[start:]))):
             try:
                 value, _ = _DECODER.raw_decode(candidate)
             except json.JSONDecodeError as e:
-                first_error = first_error or e
+                if first_error is None and not relaxed:
+                    first_error = (e.msg, start + e.pos)
                 continue
             if isinstance(value, dict):
                 return value
@@ -145,7 +146,12 @@ def _find_json(text: str) -> Any:
             "send the whole object again, shorter if needed",
             raw=text,
         )
-    where = f": {first_error.msg} at line {first_error.lineno} column {first_error.colno}" if first_error else ""
+    where = ""
+    if first_error:
+        msg, pos = first_error
+        line = text.count("\n", 0, pos) + 1
+        column = pos - text.rfind("\n", 0, pos)
+        where = f": {msg} at line {line} column {column}"
     raise UnparseableReply(f"the reply is not valid JSON{where}; send one valid JSON object", raw=text)
 
 

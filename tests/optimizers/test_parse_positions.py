@@ -54,10 +54,6 @@ def test_the_repair_message_names_the_line_and_column_of_the_syntax_error(reply,
     assert position in repair
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the position is counted from the start of the JSON object, not of the reply the model wrote",
-)
 @pytest.mark.parametrize(
     ("reply", "position"),
     [
