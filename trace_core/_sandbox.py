@@ -305,22 +305,25 @@ def _gpu_devices() -> list[str]:
 @functools.lru_cache(maxsize=1)
 def _hidden_home() -> tuple[str, ...]:
     """bwrap arguments that hide the user's home (keys, dotfiles), except the Python installation and
-    import paths that live there (bound back read-only)."""
-    home = os.path.realpath(os.path.expanduser("~"))
-    if home == "/" or not os.path.isdir(home):
-        return ()
+    import paths that live there (bound back read-only); the same paths under ``/tmp`` (a project or
+    virtual environment there, say) are bound back into the namespace's private ``/tmp``."""
     wanted = sorted({os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, os.path.dirname(sys.executable),
                                                    os.path.dirname(os.path.realpath(sys.executable)), *sys.path)
                      if p and os.path.exists(p)})
-    inside = [p for p in wanted if p.startswith(home + "/")]
+    args: list[str] = []
+    home = os.path.realpath(os.path.expanduser("~"))
+    if home != "/" and os.path.isdir(home) and home != "/tmp":
+        args += ["--tmpfs", home, *_bind_back(home, wanted)]
+    return (*args, *_bind_back("/tmp", wanted))
+
+
+def _bind_back(folder: str, wanted: list[str]) -> list[str]:
+    """``--ro-bind`` arguments for the paths of ``wanted`` (sorted) inside ``folder``, outermost only."""
     keep: list[str] = []
-    for p in inside:  # sorted: a path under one already kept is covered by it
-        if not any(p.startswith(k + "/") for k in keep):
+    for p in wanted:  # sorted: a path under one already kept is covered by it
+        if p.startswith(folder + "/") and not any(p.startswith(k + "/") for k in keep):
             keep.append(p)
-    args = ["--tmpfs", home]
-    for p in keep:
-        args += ["--ro-bind", p, p]
-    return tuple(args)
+    return [arg for p in keep for arg in ("--ro-bind", p, p)]
 
 
 def _exchange(out_fd: int, err_fd: int, limits: Limits, start: float, stdin: tuple[Any, bytes] | None = None,
