@@ -20,6 +20,7 @@ from agents.records import Candidate, Proposal, RunResult, StepOutcome, StepReco
 from agents.store import RunStore, open_store
 from agents.workflow import as_task
 from optimizers._values import to_json_values
+from optimizers.base import ProposalFailure, Update
 from trace_core import Budget, better
 from trace_core.errors import BudgetExceeded, ConfigError, TaskError
 from trace_core.feedback import Direction
@@ -105,7 +106,12 @@ class Run:
         left = self.budget.remaining("max_evaluations")
         if left is not None:
             k = max(1, min(k, int(left)))
-        updates = self.opt.propose(propagated, k=k)
+        try:
+            updates = self.opt.propose(propagated, k=k)
+        except BudgetExceeded as e:  # the step ends as a failed proposal that keeps the calls it made
+            if not e.calls:
+                raise
+            updates = [Update({}, reasoning=str(e), llm_calls=e.calls, failure=ProposalFailure("llm", str(e)))]
         self._check_llm(updates)
         live = self.opt.values()
         todo = [u for u in updates if not u.no_change]
