@@ -51,7 +51,8 @@ class Run:
         self.step = 0
         self.incumbent_score: float | None = None
         self.initial_score: float | None = None
-        self.tokens, self.cost = 0, 0.0
+        self.tokens = 0
+        self.cost: float | None = 0.0  # None: the price of a call is unknown
         self.tally = Tally()
         self.llm_failures = 0  # steps in a row whose every proposal failed because the LLM call did
 
@@ -177,7 +178,7 @@ class Run:
                               self.initial_score)
         self.store.commit(self.run_id, outcome)
         self.tokens += outcome.tokens
-        self.cost += outcome.cost_usd
+        self.cost = None if self.cost is None or outcome.cost_usd is None else self.cost + outcome.cost_usd
         self.tally.add(candidates)
         rec = StepRecord(step, self.incumbent_score, scores, accepted, values, outcome.tokens, outcome.cost_usd,
                          seconds, [c.status for c in evaluated])

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from trace_core.errors import BudgetExceeded
 
-__all__ = ["Budget", "UNPRICED"]
+__all__ = ["Budget", "UNPRICED", "format_usd"]
 
 #: The amount counting calls whose price is unknown: while it is above 0, ``usd`` is a lower bound.
 UNPRICED = "unpriced_calls"
@@ -23,6 +23,18 @@ _LIMITS = {
     "max_calls": "calls",
     "max_seconds": "seconds",
 }
+
+
+def format_usd(usd: float | None, unpriced: float = 0) -> str:
+    """Dollars for people: ``"$?"`` when the price is unknown, ``"$0.0012+?"`` when only part of it is.
+
+    Example:
+        >>> format_usd(None), format_usd(0.5), format_usd(0.5, unpriced=2)
+        ('$?', '$0.5000', '$0.5000+?')
+    """
+    if usd is None:
+        return "$?"
+    return f"${usd:.4f}{'+?' if unpriced else ''}"
 
 
 class _Lock:
