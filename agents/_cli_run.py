@@ -22,6 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from agents.jobs import Job
 from agents.report import RunReport, trace_graph
 from agents.store import RunStore
+from trace_core.budget import format_usd
 
 __all__ = ["Exit", "Stopper", "StepPrinter", "finish", "report_path", "resume_command", "store_option", "say", "DEFAULT_REPORT"]
 
@@ -127,7 +128,7 @@ class StepPrinter:
         cands = ", ".join((st if st in ("pruned", "timeout") else "failed") if s is None else f"{s:.6g}"
                           for s, st in zip(rec.candidate_scores, statuses)) or "no change"
         self._say(f"step {rec.step}{of}  best {best}  candidates [{cands}]{'  accepted' if rec.accepted else ''}"
-                  f"  tokens {rec.tokens}  ${rec.cost_usd:.4f}  {rec.seconds:.2f}s")
+                  f"  tokens {rec.tokens}  {format_usd(rec.cost_usd)}  {rec.seconds:.2f}s")
 
 
 def report_path(template: str | None, run: dict[str, Any]) -> Path:

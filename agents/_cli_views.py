@@ -13,6 +13,7 @@ from rich.table import Table
 from agents._cli_run import say
 from agents.report import when, why_stopped
 from agents.store import RunStore
+from trace_core.budget import UNPRICED, format_usd
 from trace_core.llm.redact import redact, redact_text
 
 __all__ = ["list_runs", "show_run", "list_tasks", "when", "why_stopped"]
@@ -65,7 +66,7 @@ def show_run(store: RunStore, run: dict[str, Any], *, as_json: bool, out: Consol
                        ("optimizer", opt.get("name", "default")), ("llm", llm),
                        ("score", f"{_num(run.get('initial_score'))} → {_num(run.get('best_score'))} "
                                  f"({run.get('direction')})"),
-                       ("spent", ", ".join(f"{k} {v:.4g}" for k, v in (run.get("spent") or {}).items() if v)),
+                       ("spent", _spent(run.get("spent") or {})),
                        ("job file", cfg.get("job_file") or "—"), ("created", when(run.get("created_at"))),
                        ("updated", when(run.get("updated_at")))):
         meta.add_row(key, redact_text(str(value)))
@@ -74,12 +75,27 @@ def show_run(store: RunStore, run: dict[str, Any], *, as_json: bool, out: Consol
     for s in steps:
         table.add_row(str(s["step"]), _num(s.get("incumbent_score")), _num(s.get("best_candidate_score")),
                       "✓" if s.get("accepted") and s["step"] else "", str(s.get("tokens") or 0),
-                      f"{s.get('cost_usd') or 0:.4f}", f"{s.get('seconds') or 0:.2f}")
+                      _step_usd(s), f"{s.get('seconds') or 0:.2f}")
     out.print(table)
     values = Table("parameter", "best value", box=None)
     for name, value in (run.get("best_values") or {}).items():
         values.add_row(redact_text(name), redact_text(_short(value, 100)))
     out.print(values)
+
+
+def _step_usd(step: dict[str, Any]) -> str:
+    """A step's cost: ``?`` when it made LLM calls whose price is unknown."""
+    usd = step.get("cost_usd")
+    return format_usd(usd)[1:] if usd is not None or not step.get("tokens") else "?"
+
+
+def _spent(spent: dict[str, Any]) -> str:
+    """What a run spent; dollars read ``$?`` (or ``$x+?``) while some calls had no known price."""
+    unpriced = spent.get(UNPRICED) or 0
+    parts = [f"{k} {v:.4g}" for k, v in spent.items() if v and k not in ("usd", UNPRICED)]
+    if spent.get("usd") or unpriced:
+        parts.append(f"usd {format_usd(spent.get('usd') or 0.0, unpriced) if spent.get('usd') else '$?'}")
+    return ", ".join(parts)
 
 
 def _describe(name: str) -> dict[str, Any]:

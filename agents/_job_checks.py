@@ -5,6 +5,7 @@ options, optimizer options, workflow targets, data and reply files)."""
 from __future__ import annotations
 
 import inspect
+import logging
 import json
 import re
 import typing
@@ -18,8 +19,10 @@ from pydantic import BaseModel, ValidationError
 from trace_core.errors import ConfigError
 from trace_core.llm.redact import known_secrets, redact_text
 
+log = logging.getLogger(__name__)
+
 __all__ = ["scrub", "secret_problems", "pydantic_problems", "task_problems", "optimizer_problems",
-           "llm_problems", "load_examples", "scripted_replies", "show", "init_parameters"]
+           "llm_problems", "price_problems", "load_examples", "scripted_replies", "show", "init_parameters"]
 
 _SECRET_NAMES = {"api_key", "apikey", "api-key", "key", "token", "access_token", "auth_token", "secret",
                  "client_secret", "password", "authorization", "bearer", "headers", "extra_headers"}
@@ -289,6 +292,24 @@ def llm_problems(llm: Any) -> list[str]:
             return [f"llm.model: {e}"]
     elif llm.model.startswith("replay:") and not Path(llm.model[len("replay:"):]).is_file():
         return [f"llm.model = {llm.model!r}: no recording at that path"]
+    return []
+
+
+_OTHER_LIMITS = ("max_steps", "max_evaluations", "max_tokens", "max_calls", "max_seconds")
+
+
+def price_problems(model: str, budget: Any) -> list[str]:
+    """``max_usd`` on a model of unknown price: a warning, or a problem when it is the job's only limit
+    (the run would have no limit at all)."""
+    from trace_core.llm._litellm import price_known
+
+    if budget.max_usd is None or model.startswith(("scripted:", "replay:")) or price_known(model):
+        return []
+    text = (f"budget.max_usd = {budget.max_usd:g}: the price of {model!r} is unknown (litellm's cost map has no "
+            "entry for it), so its dollars cannot be counted")
+    if not any(getattr(budget, name) is not None for name in _OTHER_LIMITS):
+        return [f"{text}; add a limit that can be counted (max_calls, max_tokens or max_steps)"]
+    log.warning("%s; the job's other limits still apply", text)
     return []
 
 

@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 from agents._job_checks import (
     init_parameters,
     llm_problems,
+    price_problems,
     optimizer_problems,
     pydantic_problems,
     secret_problems,
@@ -365,6 +366,8 @@ def parse_job(data: Mapping[str, Any], *, source: str = "<job>", base_dir: str |
         problems += llm_problems(llm)
     if optimizer is not None:
         problems += optimizer_problems(optimizer)
+    if job is not None and llm is not None:
+        problems += price_problems(llm.model, job.budget)
     if problems:
         raise JobError(source, problems)
     assert job is not None

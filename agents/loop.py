@@ -20,6 +20,7 @@ from agents.records import Candidate, Proposal, RunResult, StepOutcome, StepReco
 from agents.store import RunStore, open_store
 from agents.workflow import as_task
 from optimizers._values import to_json_values
+from optimizers.base import ProposalFailure, Update
 from trace_core import Budget, better
 from trace_core.errors import BudgetExceeded, ConfigError, TaskError
 from trace_core.feedback import Direction
@@ -50,7 +51,8 @@ class Run:
         self.step = 0
         self.incumbent_score: float | None = None
         self.initial_score: float | None = None
-        self.tokens, self.cost = 0, 0.0
+        self.tokens = 0
+        self.cost: float | None = 0.0  # None: the price of a call is unknown
         self.tally = Tally()
         self.llm_failures = 0  # steps in a row whose every proposal failed because the LLM call did
 
@@ -105,7 +107,12 @@ class Run:
         left = self.budget.remaining("max_evaluations")
         if left is not None:
             k = max(1, min(k, int(left)))
-        updates = self.opt.propose(propagated, k=k)
+        try:
+            updates = self.opt.propose(propagated, k=k)
+        except BudgetExceeded as e:  # the step ends as a failed proposal that keeps the calls it made
+            if not e.calls:
+                raise
+            updates = [Update({}, reasoning=str(e), llm_calls=e.calls, failure=ProposalFailure("llm", str(e)))]
         self._check_llm(updates)
         live = self.opt.values()
         todo = [u for u in updates if not u.no_change]
@@ -171,7 +178,7 @@ class Run:
                               self.initial_score)
         self.store.commit(self.run_id, outcome)
         self.tokens += outcome.tokens
-        self.cost += outcome.cost_usd
+        self.cost = None if self.cost is None or outcome.cost_usd is None else self.cost + outcome.cost_usd
         self.tally.add(candidates)
         rec = StepRecord(step, self.incumbent_score, scores, accepted, values, outcome.tokens, outcome.cost_usd,
                          seconds, [c.status for c in evaluated])

@@ -120,8 +120,10 @@ class StepOutcome:
         return sum(c.update.tokens for c in self.candidates)
 
     @property
-    def cost_usd(self) -> float:
-        return sum(c.update.cost_usd for c in self.candidates)
+    def cost_usd(self) -> float | None:
+        """What the step's LLM calls cost; None when the price of one of them is unknown."""
+        costs = [c.update.cost_usd for c in self.candidates]
+        return None if None in costs else sum(costs)
 
 
 @dataclass
@@ -134,7 +136,7 @@ class StepRecord:
     accepted: bool
     values: dict[str, Any]
     tokens: int = 0
-    cost_usd: float = 0.0
+    cost_usd: float | None = 0.0  # None: the price of a call is unknown
     seconds: float = 0.0
     statuses: list[str] = field(default_factory=list)  # the Outcome of each evaluated candidate
 
@@ -154,7 +156,7 @@ class RunResult:
     spent: dict[str, float]
     direction: Direction
     tokens: int = 0
-    cost_usd: float = 0.0
+    cost_usd: float | None = 0.0  # None: the price of a call is unknown
     store_url: str = ""
     outcomes: dict[str, int] = field(default_factory=dict)
     proposal_failures: dict[str, int] = field(default_factory=dict)

@@ -28,6 +28,7 @@ from agents._schema import candidates, evaluations, llm_calls, optimizer_states,
 from agents.records import NO_CHANGE, StepOutcome
 from trace_core.errors import ConfigError
 from trace_core.feedback import Feedback
+from trace_core.llm.redact import redact
 from trace_core.outcome import score
 
 __all__ = ["RunStore", "open_store", "default_store_url"]
@@ -37,6 +38,15 @@ log = logging.getLogger(__name__)
 _FEEDBACK_CHARS, _EXAMPLE_CHARS = 4000, 1000
 _INSERT = {table: table.insert() for table in (steps, candidates, evaluations, llm_calls, optimizer_states)}
 _UPDATE_RUN = runs.update().where(runs.c.id == sa.bindparam("run"))
+
+
+_TEXT_JSON = ("feedback", "train_feedback")  # JSON columns holding text for people (values are kept exact)
+
+
+def _redacted(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``rows`` with API keys redacted from every text column and from feedback: the one
+    place text enters the store, so a reply that echoes a key is never stored with it."""
+    return [{k: redact(v) if isinstance(v, str) or k in _TEXT_JSON else v for k, v in row.items()} for row in rows]
 
 
 def feedback_json(fb: Feedback, limit: int = _FEEDBACK_CHARS) -> dict[str, Any]:
@@ -196,6 +206,8 @@ class RunStore:
                run_fields: dict[str, Any] | None) -> None:
         # statements built once (module level) and rows as parameters: the compiled forms are
         # cached, so a step costs a few inserts however long the run is
+        step_row, cand_rows, eval_rows, llm_rows = _redacted([step_row])[0], _redacted(cand_rows), \
+            _redacted(eval_rows), _redacted(llm_rows)
         try:
             with self._tx() as c:
                 c.execute(_INSERT[steps], [{**key, **step_row, "created_at": _now()}])

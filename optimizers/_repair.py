@@ -164,8 +164,8 @@ def ask_with_repair(llm: Any, messages: Sequence[Mapping[str, Any]], validate: C
     prompt tokens (counted with ``count_tokens``). ``options`` go to ``llm.complete``
     (``response_format``, ``temperature``, ``max_tokens`` ...). When fewer than ``n``
     choices come back, more calls are made for the rest. The first call is recorded on
-    the first answer. :class:`BudgetExceeded` propagates; other LLM errors become failed
-    answers. A provider that refuses the ``response_format`` schema
+    the first answer. :class:`BudgetExceeded` propagates (with the calls made so far as its ``calls``); other LLM errors become failed
+    answers; the calls made before it are on the error as ``calls``. A provider that refuses the ``response_format`` schema
     (:class:`~trace_core.llm.BadRequest`) is asked again without it (``Answer.structured``).
 
     Example:
@@ -182,34 +182,39 @@ def ask_with_repair(llm: Any, messages: Sequence[Mapping[str, Any]], validate: C
     first_calls: list[LLMCall] = []
     failure: str | None = None
     structured = True
-    while len(choices) < n:  # a provider may ignore n, or a choice may be lost to a parse error
-        try:
-            texts, finishes, call = _ask(llm, messages, n - len(choices), options)
-        except BadRequest as e:
-            if options.get("response_format") is None or not structured:
+    answers: list[Answer] = []
+    calls = first_calls
+    try:
+        while len(choices) < n:  # a provider may ignore n, or a choice may be lost to a parse error
+            try:
+                texts, finishes, call = _ask(llm, messages, n - len(choices), options)
+            except BadRequest as e:
+                if options.get("response_format") is None or not structured:
+                    failure = f"the LLM call failed: {type(e).__name__}: {_message(e)}"
+                    log.warning("asking for a proposal failed: %s", failure)
+                    break
+                log.warning("the provider refused the reply schema as structured output (%s); asking without it",
+                            _message(e))
+                options, structured = {**options, "response_format": None}, False
+                continue
+            except LLMError as e:
                 failure = f"the LLM call failed: {type(e).__name__}: {_message(e)}"
                 log.warning("asking for a proposal failed: %s", failure)
                 break
-            log.warning("the provider refused the reply schema as structured output (%s); asking without it",
-                        _message(e))
-            options, structured = {**options, "response_format": None}, False
-            continue
-        except LLMError as e:
-            failure = f"the LLM call failed: {type(e).__name__}: {_message(e)}"
-            log.warning("asking for a proposal failed: %s", failure)
-            break
-        first_calls.append(call)
-        if not texts:
-            failure = "the LLM returned no choices"
-            break
-        choices.extend(zip(texts, finishes))
-    answers = []
-    for i in range(n):
-        calls = first_calls if i == 0 else []
-        if i < len(choices):
-            text, finish = choices[i]
-            answer = _settle(llm, messages, text, finish, validate, max_repairs, repairs, options, calls)
-        else:
-            answer = Answer(None, failure or "no reply", tuple(calls), 0, "", llm_failed=True)
-        answers.append(dataclasses.replace(answer, structured=structured))
+            first_calls.append(call)
+            if not texts:
+                failure = "the LLM returned no choices"
+                break
+            choices.extend(zip(texts, finishes))
+        for i in range(n):
+            calls = first_calls if i == 0 else []
+            if i < len(choices):
+                text, finish = choices[i]
+                answer = _settle(llm, messages, text, finish, validate, max_repairs, repairs, options, calls)
+            else:
+                answer = Answer(None, failure or "no reply", tuple(calls), 0, "", llm_failed=True)
+            answers.append(dataclasses.replace(answer, structured=structured))
+    except BudgetExceeded as e:  # the calls made so far are kept on the error: the step that stops still records them
+        e.calls = (*[c for a in answers for c in a.calls], *calls)
+        raise
     return answers

@@ -81,7 +81,10 @@ class Update:
         return sum(c.prompt_tokens + c.completion_tokens for c in self.llm_calls)
 
     @property
-    def cost_usd(self) -> float:
+    def cost_usd(self) -> float | None:
+        """What the calls cost; None when the price of one of them is unknown."""
+        if any(c.cost_usd is None and not c.cached for c in self.llm_calls):
+            return None
         return sum(c.cost_usd or 0.0 for c in self.llm_calls)
 
 

@@ -10,7 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from trace_core.errors import BudgetExceeded
 
-__all__ = ["Budget"]
+__all__ = ["Budget", "UNPRICED", "format_usd"]
+
+#: The amount counting calls whose price is unknown: while it is above 0, ``usd`` is a lower bound.
+UNPRICED = "unpriced_calls"
 
 _LIMITS = {
     "max_steps": "steps",
@@ -20,6 +23,18 @@ _LIMITS = {
     "max_calls": "calls",
     "max_seconds": "seconds",
 }
+
+
+def format_usd(usd: float | None, unpriced: float = 0) -> str:
+    """Dollars for people: ``"$?"`` when the price is unknown, ``"$0.0012+?"`` when only part of it is.
+
+    Example:
+        >>> format_usd(None), format_usd(0.5), format_usd(0.5, unpriced=2)
+        ('$?', '$0.5000', '$0.5000+?')
+    """
+    if usd is None:
+        return "$?"
+    return f"${usd:.4f}{'+?' if unpriced else ''}"
 
 
 class _Lock:
@@ -64,7 +79,8 @@ class Budget(BaseModel):
     max_calls: int | None = Field(default=None, ge=0)
     max_seconds: float | None = Field(default=None, ge=0)
 
-    _spent: dict[str, float] = PrivateAttr(default_factory=lambda: {v: 0.0 for v in _LIMITS.values()})
+    _spent: dict[str, float] = PrivateAttr(default_factory=lambda: {**{v: 0.0 for v in _LIMITS.values()}, UNPRICED: 0.0})
+    _refused: tuple[str, float] | None = PrivateAttr(default=None)
     _started: float | None = PrivateAttr(default=None)
     _lock: Any = PrivateAttr(default_factory=_Lock)
 
@@ -104,8 +120,11 @@ class Budget(BaseModel):
         return cap - self.spent[_LIMITS[limit]]
 
     def exhausted(self) -> str | None:
-        """The name of the first limit reached, or None."""
+        """The name of the first limit reached, or None. A limit that refused a call
+        (see :meth:`check`) counts as reached until it is raised."""
         spent = self.spent
+        if self._refused is not None and getattr(self, self._refused[0]) == self._refused[1]:
+            return self._refused[0]
         for limit, kind in _LIMITS.items():
             cap = getattr(self, limit)
             if cap is not None and spent[kind] >= cap:
@@ -113,12 +132,14 @@ class Budget(BaseModel):
         return None
 
     def check(self, *, tokens: float = 0, usd: float = 0, calls: float = 0) -> None:
-        """Raise :class:`BudgetExceeded` if spending these amounts would pass a limit."""
+        """Raise :class:`BudgetExceeded` if spending these amounts would pass a limit; that
+        limit then counts as reached (:meth:`exhausted`), since the next call would not fit either."""
         spent = self.spent
         for limit, extra in (("max_calls", calls), ("max_tokens", tokens), ("max_usd", usd)):
             cap = getattr(self, limit)
             kind = _LIMITS[limit]
             if cap is not None and spent[kind] + extra > cap:
+                self._refused = (limit, cap)
                 raise BudgetExceeded(
                     f"budget {limit}={cap} would be exceeded (spent {spent[kind]:g}, this needs {extra:g}); "
                     f"raise {limit} or start a new run",
@@ -134,5 +155,6 @@ class Budget(BaseModel):
         for limit, kind in _LIMITS.items():
             cap = getattr(self, limit)
             if cap is not None or spent[kind]:
-                parts.append(f"{kind} {spent[kind]:g}/{'∞' if cap is None else f'{cap:g}'}")
+                unknown = "+?" if kind == "usd" and spent[UNPRICED] else ""
+                parts.append(f"{kind} {spent[kind]:g}{unknown}/{'∞' if cap is None else f'{cap:g}'}")
         return ", ".join(parts) or "no limits"

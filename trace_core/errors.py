@@ -55,12 +55,14 @@ class TaskError(TraceTuneError):
 class BudgetExceeded(TraceTuneError):
     """A limit of a :class:`~trace_core.budget.Budget` was reached.
 
-    ``limit`` names the limit (``"max_tokens"``, ``"max_usd"`` ...).
+    ``limit`` names the limit (``"max_tokens"``, ``"max_usd"`` ...); ``calls`` holds the
+    records of the LLM calls made before it, by the step it stopped (so they are stored).
     """
 
     def __init__(self, message: str, *, limit: str | None = None):
         super().__init__(message)
         self.limit = limit
+        self.calls: tuple = ()
 
 
 class Pruned(TraceTuneError):

@@ -78,5 +78,5 @@ def load(run: Run, data: dict[str, Any]) -> Proposal | None:
     updates = [c.update for c in candidates]
     run.budget.charge(evaluations=sum(c.result is not None for c in candidates),
                       calls=sum(len(u.llm_calls) for u in updates), tokens=sum(u.tokens for u in updates),
-                      usd=sum(u.cost_usd for u in updates))
+                      usd=sum(u.cost_usd or 0.0 for u in updates))
     return Proposal(tuple(candidates), data.get("best"), data.get("train_fb"), data.get("graph"), time.perf_counter())

@@ -24,6 +24,7 @@ from agents.loop import Run, open_run
 from agents.records import Candidate, Proposal
 from agents.store import RunStore
 from trace_core import better, score
+from trace_core.budget import format_usd
 from trace_core.errors import ConfigError
 
 __all__ = ["RunControl"]
@@ -201,7 +202,7 @@ class RunControl:
         for rec in run.history[before:]:
             lines.append(f"step {rec.step}: candidates {', '.join(fmt.num(s) for s in rec.candidate_scores) or 'none'}"
                          f"; {'accepted' if rec.accepted else 'kept the incumbent'}; best so far "
-                         f"{fmt.num(rec.incumbent_score)}; tokens {rec.tokens}, ${rec.cost_usd:.4f}")
+                         f"{fmt.num(rec.incumbent_score)}; tokens {rec.tokens}, {format_usd(rec.cost_usd)}")
         spent = run.budget.spent
         lines.append(f"Best so far {fmt.num(run.incumbent_score)} (started at {fmt.num(run.initial_score)}, "
                      f"{run.direction}); the run has {spent['steps']:g} steps and {spent['evaluations']:g} "

@@ -41,6 +41,15 @@ def import_litellm() -> Any:
     return litellm
 
 
+def price_known(model: str) -> bool:
+    """Whether litellm's local cost map has a price for ``model`` (so dollars can be counted)."""
+    try:
+        import_litellm().cost_per_token(model=model, prompt_tokens=1, completion_tokens=1)
+    except Exception:  # noqa: BLE001 - litellm raises several kinds for a model it does not know
+        return False
+    return True
+
+
 def parse_retry_after(headers: Mapping[str, str] | None) -> float | None:
     """Seconds from ``retry-after-ms`` or ``Retry-After`` (seconds or an HTTP date), or None."""
     if not headers:

@@ -7,7 +7,7 @@ import logging
 import threading
 from collections.abc import Iterator
 
-from trace_core.budget import Budget
+from trace_core.budget import UNPRICED, Budget
 from trace_core.llm.base import LLM, Middleware
 from trace_core.llm.records import Completion, Request
 
@@ -79,9 +79,15 @@ class BudgetLLM(Middleware):
             self.budget.charge(tokens=prompt + completion, usd=usd or 0.0, calls=1)
         return prompt + completion, usd or 0.0
 
-    def _settle(self, reserved: tuple[int, float], completion: Completion | None) -> None:
+    def _settle(self, request: Request, reserved: tuple[int, float], completion: Completion | None) -> None:
+        """Replace the reservation by what the call used; a call of unknown price counts as unpriced."""
         tokens, usd = (completion.usage.total_tokens, completion.cost_usd or 0.0) if completion else (0, 0.0)
-        self.budget.charge(tokens=tokens - reserved[0], usd=usd - reserved[1])
+        limit = (request.max_tokens or self.default_completion_tokens) * request.n
+        if completion is not None and completion.usage.completion_tokens > limit:
+            log.warning("a reply of %s used %d completion tokens, more than the %d asked for; the budget is "
+                        "charged what it used", self.model, completion.usage.completion_tokens, limit)
+        unpriced = completion is not None and completion.cost_usd is None and not completion.cached
+        self.budget.charge(tokens=tokens - reserved[0], usd=usd - reserved[1], **{UNPRICED: float(unpriced)})
 
     def _complete(self, request: Request) -> Completion:
         reserved, completion = self._reserve(request), None
@@ -89,7 +95,7 @@ class BudgetLLM(Middleware):
             completion = self.inner._complete(request)
             return completion
         finally:
-            self._settle(reserved, completion)
+            self._settle(request, reserved, completion)
 
     async def _acomplete(self, request: Request) -> Completion:
         reserved, completion = self._reserve(request), None
@@ -97,7 +103,7 @@ class BudgetLLM(Middleware):
             completion = await self.inner._acomplete(request)
             return completion
         finally:
-            self._settle(reserved, completion)
+            self._settle(request, reserved, completion)
 
     def _stream(self, request: Request) -> Iterator[str | Completion]:
         reserved, completion = self._reserve(request), None
@@ -107,4 +113,4 @@ class BudgetLLM(Middleware):
                     completion = item
                 yield item
         finally:
-            self._settle(reserved, completion)
+            self._settle(request, reserved, completion)

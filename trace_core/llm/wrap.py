@@ -31,11 +31,12 @@ def as_cache(cache: CacheSpec) -> Cache | None:
 def wrap(llm: LLM, *, cache: CacheSpec = None, retry: Retry | bool | None = None,
          max_concurrency: int | Slots | None = None, budget: Budget | None = None,
          log_path: str | os.PathLike[str] | None = None) -> BaseLLM:
-    """``llm`` with the middleware asked for, outermost first: log, cache, budget, limit, retry.
+    """``llm`` with the middleware asked for, outermost first: log, cache, retry, budget, limit.
 
     So every call is logged (cache hits and errors included); a cache hit is free
-    and is not refused by the budget; the budget is checked once per call, before
-    a slot is awaited; a call waiting to be retried does not hold a slot.
+    and is not refused by the budget; the budget is charged for every request sent,
+    retries included, and checked before a slot is awaited; a call waiting to be
+    retried does not hold a slot.
 
     Args:
         llm: any LLM.
@@ -52,12 +53,12 @@ def wrap(llm: LLM, *, cache: CacheSpec = None, retry: Retry | bool | None = None
         'hi'
     """
     out: BaseLLM = as_base(llm)
-    if retry:
-        out = RetryLLM(out, Retry() if retry is True else retry)
     if max_concurrency is not None:
         out = LimitLLM(out, max_concurrency)
     if budget is not None:
         out = BudgetLLM(out, budget)
+    if retry:
+        out = RetryLLM(out, Retry() if retry is True else retry)
     store = as_cache(cache)
     if store is not None:
         out = CacheLLM(out, store)

@@ -286,12 +286,13 @@ def test_log_records_calls_and_errors_with_keys_redacted(tmp_path, monkeypatch):
 # -- composition --------------------------------------------------------------------------------------------------
 def test_wrap_composes_cache_outside_budget_and_log_outside_all(tmp_path, sleeps):
     inner = ScriptedLLM([ServerError("flaky"), "answer"])
-    budget = Budget(max_calls=1)
+    budget = Budget(max_calls=2)
     log_path = tmp_path / "calls.jsonl"
     llm = wrap(inner, cache=tmp_path / "c.sqlite", retry=Retry(base_delay_s=0.01), max_concurrency=2,
                budget=budget, log_path=log_path)
     assert llm.complete("q").text == "answer"
-    assert llm.complete("q").cached  # the budget (1 call, spent) does not refuse a free cache hit
+    assert budget.spent["calls"] == 2  # the retry is a request too, and is charged
+    assert llm.complete("q").cached  # the budget (2 calls, spent) does not refuse a free cache hit
     with pytest.raises(BudgetExceeded):
         llm.complete("other")
     lines = [json.loads(line) for line in log_path.read_text().splitlines()]
