@@ -80,6 +80,12 @@ class Stopper:
                 signal.signal(s, handler)
 
 
+def _no_traceback(record: logging.LogRecord) -> bool:
+    """Keep the log record of a run's first failed evaluation (its traceback) off the
+    terminal unless ``-v`` is given: the summary shows its type, message and frame."""
+    return not hasattr(record, "first_error") or logging.getLogger().getEffectiveLevel() <= logging.INFO
+
+
 class StepPrinter:
     """Progress of a run: a rich progress bar on a terminal, one plain line per step otherwise."""
 
@@ -90,6 +96,7 @@ class StepPrinter:
         self.best: float | None = None
 
     def __enter__(self) -> StepPrinter:
+        logging.getLogger("agents.loop").addFilter(_no_traceback)
         if self.console.is_terminal:
             self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                                      MofNCompleteColumn(), TextColumn("best {task.fields[best]}"),
@@ -99,6 +106,7 @@ class StepPrinter:
         return self
 
     def __exit__(self, *exc: Any) -> None:
+        logging.getLogger("agents.loop").removeFilter(_no_traceback)
         if self.progress is not None:
             self.progress.stop()
 

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from agents._cli_run import say
+from agents._failures import describe_error, failure_counts
 from agents.report import when, why_stopped
 from agents.store import RunStore
 from trace_core.budget import UNPRICED, format_usd
@@ -53,10 +54,13 @@ def list_runs(store: RunStore, *, job: str | None, status: str | None, limit: in
 
 def show_run(store: RunStore, run: dict[str, Any], *, as_json: bool, out: Console) -> None:
     steps = store.steps(run["id"])
-    if as_json:
-        _echo_json({"run": run, "steps": [{k: v for k, v in s.items() if k != "graph"} for s in steps]})
-        return
     cfg = run.get("config") or {}
+    tally = store.tally(run["id"])
+    if as_json:
+        _echo_json({"run": run, "steps": [{k: v for k, v in s.items() if k != "graph"} for s in steps],
+                    "outcomes": tally["outcomes"], "proposal_failures": tally["failures"],
+                    "first_error": cfg.get("first_error")})
+        return
     job = cfg.get("job") or {}
     opt = cfg.get("optimizer") or {}
     llm = cfg.get("llm_model") or (job.get("llm") or {}).get("model") or cfg.get("llm") or "none (or $TRACETUNE_LLM)"
@@ -66,6 +70,8 @@ def show_run(store: RunStore, run: dict[str, Any], *, as_json: bool, out: Consol
                        ("optimizer", opt.get("name", "default")), ("llm", llm),
                        ("score", f"{_num(run.get('initial_score'))} → {_num(run.get('best_score'))} "
                                  f"({run.get('direction')})"),
+                       ("failures", failure_counts(tally["outcomes"], tally["failures"]).removeprefix("failures: ")),
+                       ("first error", describe_error(cfg.get("first_error")).removeprefix("first error ") or "—"),
                        ("spent", _spent(run.get("spent") or {})),
                        ("job file", cfg.get("job_file") or "—"), ("created", when(run.get("created_at"))),
                        ("updated", when(run.get("updated_at")))):

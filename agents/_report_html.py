@@ -76,6 +76,10 @@ def _header(rep: RunReport) -> str:
             ("budget", _e(", ".join(f"{k} {v:g}" for k, v in (cfg.get("budget") or {}).items() if v is not None))),
             ("spent", _e(", ".join(f"{k} {v:.4g}" for k, v in spent.items() if v))),
             ("created", _e(when(r.get("created_at")))), ("updated", _e(when(r.get("updated_at"))))]
+    counts, first = rep.failure_lines()
+    rows.insert(4, ("failures", _e(counts.removeprefix("failures: "))))
+    if first:
+        rows.insert(5, ("first error", f'<pre class="first-error">{_e(first.removeprefix("first error "))}</pre>'))
     return _table(rows)
 
 

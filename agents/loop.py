@@ -12,6 +12,7 @@ import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from agents._failures import describe_error, first_error
 from agents._forward import forward
 from agents.evaluate import EvalResult
 from agents.executors import Executor, Job, get_executor
@@ -22,7 +23,7 @@ from agents.workflow import as_task
 from optimizers._values import to_json_values
 from optimizers.base import ProposalFailure, Update
 from trace_core import Budget, better
-from trace_core.errors import BudgetExceeded, ConfigError, TaskError
+from trace_core.errors import BudgetExceeded, ConfigError, RunFailed, TaskError
 from trace_core.feedback import Direction
 from trace_core.llm.errors import FatalLLMError
 from trace_core.outcome import Outcome, score
@@ -55,6 +56,9 @@ class Run:
         self.cost: float | None = 0.0  # None: the price of a call is unknown
         self.tally = Tally()
         self.llm_failures = 0  # steps in a row whose every proposal failed because the LLM call did
+        self.first_error: dict[str, Any] | None = None  # the run's first failed evaluation (stored with the run)
+        self.measured = False  # whether a candidate was evaluated yet
+        self.start_failed = False  # every candidate of the first evaluated step failed
 
     def encode(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """Values as JSON data (the one encoder: each parameter's space)."""
@@ -180,6 +184,7 @@ class Run:
         self.tokens += outcome.tokens
         self.cost = None if self.cost is None or outcome.cost_usd is None else self.cost + outcome.cost_usd
         self.tally.add(candidates)
+        self.note_failures(step, evaluated)
         rec = StepRecord(step, self.incumbent_score, scores, accepted, values, outcome.tokens, outcome.cost_usd,
                          seconds, [c.status for c in evaluated])
         self.history.append(rec)
@@ -187,16 +192,40 @@ class Run:
             self.on_step(rec)
         return rec
 
+    def note_failures(self, step: int, evaluated: Sequence[Candidate]) -> None:
+        """Keep (store, and log with its traceback) the run's first failed evaluation, and
+        note whether every candidate of the first evaluated step failed."""
+        if self.first_error is None:
+            self.first_error = first_error(step, (c.result for c in evaluated))
+            if self.first_error is not None:
+                log.warning("run %s: an evaluation failed (later failures are only counted): %s\n%s", self.run_id,
+                            describe_error(self.first_error), self.first_error["traceback"],
+                            extra={"first_error": self.first_error})
+                config = self.store.get_run(self.run_id).get("config") or {}
+                self.store.update_run(self.run_id, config={**config, "first_error": self.first_error})
+        if evaluated and not self.measured:
+            self.measured = True
+            self.start_failed = all(c.result is not None and not c.result.outcome.ok
+                                    and c.result.outcome is not Outcome.PRUNED for c in evaluated)
+
+    def check_start(self) -> None:
+        """Raise :class:`RunFailed` when every candidate of the first evaluated step failed."""
+        if self.start_failed:
+            self.start_failed = False  # said once: a resumed run goes on
+            raise RunFailed(self.run_id, self.first_error)
+
     def loop(self) -> str:
         self.budget.start()
         try:
             if self.step == 0 and not self.history and self.store.last_step(self.run_id) is None:
                 self.baseline()
+                self.check_start()
             while True:
                 reason = self.stop_reason()
                 if reason:
                     return reason
                 self.one_step()
+                self.check_start()
         except BudgetExceeded as e:
             return f"budget {e.limit or 'limit'} reached"
 
@@ -210,7 +239,7 @@ class Run:
         return RunResult(self.run_id, self.encode(self.opt.values()), self.incumbent_score,
                          self.initial_score, self.history, reason, self.budget.spent, self.direction,
                          self.tokens, self.cost, self.store.safe_url, dict(self.tally.outcomes),
-                         dict(self.tally.failures))
+                         dict(self.tally.failures), self.first_error)
 
 
 def _beats(candidate: Candidate, incumbent: float | None, direction: Direction) -> bool:
@@ -222,6 +251,14 @@ def _beats(candidate: Candidate, incumbent: float | None, direction: Direction) 
         result = candidate.result
         return incumbent is None and result is not None and result.outcome.ok and not result.feedback.failed
     return better(s, incumbent, direction)
+
+
+def _stopped_by(error: BaseException) -> str:
+    """The stored stop reason of a run an exception ended (a RunFailed's first error is
+    stored with the run and shown on its own line)."""
+    if isinstance(error, RunFailed):
+        return f"{error.reason} (RunFailed)"
+    return f"{type(error).__name__}: {error}"[:200]
 
 
 def Optimizer_score(result: EvalResult) -> float | None:  # noqa: N802 - deprecated alias
@@ -339,7 +376,7 @@ def optimize(
         reason = run.loop()
     except BaseException as e:
         store.update_run(run_id, status="failed" if not isinstance(e, KeyboardInterrupt) else "interrupted",
-                         stop_reason=f"{type(e).__name__}: {e}"[:200], spent=budget.spent)
+                         stop_reason=_stopped_by(e), spent=budget.spent)
         raise
     finally:
         if not isinstance(executor, Executor):
@@ -399,6 +436,8 @@ def open_run(
         tally = store.tally(run_id)
         run.tokens, run.cost = tally["totals"]["tokens"], tally["totals"]["cost_usd"]
         run.tally = Tally(tally["outcomes"], tally["failures"])
+        run.measured = bool(tally["outcomes"])
+        run.first_error = cfg.get("first_error")
     return run
 
 
@@ -415,7 +454,7 @@ def resume(run_id: str, **kwargs: Any) -> RunResult:
         reason = run.loop()
     except BaseException as e:
         run.store.update_run(run.run_id, status="interrupted" if isinstance(e, KeyboardInterrupt) else "failed",
-                             stop_reason=f"{type(e).__name__}: {e}"[:200], spent=run.budget.spent)
+                             stop_reason=_stopped_by(e), spent=run.budget.spent)
         raise
     finally:
         run.close()

@@ -144,8 +144,10 @@ class StepRecord:
 @dataclass
 class RunResult:
     """The outcome of a run: best values and score, history, costs, why it stopped, and
-    how its evaluations ended (``outcomes``: Outcome value -> count) and how many
-    proposals failed (``proposal_failures``: ``"llm"`` / ``"reply"`` -> count)."""
+    how its evaluations ended (``outcomes``: Outcome value -> count), how many
+    proposals failed (``proposal_failures``: ``"llm"`` / ``"reply"`` -> count), and the
+    first failed evaluation (``first_error``: ``type``, ``message``, ``frame`` — the
+    user's code that raised —, ``traceback``, ``step``, ``outcome``; None when none failed)."""
 
     run_id: str
     best_values: dict[str, Any]
@@ -160,6 +162,7 @@ class RunResult:
     store_url: str = ""
     outcomes: dict[str, int] = field(default_factory=dict)
     proposal_failures: dict[str, int] = field(default_factory=dict)
+    first_error: dict[str, Any] | None = None
 
     @property
     def improved(self) -> bool:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from agents._failures import counts_of, describe_error, failure_counts
 from agents.store import RunStore, open_store
 from trace_core.feedback import better
 from trace_core.llm.redact import clean_text, redact_text
@@ -222,6 +223,7 @@ class RunReport:
         lines.append(f"steps {max(len(self.steps) - 1, 0)}, evaluations {spent.get('evaluations', 0):g}, "
                      f"LLM calls {len(self.llm_calls)}, tokens {tokens}, cost ${cost:.4f}, "
                      f"{sum(s.get('seconds') or 0.0 for s in self.steps):.1f} s in steps")
+        lines += [line for line in self.failure_lines() if line]
         if self.comparison is not None:
             lines.append(f"vs previous: {self.comparison.describe()}")
         warm = (r.get("config") or {}).get("warm_start_from")
@@ -231,6 +233,12 @@ class RunReport:
         shown = ", ".join(f"{k}={_short(v)}" for k, v in values.items())
         lines.append(f"best values: {shown or '—'}")
         return redact_text("\n".join(lines))
+
+    def failure_lines(self) -> tuple[str, str]:
+        """The failure counts, and the run's first error (its type, message and the user's
+        frame; "" when nothing failed)."""
+        outcomes, proposals = counts_of(self.candidates)
+        return failure_counts(outcomes, proposals), describe_error((self.run.get("config") or {}).get("first_error"))
 
     def metrics_at(self, step: int, score: float | None) -> dict[str, float]:
         """The metrics of the candidate of ``step`` that scored ``score`` (the values kept then)."""

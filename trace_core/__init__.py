@@ -21,6 +21,7 @@ from trace_core.errors import (
     ConfigError,
     InvalidProposal,
     Pruned,
+    RunFailed,
     TaskError,
     TracedError,
     TraceTuneError,
@@ -80,4 +81,5 @@ __all__ = [
     "BudgetExceeded",
     "Pruned",
     "ConfigError",
+    "RunFailed",
 ]

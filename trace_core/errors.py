@@ -16,6 +16,7 @@ __all__ = [
     "BudgetExceeded",
     "Pruned",
     "ConfigError",
+    "RunFailed",
 ]
 
 
@@ -72,3 +73,31 @@ class Pruned(TraceTuneError):
         super().__init__(message)
         self.step = step
         self.value = value
+
+
+class RunFailed(TraceTuneError):
+    """Every example of a run's first evaluated candidate failed (the starting values, or
+    the first proposals when the start is not scored): nothing could be measured, so the
+    run stopped and is stored as failed.
+
+    ``first_error`` is the first failure as stored with the run: ``type``, ``message``,
+    ``frame`` (the last frame of the traceback in the user's code), ``traceback``,
+    ``step`` and ``outcome``.
+
+    Example:
+        >>> e = RunFailed("ab12", {"type": "TypeError", "message": "bad operand", "step": 0})
+        >>> e.run_id, e.first_error["type"]
+        ('ab12', 'TypeError')
+    """
+
+    def __init__(self, run_id: str, first_error: dict[str, Any] | None):
+        self.run_id = run_id
+        self.first_error = dict(first_error or {})
+        err = self.first_error
+        what = "the starting values" if err.get("step", 0) == 0 else "the first candidates"
+        self.reason = f"every example of {what} failed"
+        kind = f"{err['type']}: " if err.get("type") else ""
+        where = f"\n  at {err['frame']}" if err.get("frame") else ""
+        super().__init__(f"run {run_id}: {self.reason}: {kind}{err.get('message', 'no error recorded')}"
+                         f"{where}\nFix the workflow or its feedback and run again; "
+                         f"`tracetune show {run_id}` shows the run.")

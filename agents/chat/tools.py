@@ -209,22 +209,25 @@ def _start(control: RunControl, a: StartRun) -> str:
     from agents.factory import OPTIMIZERS, optimizer_spec
     from agents.loop import optimize
     from tasks.registry import build_task
-    from trace_core import Budget
+    from trace_core import Budget, RunFailed
 
     spec = {**optimizer_spec(a.optimizer), **a.optimizer_options}
     if spec["name"] not in OPTIMIZERS:
         return f"error: unknown optimizer {a.optimizer!r}; use one of {', '.join(OPTIMIZERS)}"
     task = build_task(a.task, **a.options)
-    result = optimize(task, optimizer=spec, llm=control.optimizer_llm, budget=Budget(max_steps=0), k=a.k,
-                      store=control.store, name=a.name or f"chat-{a.task}", timeout=a.eval_timeout,
-                      extra_config={"chat_session": control.record.session_id})
+    try:
+        result = optimize(task, optimizer=spec, llm=control.optimizer_llm, budget=Budget(max_steps=0), k=a.k,
+                          store=control.store, name=a.name or f"chat-{a.task}", timeout=a.eval_timeout,
+                          extra_config={"chat_session": control.record.session_id})
+        run_id, statuses = result.run_id, (result.history[0].statuses if result.history else [])
+    except RunFailed as e:  # every example of the start failed: the run is stored as failed, and said so below
+        result, run_id, statuses = None, e.run_id, [e.first_error.get("outcome", "failed")]
     with control.lock:
         if _ABANDONED.get().is_set():  # the turn went on without this call: leave the session's run alone
-            return f"run {result.run_id} was started after its call was given up; use_run selects it"
-        control.switch(result.run_id)
-    started = f"Started run {result.run_id} (task {a.task}, optimizer {spec['name']})"
-    if result.initial_score is None:  # describing it would trace the workflow again, as slow or broken
-        statuses = result.history[0].statuses if result.history else []
+            return f"run {run_id} was started after its call was given up; use_run selects it"
+        control.switch(run_id)
+    started = f"Started run {run_id} (task {a.task}, optimizer {spec['name']})"
+    if result is None or result.initial_score is None:  # describing it would trace the workflow again
         why = (f"the evaluation took longer than eval_timeout={a.eval_timeout:g} s" if "timeout" in statuses
                else "the evaluation failed")
         return (f"{started}, but its starting values could not be scored: {why}. show_step(step=0) shows the "

@@ -13,7 +13,7 @@ from agents import RunStore, optimize
 from optimizers.base import Optimizer, Update
 from tasks.base import BaseTask
 from tasks.examples.numeric import NumericTask
-from trace_core import Budget, Feedback, Parameter, bundle
+from trace_core import Budget, Feedback, Parameter, RunFailed, bundle
 from trace_core.spaces import Float
 
 
@@ -266,9 +266,11 @@ def test_sys_exit_in_a_workflow_is_a_failed_evaluation() -> None:
             raise SystemExit(3)
 
     task = ExitTask()
-    result = optimize(task, optimizer=RandomOpt(task.parameters()), budget=Budget(max_steps=1), store="sqlite://")
-    assert result.stop_reason == "budget max_steps reached" and result.history[0].statuses == ["failed"]
-    assert result.best_score is None
+    store = RunStore("sqlite://")
+    with pytest.raises(RunFailed) as info:  # it failed on every example of the start: nothing was measured
+        optimize(task, optimizer=RandomOpt(task.parameters()), budget=Budget(max_steps=1), store=store)
+    assert info.value.first_error["type"] == "SystemExit" and info.value.first_error["message"] == "3"
+    assert [c["status"] for c in store.candidates(info.value.run_id)] == ["failed"]
 
 
 @pytest.mark.parametrize("optimizer", ["search", {"name": "evolution", "population": 2, "offspring": 2}])

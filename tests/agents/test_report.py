@@ -100,7 +100,8 @@ def test_summary_for_logs(synthetic: tuple[RunStore, str, str]) -> None:
     assert lines[0].startswith(f"run {run_id}  qa-nightly (task prompt_qa)  finished: budget max_steps reached")
     assert lines[1] == "score: starting values 0.25 → best 0.75 (maximize; improved by 0.5 (200%))"
     assert "LLM calls 2, tokens 300, cost $0.0040" in lines[2]
-    assert lines[3] == f"vs previous: worse than run {prev} by 0.05, 6.25% (0.8 → 0.75, maximize)"
+    assert lines[3] == "failures: 1 of 4 evaluations (failed 1)"
+    assert lines[4] == f"vs previous: worse than run {prev} by 0.05, 6.25% (0.8 → 0.75, maximize)"
     assert lines[-1].startswith("best values: system_prompt=Think step by step.")
 
 
