@@ -216,11 +216,14 @@ def parse_marked(text: str, names: Iterable[str]) -> dict[str, str] | None:
     """The fields of a reply in the marked format, as text (None when it holds no marker of ``names``).
 
     Only ``names`` open a field, so a code comment never does; text after a marker
-    on its line belongs to the field; a field given twice keeps its last value.
+    on its line belongs to the field; a field given twice keeps its last non-empty value
+    (small models often repeat a marker, empty, after the value they wrote).
 
     Example:
         >>> parse_marked("[[ ## reasoning ## ]]\\nlower\\n[[ ## x ## ]]\\n3", ["reasoning", "x"])
         {'reasoning': 'lower', 'x': '3'}
+        >>> parse_marked("[[ ## x ## ]]\\n3\\n[[ ## x ## ]]\\n", ["x"])
+        {'x': '3'}
     """
     if not isinstance(text, str):
         return None
@@ -234,6 +237,6 @@ def parse_marked(text: str, names: Iterable[str]) -> dict[str, str] | None:
         end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
         body = text[m.end():end]
         name = m.group(1) or m.group(2) or m.group(3)
-        if name in known:
+        if name in known and (body.strip() or not fields.get(name)):
             fields[name] = body.strip()
     return fields or None

@@ -339,3 +339,15 @@ def test_reply_messages_match_the_snapshot():
     if os.environ.get("TRACETUNE_UPDATE_SNAPSHOTS") == "1":
         SNAPSHOT.write_text(text, encoding="utf-8")
     assert text == SNAPSHOT.read_text(encoding="utf-8"), "messages changed; review and rerun with TRACETUNE_UPDATE_SNAPSHOTS=1"
+
+
+def test_a_marker_repeated_empty_after_its_value_keeps_the_value():
+    """Seen from Qwen2.5-Coder-1.5B: the fixed code, then the same marker again with nothing under it."""
+    from optimizers._parse import parse_marked
+
+    reply = ("[[ ## reasoning ## ]]\nsort first\n\n[[ ## median ## ]]\n```python\ndef median(xs):\n"
+             "    return sorted(xs)[len(xs) // 2]\n```\n\nNow, let's consider the new values:\n\n"
+             "[[ ## median ## ]]\n[[ ## no_change ## ]]\n")
+    fields = parse_marked(reply, ["reasoning", "median", "no_change"])
+    assert "sorted(xs)" in fields["median"]
+    assert parse_marked("[[ ## x ## ]]\n1\n[[ ## x ## ]]\n2\n", ["x"]) == {"x": "2"}  # the last value given wins
