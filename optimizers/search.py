@@ -33,6 +33,9 @@ sampler passed in needs ``constraints_func=`` :func:`constraints_of`). ``"nsga2"
 
 from __future__ import annotations
 
+# Past 400 lines: one Optuna study seen through the optimizer contract (samplers, storage,
+# ask/tell, one or several objectives, constraints, resume); its parts share the study state.
+
 import logging
 import math
 import os
