@@ -19,9 +19,22 @@ With an in-memory study, ``state_dict`` holds the trials finished since its prev
 (a delta, so a step costs the same however long the run) and ``load_state_dicts`` rebuilds
 the study from the states of every step; with a storage URL the storage keeps them. After a resume the
 sampler is reseeded with ``seed + number of trials`` so it does not replay its points.
+
+Several objectives: ``objectives={"val_acc": "maximize", "n_params": "minimize"}`` makes a
+study with one direction per objective and ``observe`` tells the objectives' values read
+from ``Feedback.metrics`` (``Feedback.score`` is not used). ``constraints=["cabin_volume >=
+3.0"]`` (with one objective or several) stores each trial's violations in its user
+attribute ``"constraints"`` and, with Optuna 5, sets them with ``Trial.set_constraint``
+before the trial is told, so every sampler that handles constraints reads them; with
+Optuna 4 the named samplers read them through their ``constraints_func`` (an Optuna 4
+sampler passed in needs ``constraints_func=`` :func:`constraints_of`). ``"nsga2"``, ``"nsga3"``, ``"tpe"``
+(multi-objective TPE) and ``"gp"`` take several objectives and constraints.
 """
 
 from __future__ import annotations
+
+# Past 400 lines: one Optuna study seen through the optimizer contract (samplers, storage,
+# ask/tell, one or several objectives, constraints, resume); its parts share the study state.
 
 import logging
 import math
@@ -44,30 +57,46 @@ from optuna.trial import TrialState
 from optimizers import _flatten
 from optimizers._values import same_values, to_json_values
 from optimizers.base import Optimizer, Update
-from trace_core import Feedback, Parameter
+from trace_core import Feedback, Objectives, Parameter
 from trace_core.errors import ConfigError, InvalidProposal, Pruned
 from trace_core.feedback import Direction
 
-__all__ = ["Search", "SAMPLERS"]
+__all__ = ["Search", "SAMPLERS", "constraints_of"]
 
 log = logging.getLogger(__name__)
 
-SAMPLERS = ("tpe", "cmaes", "gp", "random")
+SAMPLERS = ("tpe", "cmaes", "gp", "random", "nsga2", "nsga3")
+_CONSTRAINTS = "constraints"  # the trial attribute Optuna's samplers keep violations in
+_SET_CONSTRAINT = hasattr(optuna.trial.Trial, "set_constraint")  # Optuna >= 5; constraints_func before
 _MAX_RESAMPLES = 20
 _SCHEMA_TRIES = 5
 _SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 
 
-def _sampler(name: str | optuna.samplers.BaseSampler, seed: int | None) -> optuna.samplers.BaseSampler:
+def constraints_of(trial: optuna.trial.FrozenTrial) -> Sequence[float]:
+    """The constraint violations Search stored on ``trial`` (``<= 0`` feasible): the
+    ``constraints_func`` to give an Optuna sampler passed to Search with constraints."""
+    return trial.user_attrs.get(_CONSTRAINTS, ())
+
+
+def _sampler(name: str | optuna.samplers.BaseSampler, seed: int | None,
+             constrained: bool = False) -> optuna.samplers.BaseSampler:
     if isinstance(name, optuna.samplers.BaseSampler):
         return name
+    func = constraints_of if constrained and not _SET_CONSTRAINT else None
     if name == "tpe":
-        return optuna.samplers.TPESampler(seed=seed, multivariate=True, constant_liar=True)
+        return optuna.samplers.TPESampler(seed=seed, multivariate=True, constant_liar=True, constraints_func=func)
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if name == "gp":
-        return optuna.samplers.GPSampler(seed=seed)
+        return optuna.samplers.GPSampler(seed=seed, constraints_func=func)
+    if name == "nsga2":
+        return optuna.samplers.NSGAIISampler(seed=seed, constraints_func=func)
+    if name == "nsga3":
+        return optuna.samplers.NSGAIIISampler(seed=seed, constraints_func=func)
     if name == "cmaes":
+        if constrained:
+            raise ConfigError("sampler='cmaes' does not take constraints; use 'tpe', 'gp', 'nsga2' or 'nsga3'")
         try:
             import cmaes  # noqa: F401
         except ImportError:
@@ -159,6 +188,11 @@ class Search(Optimizer):
         pruner: ``"median"`` (Optuna's default when None), ``"hyperband"``,
             ``"successive_halving"``, ``"none"`` or an Optuna pruner.
         enqueue_initial: make the first trial of a fresh study the current values.
+        objectives: ``{"metric": "maximize" | "minimize", ...}`` (or an
+            :class:`~trace_core.Objectives`) read from ``Feedback.metrics``; None: one
+            objective, ``Feedback.score`` in ``direction``.
+        constraints: ``"metric >= bound"`` / ``"metric <= bound"`` strings or
+            ``(metric, op, bound)`` tuples, read from ``Feedback.metrics``.
 
     Example:
         >>> from trace_core import Feedback, Parameter
@@ -176,13 +210,19 @@ class Search(Optimizer):
     def __init__(self, parameters: Iterable[Parameter], sampler: str | optuna.samplers.BaseSampler = "tpe",
                  seed: int | None = None, storage: str | os.PathLike[str] | None = None, study_name: str | None = None, *,
                  pruner: str | optuna.pruners.BasePruner | None = None, enqueue_initial: bool = False,
-                 direction: Direction = "maximize"):
-        super().__init__(parameters, direction=direction)
+                 direction: Direction = "maximize", objectives: Mapping[str, str] | Objectives | None = None,
+                 constraints: Iterable[Any] = ()):
+        try:
+            self.objectives = Objectives.of(objectives or {"score": direction}, constraints)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
+        self.multi = objectives is not None
+        super().__init__(parameters, direction=self.objectives.senses[0] if self.multi else direction)
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.sampler_name = sampler if isinstance(sampler, str) else type(sampler).__name__
         self.seed, self.storage_url, self.enqueue_initial = seed, _storage_url(storage), enqueue_initial
         self.study_name = study_name or "tracetune"
-        self._sampler = _sampler(sampler, seed)
+        self._sampler = _sampler(sampler, seed, bool(self.objectives.constraints))
         self._pruner = _pruner(pruner)
         self.specs = {n: _flatten.spec_of(p.space) for n, p in self.by_name.items()}
         self.searched = [n for n, s in self.specs.items() if _flatten.dimensions(s)]
@@ -202,15 +242,14 @@ class Search(Optimizer):
         """The Optuna study (created or loaded on first use, with the current direction)."""
         if self._study is None:
             self._storage = _open_storage(self.storage_url)
+            senses = list(self.objectives.senses) if self.multi else [self.direction]
             self._study = optuna.create_study(storage=self._storage, sampler=self._sampler, pruner=self._pruner,
-                                              study_name=self.study_name, direction=self.direction,
-                                              load_if_exists=True)
-            want = optuna.study.StudyDirection.MAXIMIZE if self.direction == "maximize" else \
-                optuna.study.StudyDirection.MINIMIZE
-            if self._study.direction != want:
-                raise ConfigError(f"study {self.study_name!r} in {self.storage_url} is "
-                                  f"{self._study.direction.name.lower()}d, not {self.direction}d; "
-                                  "use another study_name or the same direction")
+                                              study_name=self.study_name, directions=senses, load_if_exists=True)
+            have = [d.name.lower() + "d" for d in self._study.directions]
+            if have != [s + "d" for s in senses]:
+                raise ConfigError(f"study {self.study_name!r} in {self.storage_url} is {', '.join(have)}, not "
+                                  f"{', '.join(s + 'd' for s in senses)}; use another study_name or the same "
+                                  "directions")
             if self.enqueue_initial and not self._study.trials:
                 self._study.enqueue_trial(self._flat(self.values())[0], skip_if_exists=True)
         return self._study
@@ -268,16 +307,19 @@ class Search(Optimizer):
 
     def observe(self, values: Mapping[str, Any], feedback: Feedback, *, update: Update | None = None) -> None:
         number = self._match(values, update)
-        score = self.score(feedback)
+        score = self._values(feedback)
+        violations = list(self.objectives.violations(feedback.metrics))
         if feedback.details.get("pruned"):
             state, score = TrialState.PRUNED, None
-        elif score is None or math.isnan(score):
-            state, score = TrialState.FAIL, None
+        elif score is None:
+            state = TrialState.FAIL
         else:
             state = TrialState.COMPLETE
         if number is not None:
             trial = self._trial(number)
             try:
+                if violations and state == TrialState.COMPLETE:
+                    self._constrain(trial, violations)
                 self.study.tell(trial, score, state=state)
             except (RuntimeError, ValueError) as e:
                 log.warning("could not tell trial %d: %s", number, e)
@@ -291,10 +333,26 @@ class Search(Optimizer):
             log.warning("observed values outside the search space are not added to the study: %s", e)
             return
         params, dists = self._flat(clean)
-        self.study.add_trial(optuna.trial.create_trial(params=params, distributions=dists, value=score, state=state))
+        attrs = {_CONSTRAINTS: violations} if violations and state == TrialState.COMPLETE else {}
+        self.study.add_trial(optuna.trial.create_trial(params=params, distributions=dists, values=score, state=state,
+                                                       user_attrs=attrs, system_attrs=attrs))  # list: both versions
         if self.storage_url is None:
-            self._new.append({"params": params, "value": score, "state": state.name,
+            self._new.append({"params": params, "values": score, "state": state.name, "user_attrs": attrs,
                               "distributions": {k: distribution_to_json(d) for k, d in dists.items()}})
+
+    def _constrain(self, trial: optuna.Trial, violations: list[float]) -> None:
+        trial.set_user_attr(_CONSTRAINTS, violations)
+        if _SET_CONSTRAINT:
+            for constraint, value in zip(self.objectives.constraints, violations):
+                trial.set_constraint(str(constraint), value)
+
+    def _values(self, feedback: Feedback) -> list[float] | None:
+        """What is told to the study: the objectives read from the metrics, or the score."""
+        if self.multi:
+            values = self.objectives.values(feedback.metrics)
+            return None if values is None else list(values)
+        score = self.score(feedback)
+        return None if score is None or math.isnan(score) else [score]
 
     def _match(self, values: Mapping[str, Any], update: Update | None) -> int | None:
         if update is not None and update.id in self._pending:
@@ -316,8 +374,8 @@ class Search(Optimizer):
         """Keep a finished trial of an in-memory study for the next :meth:`state_dict`."""
         if self.storage_url is None:
             t = self._storage.get_trial(trial_id)
-            self._new.append({"params": t.params, "value": t.value, "state": t.state.name,
-                              "distributions": {k: distribution_to_json(d) for k, d in t.distributions.items()}})
+            self._new.append({"params": t.params, "values": t.values, "state": t.state.name,
+                              "user_attrs": t.user_attrs, "distributions": {k: distribution_to_json(d) for k, d in t.distributions.items()}})
 
     def state_dict(self) -> dict[str, Any]:
         """The sampler, the study and the pending trials. With an in-memory study, the trials
@@ -326,6 +384,7 @@ class Search(Optimizer):
         state: dict[str, Any] = {
             "sampler": self.sampler_name, "seed": self.seed, "storage": self.storage_url,
             "study_name": self.study_name, "direction": self.direction,
+            "objectives": self.objectives.as_dict() if self.multi else None,
             "pending": {uid: {"trial": n, "values": v} for uid, (n, v) in self._pending.items()},
         }
         if self.storage_url is None:
@@ -350,12 +409,16 @@ class Search(Optimizer):
         self.direction = state.get("direction", self.direction)
         self._study, self._trials, self._pending = None, {}, {}
         for t in trials:
+            attrs = t.get("user_attrs", {})
             self.study.add_trial(optuna.trial.create_trial(
-                params=t["params"], value=t["value"], state=TrialState[t["state"]],
+                params=t["params"], values=t["values"] if "values" in t else _listed(t["value"]),
+                state=TrialState[t["state"]], user_attrs=attrs,
+                system_attrs={_CONSTRAINTS: attrs[_CONSTRAINTS]} if _CONSTRAINTS in attrs else {},
                 distributions={k: json_to_distribution(d) for k, d in t["distributions"].items()}))
         self._new = []  # loaded trials are saved already
         if self.seed is not None and self.sampler_name in SAMPLERS:  # do not replay the first run's points
-            self._sampler = _sampler(self.sampler_name, self.seed + len(self.study.trials))
+            self._sampler = _sampler(self.sampler_name, self.seed + len(self.study.trials),
+                                     bool(self.objectives.constraints))
             self.study.sampler = self._sampler
         for uid, p in state.get("pending", {}).items():
             number = p["trial"]
@@ -372,3 +435,8 @@ class Search(Optimizer):
                 self._trials[trial.number] = trial
                 number = trial.number
             self._pending[uid] = (number, p["values"])
+
+
+def _listed(value: float | None) -> list[float] | None:
+    """A single-objective value as Optuna's ``values`` (states written before several objectives)."""
+    return None if value is None else [value]

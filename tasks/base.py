@@ -157,7 +157,17 @@ def _allowed(schema: Mapping[str, Any]) -> str:
 
 @runtime_checkable
 class Task(Protocol):
-    """What a problem must provide. See :class:`BaseTask` for a convenient base."""
+    """What a problem must provide. See :class:`BaseTask` for a convenient base.
+
+    A multi-objective task also has ``objectives`` (``{"val_acc": "maximize",
+    "n_params": "minimize"}``, metric names of ``Feedback.metrics`` in order) and may have
+    ``constraints`` (``["n_params <= 1e6"]``, feasible when they hold); both are optional
+    attributes, read with ``getattr(task, "objectives", None)``, so a task without them is
+    single-objective and unchanged. On a multi-objective task ``direction`` is the first
+    objective's sense and ``Feedback.score`` is that first objective's value, the number
+    shown where one number is shown; Search reads every objective from the metrics, and
+    acceptance keeps every non-dominated feasible candidate (the front), not one best.
+    """
 
     name: str
     description: str
@@ -198,6 +208,10 @@ class BaseTask:
     direction: Direction = "maximize"
     #: words an evolutionary optimizer's operators may use
     vocabulary: Sequence[str] = ()
+    #: ``{"metric": "maximize" | "minimize"}`` for a multi-objective task; None: one objective (``direction``)
+    objectives: ClassVar[Mapping[str, Direction] | None] = None
+    #: ``"metric >= bound"`` / ``"metric <= bound"`` (or ``(metric, op, bound)``) read from ``Feedback.metrics``
+    constraints: ClassVar[Sequence[Any]] = ()
     #: the options model (see :class:`TaskOptions`); None: options are not checked
     Options: ClassVar[type[BaseModel] | None] = None
 

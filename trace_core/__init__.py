@@ -27,6 +27,7 @@ from trace_core.errors import (
     TraceTuneError,
 )
 from trace_core.feedback import Direction, Feedback, as_feedback, better
+from trace_core.objectives import Constraint, Objectives, dominates, hypervolume, non_dominated
 from trace_core.module import Module, unique_names
 from trace_core.outcome import Outcome, score
 from trace_core.node import ExceptionNode, Node, Parameter, catching, is_tracing, no_trace, node, using
@@ -63,6 +64,11 @@ __all__ = [
     "Direction",
     "as_feedback",
     "better",
+    "Objectives",
+    "Constraint",
+    "dominates",
+    "non_dominated",
+    "hypervolume",
     "Outcome",
     "score",
     "Budget",

@@ -16,6 +16,12 @@ Direction = Literal["maximize", "minimize"]
 class Feedback(BaseModel):
     """Feedback on one output.
 
+    ``score`` is the primary number (its direction is said by the task or the call);
+    ``metrics`` are named numbers. On a multi-objective task (see
+    :class:`~trace_core.Objectives`) every objective is read from ``metrics`` and
+    ``score`` is the first objective's value, shown where one number is shown; candidates
+    are compared by Pareto dominance, so every non-dominated one is kept.
+
     Example:
         >>> Feedback(score=0.5, text="half right").score
         0.5

@@ -121,8 +121,8 @@ def test_python_callers_get_the_same_checks() -> None:
 
 def test_unknown_optimizer_options_are_refused_with_the_accepted_ones(tmp_path: Path) -> None:
     err = refused(tmp_path, "job.toml", NUMERIC + '[optimizer]\nname = "search"\noptions = { bogus = 1 }\n')
-    assert "optimizer.options.bogus: not an option of the search optimizer; accepted: enqueue_initial, pruner, " \
-           "sampler, storage, study_name" in err
+    assert "optimizer.options.bogus: not an option of the search optimizer; accepted: constraints, enqueue_initial, " \
+           "objectives, pruner, sampler, storage, study_name" in err
 
 
 def test_optimizer_options_are_checked_against_each_optimizer(tmp_path: Path) -> None:
