@@ -3,7 +3,9 @@
 Version 1 (stores written before the records of :mod:`agents.records`) kept a
 ``snapshots`` table, a copy of each step's values; version 2 drops it (a step's
 ``values`` are its snapshot) and records why a proposal failed (``failure_kind``,
-``failure``). A store of a newer version than this code reads is refused with its
+``failure``). Version 3 adds ``leases``, the one owner of each run (a row per
+run being worked on: host, process id, a token and a heartbeat time); a version 2 store
+gains the empty table. A store of a newer version than this code reads is refused with its
 version; an older one is migrated in one transaction when it is opened.
 """
 
@@ -18,9 +20,9 @@ from sqlalchemy.engine import Connection
 from trace_core.errors import ConfigError
 
 __all__ = ["SCHEMA_VERSION", "meta", "runs", "steps", "candidates", "evaluations", "llm_calls", "optimizer_states",
-           "store_info", "prepare"]
+           "leases", "store_info", "prepare"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 meta = sa.MetaData()
 
@@ -129,6 +131,14 @@ optimizer_states = sa.Table(
     sa.Column("run_id", sa.String(32), primary_key=True),
     sa.Column("step", sa.Integer, primary_key=True),
     sa.Column("state", JSONText),
+)
+leases = sa.Table(  # version 3: who works on a run now (agents._lease)
+    "leases", meta,
+    sa.Column("run_id", sa.String(32), primary_key=True),
+    sa.Column("host", sa.String(200), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("token", sa.String(40), nullable=False),
+    sa.Column("heartbeat", sa.Float, nullable=False),  # seconds since the epoch
 )
 
 

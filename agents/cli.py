@@ -13,7 +13,9 @@ import uuid
 from pathlib import Path
 from typing import Annotated, Any
 
+import click
 import typer
+from typer.core import TyperGroup
 from rich.console import Console
 
 from agents import _cli_views as views
@@ -34,7 +36,7 @@ from agents._cli_run import (
 )
 from agents.jobs import Job, load_job
 from agents.report import write_atomic
-from agents.store import RunStore
+from agents.store import RunStore, StoreError
 from trace_core.errors import ConfigError, InvalidProposal, TraceTuneError
 from trace_core.llm.redact import redact
 
@@ -44,7 +46,19 @@ EXIT_CODES = ("Exit codes: 0 done; 1 the run failed; 2 usage error or invalid jo
               "before the job's target; 4 regression flagged (--fail-on-regression); 130 stopped by Ctrl-C "
               "(continue with `tracetune resume RUN`).")
 
+class _Commands(TyperGroup):
+    """Every command: a store found unusable mid-command (SQLite may see a corrupt page
+    only when a query reads it) is an error message and exit 2, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except StoreError as e:
+            raise _fail(str(e)) from None
+
+
 app = typer.Typer(
+    cls=_Commands,
     name="tracetune",
     help="Optimize workflows with an LLM or a classical optimizer, from job files.\n\n" + EXIT_CODES,
     no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
@@ -236,10 +250,13 @@ def resume(
     report: Annotated[str | None, typer.Option("--report", metavar="PATH", help="HTML report path.")] = None,
     no_report: Annotated[bool, typer.Option("--no-report", help="Write no HTML report.")] = False,
     llm: Annotated[str | None, typer.Option("--llm", metavar="LLM", help="Use this LLM instead of the job's.")] = None,
+    take_over: Annotated[bool, typer.Option("--take-over", help="Take the run from the process working on it "
+                                            "(stop that process first); a stale owner is taken over anyway.")] = False,
 ) -> None:
     """Continue a killed, interrupted or failed run from its last step.
 
-    A finished run is left as it is: resume says so and exits 0.
+    A finished run is left as it is: resume says so and exits 0. A run another process is
+    working on is refused, naming that process, unless --take-over.
     """
     from agents.loop import resume as resume_run
 
@@ -270,7 +287,7 @@ def resume(
     last = (runs.last_step(row["id"]) or {}).get("step", "-")
     say(out, f"resuming run {row['id']} ({row['name']}) after step {last}")
     code, _ = _loop(lambda on_step: resume_run(row["id"], store=runs, task=task, optimizer=optimizer, llm=llm_obj,
-                                               on_step=on_step, should_stop=stopper).run_id,
+                                               take_over=take_over, on_step=on_step, should_stop=stopper).run_id,
                     StepPrinter(out, total), stopper, err)
     if code == Exit.INVALID:  # the run could not be rebuilt: nothing ran, nothing to report
         raise typer.Exit(int(code))

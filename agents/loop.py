@@ -18,7 +18,7 @@ from agents.evaluate import EvalResult
 from agents.executors import Executor, Job, get_executor
 from agents.factory import build_llm, build_optimizer, build_task_from_spec, optimizer_spec, task_spec
 from agents.records import Candidate, Proposal, RunResult, StepOutcome, StepRecord, Tally, best_of
-from agents.store import RunStore, open_store
+from agents.store import LeaseError, RunStore, open_store
 from agents.workflow import as_task
 from optimizers._values import to_json_values
 from optimizers.base import ProposalFailure, Update
@@ -369,19 +369,22 @@ def optimize(
         if not isinstance(executor, Executor):
             ex.close()
         raise
+    store.take_lease(run_id)  # a new run: nobody else holds it; others' `resume` now waits for us
     log.info("run %s: %s with %s, budget %s", run_id, run_name, type(opt).__name__, budget.describe())
     run = Run(task, opt, store, run_id, budget=budget, k=k, executor=ex, seed=seed, minibatch=minibatch,
                on_step=on_step, should_stop=should_stop, target=target, evaluate_start=evaluate_start)
     try:
         reason = run.loop()
+        return run.result(reason)
     except BaseException as e:
-        store.update_run(run_id, status="failed" if not isinstance(e, KeyboardInterrupt) else "interrupted",
-                         stop_reason=_stopped_by(e), spent=budget.spent)
+        if not isinstance(e, LeaseError):  # a lost run is the new owner's to record
+            store.update_run(run_id, status="failed" if not isinstance(e, KeyboardInterrupt) else "interrupted",
+                             stop_reason=_stopped_by(e), spent=budget.spent)
         raise
     finally:
         if not isinstance(executor, Executor):
             ex.close()
-    return run.result(reason)
+        store.release_lease(run_id)
 
 
 def open_run(
@@ -441,21 +444,29 @@ def open_run(
     return run
 
 
-def resume(run_id: str, **kwargs: Any) -> RunResult:
+def resume(run_id: str, *, take_over: bool = False, **kwargs: Any) -> RunResult:
     """Continue a run from its last committed step (after a crash, a kill or Ctrl-C).
 
     Takes the keywords of :func:`open_run`. A step that was in flight is redone;
-    nothing is written twice.
+    nothing is written twice. A run another process is working on is refused
+    (:class:`~agents.store.LeaseError`) unless ``take_over``; see :mod:`agents._lease`.
     """
     run = open_run(run_id, **kwargs)
-    run.store.update_run(run.run_id, status="running", stop_reason=None)
-    log.info("resuming run %s after step %s", run.run_id, run.step)
     try:
+        run.store.take_lease(run.run_id, take_over=take_over)  # before any LLM call or evaluation
+    except BaseException:
+        run.close()
+        raise
+    try:
+        run.store.update_run(run.run_id, status="running", stop_reason=None)
+        log.info("resuming run %s after step %s", run.run_id, run.step)
         reason = run.loop()
+        return run.result(reason)
     except BaseException as e:
-        run.store.update_run(run.run_id, status="interrupted" if isinstance(e, KeyboardInterrupt) else "failed",
-                             stop_reason=_stopped_by(e), spent=run.budget.spent)
+        if not isinstance(e, LeaseError):  # a lost run is the new owner's to record
+            run.store.update_run(run.run_id, status="interrupted" if isinstance(e, KeyboardInterrupt) else "failed",
+                                 stop_reason=_stopped_by(e), spent=run.budget.spent)
         raise
     finally:
         run.close()
-    return run.result(reason)
+        run.store.release_lease(run.run_id)

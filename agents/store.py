@@ -6,6 +6,15 @@ maps it to rows and writes them in one transaction, so a killed run resumes from
 last committed step and redoes at most the evaluations that were in flight. A step's
 ``values`` are the parameters' values after it: they are the snapshot a run resumes or
 rolls back to (there is no separate copy). Tables and migrations: :mod:`agents._schema`.
+
+A store that cannot be used raises :class:`StoreError` (a ConfigError: the CLI exits 2)
+naming the store and what is wrong: a folder that is missing and cannot be made or is not
+writable, a file that is not an SQLite database, a truncated or corrupt one (checked when
+the store is opened, and again whenever SQLite reports it later). An empty file is a new,
+empty store: SQLite itself treats a zero-byte file so, and ``touch runs.db`` is a natural
+way to name a store before its first run.
+
+Each run has one owner at a time, a lease with a heartbeat (:mod:`agents._lease`).
 """
 
 from __future__ import annotations
@@ -24,6 +33,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from agents._lease import Lease, LeaseError, check_token, take_lease
 from agents._schema import candidates, evaluations, llm_calls, optimizer_states, prepare, runs, steps
 from agents.records import NO_CHANGE, StepOutcome
 from trace_core.errors import ConfigError
@@ -31,7 +41,7 @@ from trace_core.feedback import Feedback
 from trace_core.llm.redact import redact
 from trace_core.outcome import score
 
-__all__ = ["RunStore", "open_store", "default_store_url"]
+__all__ = ["RunStore", "StoreError", "LeaseError", "open_store", "default_store_url"]
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +57,53 @@ def _redacted(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """``rows`` with API keys redacted from every text column and from feedback: the one
     place text enters the store, so a reply that echoes a key is never stored with it."""
     return [{k: redact(v) if isinstance(v, str) or k in _TEXT_JSON else v for k, v in row.items()} for row in rows]
+
+
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+class StoreError(ConfigError):
+    """A run store that cannot be used; the message names the store and what is wrong."""
+
+
+def _unusable(where: str, what: str) -> StoreError:
+    return StoreError(f"the run store {where} cannot be used: {what}. Give another --store (or $TRACETUNE_STORE), "
+                      "or restore the store from a copy")
+
+
+def _check_sqlite_file(path: Path, where: str) -> None:
+    """Refuse a SQLite store file that cannot work, before SQLite touches it: a folder
+    that cannot be made or written, a file that is not a database, a truncated one (its
+    header records its size in pages; reading past the end is what SQLite calls
+    "malformed"). O(1): reads the 100-byte header only."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise _unusable(where, f"its folder {str(path.parent)!r} cannot be made ({e.strerror or e})") from None
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise _unusable(where, f"its folder {str(path.parent)!r} is not writable")
+    if path.is_dir():
+        raise _unusable(where, "it is a folder, not a file")
+    if not path.exists():
+        return
+    try:
+        with path.open("rb") as f:
+            header = f.read(100)
+        size = path.stat().st_size
+    except OSError as e:
+        raise _unusable(where, f"it cannot be read ({e.strerror or e})") from None
+    if not header:
+        return  # an empty file is a new store (see the module docstring)
+    if len(header) < 100 or not header.startswith(_SQLITE_MAGIC):
+        raise _unusable(where, "the file is not an SQLite database")
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    pages, counter, valid_for = (int.from_bytes(header[i:i + 4], "big") for i in (28, 24, 92))
+    if page_size < 512 or page_size & (page_size - 1):
+        raise _unusable(where, "the file's header is damaged (database disk image is malformed)")
+    if pages and counter == valid_for and size < pages * page_size:
+        raise _unusable(where, f"the file is truncated: {size} bytes of {pages * page_size} "
+                               "(database disk image is malformed)")
 
 
 def feedback_json(fb: Feedback, limit: int = _FEEDBACK_CHARS) -> dict[str, Any]:
@@ -85,7 +142,24 @@ class RunStore:
     def __init__(self, target: str | os.PathLike[str] | None = None):
         self.url = _url(target or default_store_url())
         self.engine = self._engine(self.url)
+        self._leases: dict[str, Lease] = {}
+        self._map_errors()
         self._create_tables()
+
+    def _map_errors(self) -> None:
+        """Every database error but a constraint's becomes a StoreError naming this store:
+        SQLite may find a corrupt page only when a query reads it."""
+        where = self.safe_url
+
+        @sa.event.listens_for(self.engine, "handle_error")
+        def _store_error(context: Any) -> Exception | None:
+            error = context.sqlalchemy_exception
+            if isinstance(error, sa.exc.IntegrityError) or not isinstance(error, sa.exc.DBAPIError):
+                return None
+            if isinstance(error, (sa.exc.OperationalError, sa.exc.ProgrammingError)) and any(
+                    word in str(error.orig) for word in ("locked", "already exists", "duplicate")):
+                return None  # contention, retried where it can happen (_create_tables)
+            return _unusable(where, str(error.orig) or type(error.orig).__name__)
 
     def _create_tables(self, attempts: int = 20) -> None:
         """Create a new store's tables or migrate an older store (:func:`agents._schema.prepare`).
@@ -105,8 +179,8 @@ class RunStore:
     def _engine(url: str) -> Engine:
         if url.startswith("sqlite"):
             path = url.split(":///", 1)[1] if ":///" in url else ""
-            if path and path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            if path and path != ":memory:" and not path.startswith("file:"):
+                _check_sqlite_file(Path(path), url)
             engine = sa.create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
 
             @sa.event.listens_for(engine, "connect")
@@ -165,6 +239,21 @@ class RunStore:
         with self.engine.connect() as c:
             return [dict(r) for r in c.execute(q).mappings().all()]
 
+    # -- ownership (agents._lease) --------------------------------------------------------
+    def take_lease(self, run_id: str, *, take_over: bool = False) -> Lease:
+        """Become the one process working on ``run_id``: refused (LeaseError, naming the
+        owner) while another holds a fresh lease; a stale one is taken over. From now on
+        this store commits the run's steps only while the lease is still ours."""
+        lease = take_lease(self.engine, run_id, take_over=take_over, where=self.safe_url)
+        self._leases[run_id] = lease
+        return lease
+
+    def release_lease(self, run_id: str) -> None:
+        """Free ``run_id`` for other processes (a no-op when this store holds no lease)."""
+        lease = self._leases.pop(run_id, None)
+        if lease is not None:
+            lease.release()
+
     @property
     def safe_url(self) -> str:
         """The URL without credentials."""
@@ -210,6 +299,8 @@ class RunStore:
             _redacted(eval_rows), _redacted(llm_rows)
         try:
             with self._tx() as c:
+                if key["run_id"] in self._leases:  # in the step's transaction: a lost lease writes nothing
+                    check_token(c, key["run_id"], self._leases[key["run_id"]].token)
                 c.execute(_INSERT[steps], [{**key, **step_row, "created_at": _now()}])
                 if cand_rows:  # one executemany per table
                     c.execute(_INSERT[candidates], list(cand_rows))
@@ -334,6 +425,8 @@ class RunStore:
                 c.execute(table.delete().where(table.c.run_id == run_id, table.c.step > step))
 
     def close(self) -> None:
+        for run_id in list(self._leases):
+            self.release_lease(run_id)
         self.engine.dispose()
 
 

@@ -178,7 +178,11 @@ class ChatSession:
         if chat_limits is not None:
             record.chat_limits = ChatLimits(**{**record.chat_limits.model_dump(), **dict(chat_limits)})
         self._own_store = not isinstance(store, RunStore)
-        self.store = open_store(store if store is not None else record.store_url)
+        try:
+            self.store = open_store(store if store is not None else record.store_url)
+        except ConfigError:  # an unusable store (StoreError names it): hold no files open
+            self.table.close()
+            raise
         record.store_url = _lasting_url(self.store) or record.store_url
         self.chat_budget = Budget(**record.chat_limits.model_dump())
         self.chat_budget.restore(record.chat_spent)
