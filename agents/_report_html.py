@@ -13,6 +13,7 @@ from typing import Any
 from agents._report_svg import bar_chart, graph_svg, score_chart
 from agents.report import RunReport, when, why_stopped
 from trace_core.llm.redact import clean_text, redact, redact_text
+from trace_core.budget import usd_of
 
 __all__ = ["render", "script_json"]
 
@@ -159,7 +160,7 @@ def _steps(rep: RunReport) -> str:
                           for c in by_step.get(s["step"], []))
         rows.append(f"<tr><td>{s['step']}</td><td>{_num(s.get('incumbent_score'))}</td><td>{_e(cands)}</td>"
                     f"<td>{'✓' if s.get('accepted') and s['step'] else ''}</td><td>{s.get('tokens') or 0}</td>"
-                    f"<td>{(s.get('cost_usd') or 0):.4f}</td><td>{(s.get('seconds') or 0):.2f}</td></tr>")
+                    f"<td>{usd_of([s])}</td><td>{(s.get('seconds') or 0):.2f}</td></tr>")
     return ('<h2>Steps</h2><table class="steps"><tr><th>step</th><th>best so far</th><th>candidates</th>'
             "<th>accepted</th><th>tokens</th><th>USD</th><th>seconds</th></tr>" + "".join(rows) + "</table>")
 
@@ -175,7 +176,7 @@ def _llm_calls(rep: RunReport) -> str:
         tokens = (c.get("prompt_tokens") or 0) + (c.get("completion_tokens") or 0)
         items.append(
             f'<details class="call" data-step="{c["step"]}"><summary>step {c["step"]} · {_e(c.get("model"))} · '
-            f"{tokens} tokens · ${(c.get('cost_usd') or 0):.4f} · {(c.get('latency_s') or 0):.2f} s"
+            f"{tokens} tokens · {usd_of([c])} · {(c.get('latency_s') or 0):.2f} s"
             f"{' · cached' if c.get('cached') else ''}</summary><h4>prompt</h4><pre>{_e(prompt)}</pre>"
             f"<h4>reply</h4><pre>{_e(reply)}</pre></details>")
     more = f"<p>… and {len(calls) - _MAX_CALLS} more calls (see the run store).</p>" if len(calls) > _MAX_CALLS else ""

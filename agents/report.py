@@ -26,6 +26,7 @@ from agents._failures import counts_of, describe_error, failure_counts
 from agents.store import RunStore, open_store
 from trace_core.feedback import better
 from trace_core.llm.redact import clean_text, redact_text
+from trace_core.budget import usd_of
 
 __all__ = ["RunReport", "Comparison", "compare", "previous_run", "trace_graph", "write_atomic", "why_stopped"]
 
@@ -219,9 +220,8 @@ class RunReport:
         if metrics:
             lines.append(metrics)
         tokens = sum(s.get("tokens") or 0 for s in self.steps)
-        cost = sum(s.get("cost_usd") or 0.0 for s in self.steps)
         lines.append(f"steps {max(len(self.steps) - 1, 0)}, evaluations {spent.get('evaluations', 0):g}, "
-                     f"LLM calls {len(self.llm_calls)}, tokens {tokens}, cost ${cost:.4f}, "
+                     f"LLM calls {len(self.llm_calls)}, tokens {tokens}, cost {usd_of(self.steps)}, "
                      f"{sum(s.get('seconds') or 0.0 for s in self.steps):.1f} s in steps")
         lines += [line for line in self.failure_lines() if line]
         if self.comparison is not None:

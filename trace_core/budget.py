@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
@@ -35,6 +36,24 @@ def format_usd(usd: float | None, unpriced: float = 0) -> str:
     if usd is None:
         return "$?"
     return f"${usd:.4f}{'+?' if unpriced else ''}"
+
+
+def usd_of(rows: Iterable[Mapping[str, Any]]) -> str:
+    """The dollars of step or call rows for people (``cost_usd`` None with tokens spent: price unknown).
+
+    Example:
+        >>> usd_of([{"cost_usd": 0.5, "tokens": 9}, {"cost_usd": None, "tokens": 0}]), usd_of([{"cost_usd": None, "tokens": 3}])
+        ('$0.5000', '$?')
+    """
+    known, unpriced = 0.0, 0
+    for row in rows:
+        cost = row.get("cost_usd")
+        tokens = row.get("tokens", (row.get("prompt_tokens") or 0) + (row.get("completion_tokens") or 0))
+        if cost is not None:
+            known += cost
+        elif tokens:
+            unpriced += 1
+    return format_usd(None if unpriced and not known else known, unpriced)
 
 
 class _Lock:

@@ -206,7 +206,8 @@ class RunControl:
         spent = run.budget.spent
         lines.append(f"Best so far {fmt.num(run.incumbent_score)} (started at {fmt.num(run.initial_score)}, "
                      f"{run.direction}); the run has {spent['steps']:g} steps and {spent['evaluations']:g} "
-                     f"evaluations in all, {spent['tokens']:g} optimizer tokens, ${spent['usd']:.4f}.")
+                     f"evaluations in all, {spent['tokens']:g} optimizer tokens, "
+                     f"{format_usd(spent['usd'], spent.get('unpriced_calls', 0))}.")
         return "\n".join(lines)
 
     def propose(self) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 from agents.chat import _format as fmt
 from agents.chat.control import RunControl
 from trace_core.llm.redact import redact
+from trace_core.budget import usd_of
 
 __all__ = ["list_tasks", "list_runs", "describe_parameters", "show_run", "show_step", "show_costs", "export_best",
            "render_report"]
@@ -119,7 +120,7 @@ def show_step(control: RunControl, step: int | None) -> str:
     lines = [f"Step {step} of run {run_id}: best so far {fmt.num(prev and prev.get('incumbent_score'))} → "
              f"{fmt.num(row.get('incumbent_score'))}; best candidate {fmt.num(row.get('best_candidate_score'))}; "
              f"{'accepted' if row.get('accepted') else 'not accepted'}; tokens {row.get('tokens') or 0}, "
-             f"${row.get('cost_usd') or 0:.4f}, {row.get('seconds') or 0:.1f} s."]
+             f"{usd_of([row])}, {row.get('seconds') or 0:.1f} s."]
     for c in control.store.candidates(run_id, step):
         lines.append(f"Candidate {c['idx']}: {c.get('status')}, score {fmt.num(c.get('score'))}")
         lines += fmt.diff(prev["values"] if prev else {}, c.get("values") or {})
@@ -147,7 +148,7 @@ def show_costs(control: RunControl) -> str:
     lines = [f"Run {run_id} spent: " + (", ".join(f"{k} {fmt.num(v)}" for k, v in spent.items()
                                                      if v and k != "seconds") or "nothing yet"),
              f"Optimizer LLM calls: {len(calls)}, tokens {sum(s.get('tokens') or 0 for s in steps)}, "
-             f"${sum(s.get('cost_usd') or 0.0 for s in steps):.4f}, "
+             f"{usd_of(steps)}, "
              f"{sum(1 for c in calls if c.get('cached'))} from the cache."]
     by_model: dict[str, list[int]] = {}
     for c in calls:
@@ -156,7 +157,7 @@ def show_costs(control: RunControl) -> str:
         n[1] += (c.get("prompt_tokens") or 0) + (c.get("completion_tokens") or 0)
     lines += [f"  {model}: {n} calls, {tokens} tokens" for model, (n, tokens) in by_model.items()]
     costly = [s for s in steps if s.get("tokens") or s.get("cost_usd")][-10:]
-    lines += [f"  step {s['step']}: {s.get('tokens') or 0} tokens, ${s.get('cost_usd') or 0:.4f}" for s in costly]
+    lines += [f"  step {s['step']}: {s.get('tokens') or 0} tokens, {usd_of([s])}" for s in costly]
     own = {k: v for k, v in ((row.get("config") or {}).get("budget") or {}).items() if v is not None}
     lines.append("The run's own budget (what `tracetune resume` honours; session limits replace it): "
                  + (", ".join(f"{k}={fmt.num(v)}" for k, v in own.items()) or "none"))

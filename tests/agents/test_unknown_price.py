@@ -58,3 +58,13 @@ def test_unknown_prices_are_stored_and_shown_as_unknown(tmp_path):
     spent = store.get_run(result.run_id)["spent"]
     assert spent["unpriced_calls"] == 2 and "usd $?" in _spent(spent)
     assert format_usd(0.25, unpriced=1) == "$0.2500+?"
+
+
+def test_reports_and_chat_views_say_unknown_not_zero_for_unpriced_steps():
+    from trace_core.budget import usd_of
+
+    steps = [{"cost_usd": None, "tokens": 0}, {"cost_usd": None, "tokens": 812}]
+    assert usd_of(steps) == "$?"
+    assert usd_of([{"cost_usd": 0.002, "tokens": 10}, {"cost_usd": None, "tokens": 5}]) == "$0.0020+?"
+    assert usd_of([{"cost_usd": None, "prompt_tokens": 3, "completion_tokens": 4}]) == "$?"  # a call row
+    assert usd_of([{"cost_usd": None, "tokens": 0}]) == "$0.0000"  # no LLM spent: nothing unknown
