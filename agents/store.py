@@ -143,7 +143,9 @@ class RunStore:
 
         @sa.event.listens_for(self.engine, "handle_error")
         def _store_error(context: Any) -> Exception | None:
-            error = context.sqlalchemy_exception
+            error, raw = context.sqlalchemy_exception, context.original_exception
+            if isinstance(raw, UnicodeDecodeError):  # SQLite's message quotes damaged bytes of the schema
+                return _unusable(where, bytes(raw.object).decode("utf-8", "replace"))
             if isinstance(error, sa.exc.IntegrityError) or not isinstance(error, sa.exc.DBAPIError):
                 return None
             if isinstance(error, (sa.exc.OperationalError, sa.exc.ProgrammingError)) and any(
@@ -176,11 +178,15 @@ class RunStore:
             @sa.event.listens_for(engine, "connect")
             def _pragmas(dbapi_conn: Any, _record: Any) -> None:
                 cur = dbapi_conn.cursor()
-                if path and path != ":memory:":
-                    cur.execute("PRAGMA journal_mode=WAL")
-                cur.execute("PRAGMA synchronous=NORMAL")
-                cur.execute("PRAGMA busy_timeout=60000")
-                cur.close()
+                try:
+                    if path and path != ":memory:":
+                        cur.execute("PRAGMA journal_mode=WAL")
+                    cur.execute("PRAGMA synchronous=NORMAL")
+                    cur.execute("PRAGMA busy_timeout=60000")
+                except UnicodeDecodeError as e:  # SQLite's message quotes damaged bytes of the schema
+                    raise _unusable(url, e.object.decode("utf-8", "replace")) from None
+                finally:
+                    cur.close()
 
             return engine
         try:
