@@ -15,6 +15,9 @@ empty store: SQLite itself treats a zero-byte file so, and ``touch runs.db`` is 
 way to name a store before its first run.
 
 Each run has one owner at a time, a lease with a heartbeat (:mod:`agents._lease`).
+
+(Past 400 lines: the store is one idea, a run's rows, and its reads and writes sit
+together so the one transaction per step stays visible; the file check is its door.)
 """
 
 from __future__ import annotations
