@@ -15,6 +15,9 @@ empty store: SQLite itself treats a zero-byte file so, and ``touch runs.db`` is 
 way to name a store before its first run.
 
 Each run has one owner at a time, a lease with a heartbeat (:mod:`agents._lease`).
+
+(Past 400 lines: the store is one idea, a run's rows, and its reads and writes sit
+together so the one transaction per step stays visible; the file check is its door.)
 """
 
 from __future__ import annotations
@@ -153,7 +156,9 @@ class RunStore:
 
         @sa.event.listens_for(self.engine, "handle_error")
         def _store_error(context: Any) -> Exception | None:
-            error = context.sqlalchemy_exception
+            error, raw = context.sqlalchemy_exception, context.original_exception
+            if isinstance(raw, UnicodeDecodeError):  # SQLite's message quotes damaged bytes of the schema
+                return _unusable(where, bytes(raw.object).decode("utf-8", "replace"))
             if isinstance(error, sa.exc.IntegrityError) or not isinstance(error, sa.exc.DBAPIError):
                 return None
             if isinstance(error, (sa.exc.OperationalError, sa.exc.ProgrammingError)) and any(
@@ -186,11 +191,15 @@ class RunStore:
             @sa.event.listens_for(engine, "connect")
             def _pragmas(dbapi_conn: Any, _record: Any) -> None:
                 cur = dbapi_conn.cursor()
-                if path and path != ":memory:":
-                    cur.execute("PRAGMA journal_mode=WAL")
-                cur.execute("PRAGMA synchronous=NORMAL")
-                cur.execute("PRAGMA busy_timeout=60000")
-                cur.close()
+                try:
+                    if path and path != ":memory:":
+                        cur.execute("PRAGMA journal_mode=WAL")
+                    cur.execute("PRAGMA synchronous=NORMAL")
+                    cur.execute("PRAGMA busy_timeout=60000")
+                except UnicodeDecodeError as e:  # SQLite's message quotes damaged bytes of the schema
+                    raise _unusable(url, e.object.decode("utf-8", "replace")) from None
+                finally:
+                    cur.close()
 
             return engine
         try:

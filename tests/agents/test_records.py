@@ -61,7 +61,7 @@ def test_a_store_of_a_newer_version_is_refused_with_its_version(tmp_path: Path) 
     RunStore(db)
     with sqlite3.connect(db) as c:
         c.execute("update store_info set value = '99' where key = 'schema_version'")
-    with pytest.raises(ConfigError, match="schema version 99.*up to 2"):
+    with pytest.raises(ConfigError, match=f"schema version 99.*up to {SCHEMA_VERSION}"):
         RunStore(db)
 
 

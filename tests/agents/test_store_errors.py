@@ -153,3 +153,13 @@ def test_damaged_bytes_never_give_a_traceback(tmp_path: Path, real_store: tuple[
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     assert "Traceback" not in result.output
     assert result.exit_code in (0, 1, 2, 3), result.output
+
+
+def test_a_damaged_schema_with_bytes_that_are_not_utf8_is_refused(tmp_path: Path, real_store: tuple[Path, str]) -> None:
+    """SQLite quotes the damaged schema text in its message; invalid UTF-8 there once
+    escaped as a UnicodeDecodeError."""
+    data = real_store[0].read_bytes()
+    at = data.find(b"NULL")
+    path = tmp_path / "schema.db"
+    path.write_bytes(data[:at] + b"\x80" + data[at + 1:])
+    assert_refused(invoke("list", "--store", path), "malformed database schema")
