@@ -48,8 +48,16 @@ OWNERS: dict[str, list[str]] = {
         "tests/trace_core/llm/test_llm_cache_processes.py",
     ],
     "trace_core/llm/retry.py": ["tests/trace_core/llm/test_llm_middleware.py", "tests/trace_core/llm/test_llm_bounds.py"],
-    "trace_core/llm/limit.py": ["tests/trace_core/llm/test_llm_middleware.py", "tests/trace_core/llm/test_llm_bounds.py"],
-    "optimizers/_parse.py": ["tests/optimizers/test_reply.py", "tests/optimizers/test_parse_positions.py"],
+    "trace_core/llm/limit.py": [
+        "tests/trace_core/llm/test_llm_middleware.py",
+        "tests/trace_core/llm/test_llm_bounds.py",
+        "tests/trace_core/llm/test_slots_handover.py",
+    ],
+    "optimizers/_parse.py": [
+        "tests/optimizers/test_reply.py",
+        "tests/optimizers/test_parse_positions.py",
+        "tests/optimizers/test_parse_mutants.py",
+    ],
     "optimizers/_reply.py": ["tests/optimizers/test_reply.py", "tests/optimizers/test_parse_positions.py"],
     "optimizers/base.py": ["tests/optimizers/test_contract.py", "tests/optimizers/test_optoprime.py"],
     "agents/store.py": [
