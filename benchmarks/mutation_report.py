@@ -58,7 +58,11 @@ OWNERS: dict[str, list[str]] = {
         "tests/optimizers/test_parse_positions.py",
         "tests/optimizers/test_parse_mutants.py",
     ],
-    "optimizers/_reply.py": ["tests/optimizers/test_reply.py", "tests/optimizers/test_parse_positions.py"],
+    "optimizers/_reply.py": [
+        "tests/optimizers/test_reply.py",
+        "tests/optimizers/test_parse_positions.py",
+        "tests/optimizers/test_llm_optimizer.py",
+    ],
     "optimizers/base.py": ["tests/optimizers/test_contract.py", "tests/optimizers/test_optoprime.py"],
     "agents/store.py": [
         "tests/agents/test_loop.py",

@@ -1,0 +1,203 @@
+"""The base of LLM optimizers tested directly through a one-method subclass: what each
+request carries (temperature, choices, max_tokens), the bounds of its settings, the
+notes the next prompt gets after each kind of proposal, and the updates ``suggest``
+makes of failed, repeated and good replies."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from optimizers._reply import LLMOptimizer, suggest
+from trace_core import Feedback, Parameter
+from trace_core.errors import ConfigError
+from trace_core.llm import AuthError, ScriptedLLM
+from trace_core.spaces import Choice, Int
+
+
+class Pick(LLMOptimizer):
+    def propose(self, propagated=None, k=1):
+        return self.ask([{"role": "user", "content": "Pick k."}], k, {"step": 7})
+
+
+def _k(value: int = 1) -> Parameter:
+    return Parameter(value, name="k", space=Int(1, 9))
+
+
+def _json(k=None, reasoning="more", no_change=False) -> str:
+    return json.dumps({"reasoning": reasoning, "suggestion": {} if k is None else {"k": k}, "no_change": no_change})
+
+
+# -- settings and what a request carries ---------------------------------------------------
+
+
+def test_the_settings_are_checked_at_their_bounds():
+    with pytest.raises(ConfigError) as e:
+        Pick([_k()], ScriptedLLM([]), max_tokens=15)
+    assert str(e.value) == "max_tokens must be at least 16, got 15"
+    with pytest.raises(ConfigError) as e:
+        Pick([_k()], ScriptedLLM([]), max_repairs=-1)
+    assert str(e.value) == "max_repairs must be >= 0, got -1"
+    opt = Pick([_k()], ScriptedLLM([]), max_tokens=16, max_repairs=0)
+    assert opt.reply_tokens == 16 and opt.max_repairs == 0
+
+
+def test_direction_and_objective_reach_the_goal():
+    assert Pick([_k()], None, direction="minimize").direction == "minimize"
+    assert Pick([_k()], None, direction="minimize").goal("Do it.") == "Do it. A lower score is better."
+    assert Pick([_k()], None, objective=" Win. ").goal("Do it.") == "Win. A higher score is better."
+
+
+def test_a_request_carries_the_temperature_max_tokens_and_one_choice():
+    llm = ScriptedLLM([_json(4)])
+    update = Pick([_k()], llm, temperature=0.25, max_tokens=64).propose()[0]
+    request = llm.requests[0]
+    assert (request.temperature, request.max_tokens, request.n) == (0.25, 64, 1)
+    assert update.values == {"k": 4} and update.reasoning == "more"
+    assert update.meta["optimizer"] == "Pick" and update.meta["step"] == 7
+    assert update.meta["reply_form"] == "json" and update.meta["repairs"] == 0
+
+
+@pytest.mark.parametrize(
+    ("stalls", "temperature", "base", "n"),
+    [(0, None, None, 1), (0, 0.5, 0.5, 1), (1, None, 0.9, 1), (1, 0.5, 0.7, 1), (2, None, 1.1, 3), (2, 0.5, 0.9, 3),
+     (3, None, 1.3, 3), (9, 0.1, 1.3, 3)],
+)
+def test_exploration_rises_with_the_steps_that_changed_nothing(stalls, temperature, base, n):
+    llm = ScriptedLLM([_json(2), _json(3), _json(4)])
+    opt = Pick([_k()], llm, temperature=temperature)
+    opt.stalls = stalls
+    updates = opt.propose(k=1)
+    request = llm.requests[0]
+    assert request.n == n and len(updates) == 1
+    assert request.temperature == (None if base is None else pytest.approx(base))
+
+
+def test_a_fourth_choice_is_asked_only_when_k_is_larger():
+    llm = ScriptedLLM([_json(i) for i in range(2, 6)])
+    opt = Pick([_k()], llm)
+    opt.stalls = 2
+    assert len(opt.propose(k=4)) == 4 and llm.requests[0].n == 4
+
+
+def test_k_below_one_and_a_missing_llm_are_refused():
+    with pytest.raises(ValueError, match="k must be at least 1, got 0"):
+        Pick([_k()], ScriptedLLM([])).propose(k=0)
+    with pytest.raises(ConfigError, match="Pick needs an LLM to propose"):
+        Pick([_k()], None).propose()
+
+
+# -- choosing among more choices than asked ------------------------------------------------------
+
+
+def test_new_values_are_kept_before_repeated_ones_and_every_call_is_counted():
+    llm = ScriptedLLM([_json(1), _json(5), _json(6)])
+    opt = Pick([_k(1)], llm)
+    opt.observed({"k": 5}, Feedback(score=0.1), None)  # 5 was tried already
+    opt.stalls = 2
+    (update,) = opt.propose(k=1)
+    assert update.values == {"k": 6}
+    assert len(update.llm_calls) >= 1
+    every = sum(len(u.llm_calls) for u in suggest(opt, ScriptedLLM([_json(1), _json(5), _json(6)]),
+                                                  [{"role": "user", "content": "x"}], k=3, form="json"))
+    assert len(update.llm_calls) == every
+
+
+def test_the_kept_update_carries_the_calls_of_the_dropped_ones():
+    llm = ScriptedLLM(lambda messages: _json(3))
+    opt = Pick([_k(1)], llm, max_repairs=0)
+    opt.stalls = 2
+    (update,) = opt.propose(k=1)
+    assert update.values == {"k": 3}
+    assert len(update.llm_calls) == len(llm.requests) == 1
+
+
+# -- failures and the notes for the next prompt -----------------------------------------------------
+
+
+def test_an_llm_error_becomes_a_no_change_update_of_kind_llm():
+    (update,) = Pick([_k()], ScriptedLLM([AuthError("bad key")]), max_repairs=0).propose()
+    assert update.no_change and update.failure is not None and update.failure.kind == "llm"
+    assert "bad key" in update.failure.error and "bad key" in update.meta["error"]
+
+
+def test_an_unusable_reply_becomes_a_no_change_update_of_kind_reply_and_a_note():
+    opt = Pick([_k()], ScriptedLLM(["no idea"]), max_repairs=0)
+    (update,) = opt.propose()
+    assert update.no_change and update.failure.kind == "reply"
+    assert update.reasoning.startswith("no change: the reply could not be used after 0 repair(s): ")
+    error = " ".join(str(update.meta["error"]).split())
+    assert opt.notes() == f"Your last reply could not be used ({error[:300]}), so nothing was tried."
+    assert opt.stalls == 1
+
+
+def test_a_reply_that_repeats_the_current_values_is_told_so():
+    opt = Pick([_k(2)], ScriptedLLM([_json(2, reasoning="keep")]))
+    (update,) = opt.propose()
+    assert update.no_change and update.meta["same_as_current"] == {"k": 2}
+    assert update.reasoning == "keep\n(no change: the suggestion k=2 equals the current values)"
+    assert opt.notes() == ("Your last suggestion k=2 equals the current values, so it was not tried. "
+                           "Suggest values that differ from the current ones.")
+
+
+def test_a_chosen_no_change_is_noted_with_its_reasoning():
+    opt = Pick([_k()], ScriptedLLM([_json(reasoning="all  good\nhere", no_change=True)]))
+    (update,) = opt.propose()
+    assert update.no_change and update.failure is None
+    assert opt.notes().startswith('Your last reply chose no change ("all good here"), so nothing was tried.')
+
+
+def test_the_stuck_note_comes_after_two_steps_that_changed_nothing_and_a_change_resets_it():
+    opt = Pick([_k(2)], ScriptedLLM([_json(2), _json(2), _json(2), _json(2), _json(5)]))
+    opt.propose()
+    assert opt.stalls == 1 and "changed nothing" not in opt.notes()
+    opt.propose()
+    assert opt.stalls == 2
+    assert opt.notes().endswith("Your last 2 replies changed nothing. Try a clearly different direction from the ones "
+                                "above: change a variable you have not changed yet, or change one by a much larger step.")
+    assert opt.propose()[0].values == {"k": 5} and opt.stalls == 0 and opt.notes() == ""
+
+
+def test_a_tried_update_is_noted_with_its_values_and_feedback():
+    opt = Pick([_k()], None)
+    update = opt.update({"k": 4})
+    opt.observed({"k": 4}, Feedback(score=0.5, text="half right"), update)
+    assert opt.notes() == "Your last suggestion k=4 was tried: score=0.5; half right."
+    opt.observed({"k": 5}, Feedback(score=0.1), None)
+    assert opt.notes() == "Your last suggestion k=4 was tried: score=0.5; half right."
+
+
+def test_long_and_non_ascii_values_are_shown_cut_and_as_written():
+    accented, long = ["é", "ü"], ["x" * 200]
+    data = Parameter(accented, name="d", space=Choice([accented, long]))
+    opt = Pick([data], ScriptedLLM([json.dumps({"reasoning": "r", "suggestion": {"d": accented}})]))
+    opt.propose()
+    assert 'd=["é", "ü"] equals' in opt.notes()
+    data = Parameter(long, name="d", space=Choice([accented, long]))
+    opt = Pick([data], ScriptedLLM([json.dumps({"reasoning": "r", "suggestion": {"d": long}})]))
+    opt.propose()
+    shown = json.dumps(long)[:120] + "…"
+    assert f"d={shown} equals" in opt.notes()
+
+
+def test_the_reply_state_round_trips_and_defaults_to_a_fresh_start():
+    opt = Pick([_k(2)], ScriptedLLM([_json(2)]))
+    opt.propose()
+    state = opt.reply_state()
+    assert state["stalls"] == 1 and len(state["notes"]) == 1
+    fresh = Pick([_k(2)], None)
+    fresh.load_reply_state(state)
+    assert fresh.reply_state() == state and fresh.notes() == opt.notes()
+    fresh.load_reply_state({})
+    assert fresh.reply_state() == {"stalls": 0, "notes": []}
+
+
+def test_a_refused_schema_is_not_sent_again():
+    from trace_core.llm import FatalLLMError  # noqa: F401 - the refusal is a provider error
+
+    llm = ScriptedLLM([_json(3)], sends_schema=True)
+    opt = Pick([_k()], llm)
+    assert opt.sends_reply_schema and llm.requests == []
+    opt.propose()
+    assert llm.requests[0].response_format is opt.reply_format
