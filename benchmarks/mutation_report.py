@@ -41,6 +41,7 @@ OWNERS: dict[str, list[str]] = {
         "tests/trace_core/test_bundle_ops.py",
         "tests/trace_core/test_bundle_edge_cases.py",
         "tests/trace_core/test_trainable_code.py",
+        "tests/trace_core/test_bundle_pickling.py",
     ],
     "trace_core/llm/cache.py": [
         "tests/trace_core/llm/test_llm_middleware.py",
@@ -75,7 +76,7 @@ OWNERS: dict[str, list[str]] = {
         "tests/agents/test_resume.py",
         "tests/agents/test_resume_continuity.py",
     ],
-    "agents/jobs.py": ["tests/agents/test_jobs.py"],
+    "agents/jobs.py": ["tests/agents/test_jobs.py", "tests/agents/test_job_validation.py"],
 }
 
 SOURCES = ["trace_core", "optimizers", "agents", "tasks"]
