@@ -91,6 +91,8 @@ def test_with_two_broken_objects_in_prose_the_first_error_is_reported():
     [
         'Note {"a": "x}", "inner": {"b": 1}, "bad" 2} end',  # a brace inside a string
         'Note {"a": "q\\"}", "inner": {"b": 1}, "bad" 2} end',  # after an escaped quote
+        'Note {"a": "\\"}", "inner": {"b": 1}, "bad" 2} end',  # a string that opens with an escape
+        'Note {"a": "\\"", "b": "}", "inner": {"c": 1}, "bad" 2} end',  # an escaped quote, then a brace
         'Note {"a": "q\\\\", "inner": {"b": 1}, "bad" 2} end',  # an escaped backslash ends the string
         'Note {"a": "", "inner": {"b": 1}, "bad" 2} end',  # an empty string
         'Note {"a": [1, 2], "inner": {"b": 1}, "bad" 2} end',  # a list closes inside the object
@@ -147,13 +149,14 @@ def test_a_python_literal_at_the_size_bound_is_not_read():
     ("text", "value"),
     [
         ("Here: {'a': 1}.", {"a": 1}),
-        ("{'a': 0X10, 'b': [1,],}", {"a": 16, "b": [1]}),
-        ('{"a": "", "b": [1,],}', {"a": "", "b": [1]}),
-        ('{"a": "\\"", "b": [1,],}', {"a": '"', "b": [1]}),
-        ('{"a": [1,], "b": "c"}', {"a": [1], "b": "c"}),
-        ('{"a": [1,], "b": "c,]"}', {"a": [1], "b": "c,]"}),
-        ('x{"a":"b,]","c":[2,],}', {"a": "b,]", "c": [2]}),
+        ("{'a': 0X10, 'b': true}", {"a": 16, "b": True}),
         ("{'k': 'v,]', \"w\": [null, true,],}", {"k": "v,]", "w": [None, True]}),
+        # the text after the object holds a brace, so only the relaxed reading of the object works
+        ('{"a": "", "b": [1,],} see {ref}', {"a": "", "b": [1]}),
+        ('{"a": "\\"", "b": [1,],} see {ref}', {"a": '"', "b": [1]}),
+        ('{"a": [1,], "b": "c"} see {ref}', {"a": [1], "b": "c"}),
+        ('{"a": [1,], "b": "c,]"} see {ref}', {"a": [1], "b": "c,]"}),
+        ('x{"a":"b,]","c":[2,],} see {ref}', {"a": "b,]", "c": [2]}),
     ],
 )
 def test_lenient_fixes_apply_outside_strings_only(text, value):
