@@ -76,7 +76,7 @@ OWNERS: dict[str, list[str]] = {
         "tests/agents/test_resume.py",
         "tests/agents/test_resume_continuity.py",
     ],
-    "agents/jobs.py": ["tests/agents/test_jobs.py", "tests/agents/test_job_validation.py"],
+    "agents/jobs.py": ["tests/agents/test_jobs.py", "tests/agents/test_job_validation.py", "tests/agents/test_job_parts.py"],
 }
 
 SOURCES = ["trace_core", "optimizers", "agents", "tasks"]
