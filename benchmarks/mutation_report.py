@@ -64,7 +64,11 @@ OWNERS: dict[str, list[str]] = {
         "tests/optimizers/test_parse_positions.py",
         "tests/optimizers/test_llm_optimizer.py",
     ],
-    "optimizers/base.py": ["tests/optimizers/test_contract.py", "tests/optimizers/test_optoprime.py"],
+    "optimizers/base.py": [
+        "tests/optimizers/test_contract.py",
+        "tests/optimizers/test_optoprime.py",
+        "tests/optimizers/test_optimizer_base.py",
+    ],
     "agents/store.py": [
         "tests/agents/test_loop.py",
         "tests/agents/test_resume.py",
