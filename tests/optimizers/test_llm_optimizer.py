@@ -127,6 +127,7 @@ def test_an_unusable_reply_becomes_a_no_change_update_of_kind_reply_and_a_note()
     (update,) = opt.propose()
     assert update.no_change and update.failure.kind == "reply"
     assert update.reasoning.startswith("no change: the reply could not be used after 0 repair(s): ")
+    assert "no '{' found" in update.meta["error"]  # asked for JSON: told in JSON's words, not the markers'
     error = " ".join(str(update.meta["error"]).split())
     assert opt.notes() == f"Your last reply could not be used ({error[:300]}), so nothing was tried."
     assert opt.stalls == 1

@@ -19,9 +19,11 @@ class Fixed(Optimizer):
         super().__init__(parameters, **kw)
         self.proposal = proposal or {}
         self.loaded = []
+        self.asked = []  # the k of each propose call
 
-    def propose(self, propagated=None, k=1):
-        return [self.update(self.proposal, reasoning="fixed") for _ in range(k)]
+    def propose(self, propagated=None, k=None):
+        self.asked.append(k)
+        return [self.update(self.proposal, reasoning="fixed") for _ in range(k or 2)]
 
     def load_state_dict(self, state):
         self.loaded.append(dict(state))
@@ -78,7 +80,10 @@ def test_validate_names_an_unknown_parameter_and_a_value_out_of_its_space():
 def test_update_checks_once_and_apply_writes_all_or_nothing():
     opt = Fixed(_params(), proposal={"k": 4, "lr": 0.25})
     update = opt.step()
-    assert update.checked and update.reasoning == "fixed" and opt.values() == {"k": 4, "lr": 0.25}
+    assert update.checked is True and update.reasoning == "fixed" and opt.values() == {"k": 4, "lr": 0.25}
+    assert opt.asked == [1]  # step asks for exactly one proposal
+    other = opt.update({"k": 2}, id="abc", meta={"trial": 3})
+    assert (other.id, other.meta, other.values) == ("abc", {"trial": 3}, {"k": 2})
     with pytest.raises(InvalidProposal):
         opt.apply(Update({"k": 5, "lr": 3.0}))  # made by hand: validated, nothing assigned
     assert opt.values() == {"k": 4, "lr": 0.25}
