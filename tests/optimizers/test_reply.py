@@ -351,3 +351,44 @@ def test_a_marker_repeated_empty_after_its_value_keeps_the_value():
     fields = parse_marked(reply, ["reasoning", "median", "no_change"])
     assert "sorted(xs)" in fields["median"]
     assert parse_marked("[[ ## x ## ]]\n1\n[[ ## x ## ]]\n2\n", ["x"]) == {"x": "2"}  # the last value given wins
+
+
+def _median_optimizer() -> OptoPrime:
+    return OptoPrime([Parameter("def median(xs):\n    return xs[len(xs) // 2]\n", name="median", space=Code())], llm=None)
+
+
+def test_code_fenced_inside_prose_under_its_marker_is_the_code_alone():
+    """Seen from Qwen2.5-Coder-1.5B: prose after the fence, then the marker again, empty."""
+    reply = ("[[ ## reasoning ## ]]\nsort first\n\n[[ ## median ## ]]\n```python\ndef median(xs):\n"
+             "    return sorted(xs)[len(xs) // 2]\n```\n\nNow, let's consider the new values:\n\n"
+             "[[ ## median ## ]]\n[[ ## no_change ## ]]\n")
+    suggestion = check_suggestion(reply, _median_optimizer())
+    assert suggestion.values == {"median": "def median(xs):\n    return sorted(xs)[len(xs) // 2]\n"}
+    assert not suggestion.no_change
+
+
+def test_single_bracket_markers_and_stray_markup_around_a_fence_are_read():
+    """Seen from Qwen2.5-Coder-1.5B: "[ ## name ## ]" markers and "[[ median=```...```]]" around the code."""
+    reply = ("[ ## reasoning ## ]: sort, then average the middle two\n\n"
+             "[ ## median ## ] [[ median=```\ndef median(xs):\n    xs = sorted(xs)\n    return xs[len(xs) // 2]\n```\n]]\n\n"
+             "[[ ## no_change ## ]]\n")
+    suggestion = check_suggestion(reply, _median_optimizer())
+    assert suggestion.reasoning == "sort, then average the middle two"
+    assert suggestion.values == {"median": "def median(xs):\n    xs = sorted(xs)\n    return xs[len(xs) // 2]\n"}
+
+
+def test_code_of_prefers_a_whole_fence_then_an_inner_one_then_the_text():
+    from optimizers._parse import code_of
+
+    assert code_of("```py\nx = 1\n```") == "x = 1\n"
+    assert code_of("use this:\n```\nx = 2\n```\nand that's it") == "x = 2\n"
+    assert code_of("x = 3\n\n") == "x = 3\n"
+    assert code_of("``` ```\nx = 4") == "``` ```\nx = 4\n"  # an empty fence is not code
+    assert code_of("a single [ ## x ## ] in code") == "a single [ ## x ## ] in code\n"
+
+
+def test_a_single_bracket_marker_opens_a_field_only_for_a_known_name():
+    from optimizers._parse import parse_marked
+
+    assert parse_marked("[ ## x ## ]\n3\n[ ## other ## ]\nnot a field", ["x"]) == {"x": "3\n[ ## other ## ]\nnot a field"}
+    assert parse_marked("[ ## other ## ]\n3", ["x"]) is None
