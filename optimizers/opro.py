@@ -34,6 +34,8 @@ class OPRO(LLMOptimizer):
         temperature: sampling temperature (None: the model's default); it rises after
             steps that changed nothing.
         max_tokens: the reply's token limit (default: from the parameters' sizes).
+        challenge: when a reply declines to change anything, ask once more in the same conversation
+            (False accepts a decline as it is).
 
     Example:
         >>> from trace_core.llm import ScriptedLLM
@@ -50,9 +52,10 @@ class OPRO(LLMOptimizer):
 
     def __init__(self, parameters: Iterable[Parameter], llm: Any, *, objective: str | None = None,
                  max_history: int = 20, value_chars: int = 2000, max_repairs: int = 2,
-                 temperature: float | None = None, direction: Direction = "maximize", max_tokens: int | None = None):
+                 temperature: float | None = None, direction: Direction = "maximize", max_tokens: int | None = None,
+                 challenge: bool = True):
         super().__init__(parameters, llm, objective=objective, max_repairs=max_repairs, temperature=temperature,
-                         direction=direction, max_tokens=max_tokens)
+                         direction=direction, max_tokens=max_tokens, challenge=challenge)
         if max_history < 1 or value_chars < 20:
             raise ConfigError(f"OPRO needs max_history >= 1 and value_chars >= 20; got {max_history}, {value_chars}")
         self.max_history = max_history
