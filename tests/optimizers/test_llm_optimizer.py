@@ -134,7 +134,7 @@ def test_an_unusable_reply_becomes_a_no_change_update_of_kind_reply_and_a_note()
 
 
 def test_a_reply_that_repeats_the_current_values_is_told_so():
-    opt = Pick([_k(2)], ScriptedLLM([_json(2, reasoning="keep")]))
+    opt = Pick([_k(2)], ScriptedLLM([_json(2, reasoning="keep")]), challenge=False)
     (update,) = opt.propose()
     assert update.no_change and update.meta["same_as_current"] == {"k": 2}
     assert update.reasoning == "keep\n(no change: the suggestion k=2 equals the current values)"
@@ -143,14 +143,14 @@ def test_a_reply_that_repeats_the_current_values_is_told_so():
 
 
 def test_a_chosen_no_change_is_noted_with_its_reasoning():
-    opt = Pick([_k()], ScriptedLLM([_json(reasoning="all  good\nhere", no_change=True)]))
+    opt = Pick([_k()], ScriptedLLM([_json(reasoning="all  good\nhere", no_change=True)]), challenge=False)
     (update,) = opt.propose()
     assert update.no_change and update.failure is None
     assert opt.notes().startswith('Your last reply chose no change ("all good here"), so nothing was tried.')
 
 
 def test_the_stuck_note_comes_after_two_steps_that_changed_nothing_and_a_change_resets_it():
-    opt = Pick([_k(2)], ScriptedLLM([_json(2), _json(2), _json(2), _json(2), _json(5)]))
+    opt = Pick([_k(2)], ScriptedLLM([_json(2), _json(2), _json(5), _json(6), _json(7)]), challenge=False)
     opt.propose()
     assert opt.stalls == 1 and "changed nothing" not in opt.notes()
     opt.propose()
@@ -172,18 +172,18 @@ def test_a_tried_update_is_noted_with_its_values_and_feedback():
 def test_long_and_non_ascii_values_are_shown_cut_and_as_written():
     accented, long = ["é", "ü"], ["x" * 200]
     data = Parameter(accented, name="d", space=Choice([accented, long]))
-    opt = Pick([data], ScriptedLLM([json.dumps({"reasoning": "r", "suggestion": {"d": accented}})]))
+    opt = Pick([data], ScriptedLLM([json.dumps({"reasoning": "r", "suggestion": {"d": accented}})]), challenge=False)
     opt.propose()
     assert 'd=["é", "ü"] equals' in opt.notes()
     data = Parameter(long, name="d", space=Choice([accented, long]))
-    opt = Pick([data], ScriptedLLM([json.dumps({"reasoning": "r", "suggestion": {"d": long}})]))
+    opt = Pick([data], ScriptedLLM([json.dumps({"reasoning": "r", "suggestion": {"d": long}})]), challenge=False)
     opt.propose()
     shown = json.dumps(long)[:120] + "…"
     assert f"d={shown} equals" in opt.notes()
 
 
 def test_the_reply_state_round_trips_and_defaults_to_a_fresh_start():
-    opt = Pick([_k(2)], ScriptedLLM([_json(2)]))
+    opt = Pick([_k(2)], ScriptedLLM([_json(2)]), challenge=False)
     opt.propose()
     state = opt.reply_state()
     assert state["stalls"] == 1 and len(state["notes"]) == 1
@@ -202,3 +202,22 @@ def test_a_refused_schema_is_not_sent_again():
     assert opt.sends_reply_schema and llm.requests == []
     opt.propose()
     assert llm.requests[0].response_format is opt.reply_format
+
+
+def test_a_decline_is_challenged_once_in_the_same_conversation():
+    llm = ScriptedLLM([_json(2, reasoning="keep"), _json(6, reasoning="bolder")])
+    opt = Pick([_k(2)], llm)
+    (update,) = opt.propose()
+    assert update.values == {"k": 6} and update.meta["challenged"] is True and update.reasoning == "bolder"
+    assert len(llm.calls) == 2 and len(update.llm_calls) == 2
+    follow_up = llm.calls[1]
+    assert follow_up[-2] == {"role": "assistant", "content": _json(2, reasoning="keep")}
+    assert follow_up[-1]["content"].startswith("You chose to change nothing.")
+    assert opt.stalls == 0
+
+
+def test_a_second_decline_stands():
+    llm = ScriptedLLM([_json(2), _json(reasoning="sure", no_change=True)])
+    (update,) = Pick([_k(2)], llm).propose()
+    assert update.no_change and update.meta["same_as_current"] == {"k": 2} and update.meta["challenged"] is True
+    assert len(llm.calls) == 2 and len(update.llm_calls) == 2
