@@ -79,6 +79,7 @@ OWNERS: dict[str, list[str]] = {
         "tests/agents/test_loop.py",
         "tests/agents/test_resume.py",
         "tests/agents/test_resume_continuity.py",
+        "tests/agents/test_resume_state.py",
     ],
     "agents/jobs.py": ["tests/agents/test_jobs.py", "tests/agents/test_job_validation.py", "tests/agents/test_job_parts.py"],
 }
