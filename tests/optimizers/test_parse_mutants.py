@@ -10,7 +10,7 @@ import json
 import pytest
 from pydantic import BaseModel
 
-from optimizers._parse import parse_json, parse_marked, parse_reply, unfenced
+from optimizers._parse import code_of, parse_json, parse_marked, parse_reply, unfenced
 from trace_core.llm import UnparseableReply
 
 
@@ -223,3 +223,8 @@ def test_a_heading_marker_and_a_longer_name_sharing_a_prefix_are_read():
 @pytest.mark.parametrize("value", [5, None, {"code": "```x```"}])
 def test_unfenced_leaves_anything_but_text_alone(value):
     assert unfenced(value) is value
+
+
+@pytest.mark.parametrize(("text", "code"), [("y = MAX  \n\n", "y = MAX  \n"), ("y = LAST_X", "y = LAST_X\n"), ("\tz = 1\t", "\tz = 1\t\n")])
+def test_code_of_plain_text_drops_only_the_trailing_line_breaks(text, code):
+    assert code_of(text) == code
