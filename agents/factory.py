@@ -52,8 +52,12 @@ def build_optimizer(
     vocabulary: Sequence[str] | None = None,
     objective: str | None = None,
     templates: Mapping[str, str] | None = None,
+    objectives: Mapping[str, Any] | None = None,
 ) -> Any:
-    """An optimizer from a spec such as ``{"name": "search", "sampler": "tpe"}``."""
+    """An optimizer from a spec such as ``{"name": "search", "sampler": "tpe"}``.
+
+    ``objectives`` (``{"objectives": {...}, "constraints": [...]}`` of a multi-objective
+    task) go to Search, when Search is what the spec builds, unless the spec sets them."""
     import optimizers
 
     options = {k: v for k, v in spec.items() if k not in ("name", "instance")}
@@ -64,6 +68,8 @@ def build_optimizer(
         )
     if name not in OPTIMIZERS:
         raise ConfigError(f"unknown optimizer {name!r}; use one of {', '.join(OPTIMIZERS)}")
+    if objectives and (name == "search" or (name == "default" and llm is None and _no_env_llm())):
+        options = {**objectives, **options}
     if name == "default":
         if llm is not None:  # Search-only options do not apply to the LLM optimizer
             options = {k: v for k, v in options.items() if k not in _SEARCH_ONLY}
@@ -87,6 +93,12 @@ def build_optimizer(
         opt = cls(parameters, llm, **options)
     opt.direction = direction
     return opt
+
+
+def _no_env_llm() -> bool:
+    from trace_core.llm import llm_from_env
+
+    return llm_from_env() is None
 
 
 def task_spec(task: Any) -> dict[str, Any] | None:
