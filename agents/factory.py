@@ -109,7 +109,9 @@ def task_spec(task: Any) -> dict[str, Any] | None:
 
         s = spec()
         if is_registered(s.get("name", "")):
-            out = {"name": s["name"], "options": s.get("options", {})}
+            from agents._job_objectives import objective_overrides
+
+            out = {"name": s["name"], "options": s.get("options", {}), **objective_overrides(task)}
             data = {k: s[k] for k in ("train", "val") if k in s}
             if data:  # examples given to optimize(): kept only if they survive JSON (else resume needs task=)
                 try:
@@ -125,6 +127,7 @@ def task_spec(task: Any) -> dict[str, Any] | None:
 def build_task_from_spec(spec: Mapping[str, Any]) -> Any:
     """A task from ``{"name": registered, "options": {...}}`` or
     ``{"workflow": "module:fn", "feedback": "module:fn", "train": [...], ...}``."""
+    from agents._job_objectives import apply_objectives
     from tasks.registry import build_task, load_target
 
     if "name" in spec:
@@ -133,7 +136,7 @@ def build_task_from_spec(spec: Mapping[str, Any]) -> Any:
             from agents.workflow import WithData
 
             task = WithData(task, spec.get("train"), spec.get("val"))
-        return task
+        return apply_objectives(task, spec)
     if "workflow" in spec:
         from agents.workflow import WorkflowTask
 
@@ -141,6 +144,7 @@ def build_task_from_spec(spec: Mapping[str, Any]) -> Any:
         if isinstance(workflow, type):
             workflow = workflow()
         feedback = load_target(spec["feedback"])
-        return WorkflowTask(workflow, feedback, train=spec.get("train"), val=spec.get("val"),
-                            direction=spec.get("direction", "maximize"), name=spec.get("label"))
+        return apply_objectives(WorkflowTask(workflow, feedback, train=spec.get("train"), val=spec.get("val"),
+                                             direction=spec.get("direction", "maximize"), name=spec.get("label")),
+                                spec)
     raise ConfigError(f"a task spec needs 'name' (a registered task) or 'workflow' and 'feedback'; got {dict(spec)}")
