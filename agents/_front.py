@@ -35,6 +35,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from trace_core.errors import ConfigError
 from trace_core.feedback import Direction
 from trace_core.objectives import Objectives, hypervolume, non_dominated
 
@@ -70,7 +71,10 @@ def objectives_of(task: Any) -> Objectives | None:
     declared = getattr(task, "objectives", None)
     if not declared:
         return None
-    return Objectives.of(declared, getattr(task, "constraints", None) or ())
+    try:
+        return Objectives.of(declared, getattr(task, "constraints", None) or ())
+    except ValueError as e:
+        raise ConfigError(f"task {getattr(task, 'name', 'task')!r}: {e}") from None
 
 
 def _declared_reference(task: Any, objectives: Objectives) -> tuple[float, ...] | None:
@@ -80,11 +84,11 @@ def _declared_reference(task: Any, objectives: Objectives) -> tuple[float, ...] 
     if isinstance(ref, Mapping):
         missing = [n for n in objectives.names if n not in ref]
         if missing:
-            raise ValueError(f"reference_point has no value for objective(s) {', '.join(missing)}")
+            raise ConfigError(f"reference_point has no value for objective(s) {', '.join(missing)}")
         ref = [ref[n] for n in objectives.names]
     values = tuple(float(v) for v in ref)
     if len(values) != len(objectives.names) or not all(math.isfinite(v) for v in values):
-        raise ValueError(f"reference_point must hold {len(objectives.names)} finite numbers (one per objective "
+        raise ConfigError(f"reference_point must hold {len(objectives.names)} finite numbers (one per objective "
                          f"{', '.join(objectives.names)}), got {list(ref)}")
     return values
 
