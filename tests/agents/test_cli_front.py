@@ -187,3 +187,13 @@ def test_objectives_on_a_registered_task_make_its_run_keep_a_front(tmp_path: Pat
     assert store.get_run(run_id)["config"]["task"]["reference_point"] == [100.0]
     assert {tuple(f["reference"]) for f in store.fronts(run_id)} == {(100.0,)}
     assert all(m["objectives"][0] <= 50 for m in store.front(run_id)["members"])
+
+
+def test_the_html_report_of_a_two_objective_run_shows_its_front(tmp_path: Path) -> None:
+    db, html = tmp_path / "runs.db", tmp_path / "report.html"
+    run_id = _ran(invoke("run", mo_job(tmp_path), "--store", db, "--report", html))
+    front = RunStore(db).front(run_id)
+    page = html.read_text(encoding="utf-8")
+    assert f"<h2>Front ({len(front['members'])} candidates, hypervolume {front['hypervolume']:.6g})</h2>" in page
+    assert page.count('class="mark front"') == len(front["members"])
+    assert page.count("<circle class=\"mark") == len(RunStore(db).candidates(run_id)) - 1  # all but the unscored step 0
