@@ -252,6 +252,12 @@ def restored_front(store: Any, run_id: str, task: Any) -> Front | None:
     front = Front.for_task(task)
     stored = None if front is None else store.front(run_id)
     if front is not None and stored is not None:
+        kept = objectives_from_config(store.get_run(run_id).get("config"))
+        if kept is None or (kept[0].names, kept[0].senses) != (front.objectives.names, front.objectives.senses):
+            was = "one objective" if kept is None else ", ".join(f"{n} ({s})" for n, s in kept[0].as_dict().items())
+            raise ConfigError(f"run {run_id} kept a front over {was}, but the task now has "
+                              f"{', '.join(f'{n} ({s})' for n, s in front.objectives.as_dict().items())}; resume it "
+                              "with the objectives it was started with, or start a new run")
         front.members = [Member(m["step"], m["candidate"], tuple(m["objectives"])) for m in stored["members"]]
         front.worst = None if stored.get("worst") is None else tuple(stored["worst"])
     return front

@@ -432,12 +432,14 @@ def open_run(
         objective=getattr(task, "description", None) or None, templates=getattr(task, "templates", None) or None,
         objectives=search_options(task))
     opt.direction = task.direction
+    front = restored_front(store, run_id, task)  # before the executor: a front of other objectives is refused
     ex = get_executor(executor or cfg.get("executor", "thread"), task, workers=cfg.get("workers"),
                       timeout=cfg.get("timeout"))
     run = Run(task, opt, store, run_id, budget=budget, k=cfg.get("k", 1), executor=ex, seed=cfg.get("seed", 0),
               minibatch=cfg.get("minibatch"), on_step=on_step, should_stop=should_stop, target=cfg.get("target"),
               evaluate_start=cfg.get("evaluate_start", True))
     run.owns_executor = not isinstance(executor, Executor)
+    run.front = front
     last = store.last_step(run_id)
     if last is not None:
         for name, value in opt.validate(last["values"]).items():  # decodes the stored JSON
@@ -453,7 +455,6 @@ def open_run(
         run.tally = Tally(tally["outcomes"], tally["failures"])
         run.measured = bool(tally["outcomes"])
         run.first_error = cfg.get("first_error")
-        run.front = restored_front(store, run_id, task)
     return run
 
 

@@ -17,6 +17,7 @@ from optimizers.base import Optimizer, Update
 from tasks.examples.numeric import NumericTask
 from tests.agents._mo import TwoObjectives, objectives
 from trace_core import Budget, Objectives, hypervolume
+from trace_core.errors import ConfigError
 
 
 class Fixed(Optimizer):
@@ -166,3 +167,13 @@ def test_a_version_3_store_opens_as_version_4_and_keeps_fronts(tmp_path: Path) -
     assert store.get_run(old.run_id)["status"] == "finished" and store.front(old.run_id) is None
     new = _run([[A, B]], store)
     assert _members(store.front(new.run_id)) == [(0, 0), (1, 0), (1, 1)]
+
+
+def test_resuming_with_other_objectives_is_refused_with_both_named(tmp_path: Path) -> None:
+    db = tmp_path / "runs.db"
+    first = _run([[A]], RunStore(db))
+    task = TwoObjectives()
+    task.objectives = {"f2": "minimize", "f1": "minimize"}
+    with pytest.raises(ConfigError, match=r"over f1 \(minimize\), f2 \(minimize\), but the task now has f2"):
+        resume(first.run_id, store=db, task=task, optimizer=Fixed(task.parameters(), [[B]]),
+               budget=Budget(max_steps=2))
