@@ -52,8 +52,12 @@ def build_optimizer(
     vocabulary: Sequence[str] | None = None,
     objective: str | None = None,
     templates: Mapping[str, str] | None = None,
+    objectives: Mapping[str, Any] | None = None,
 ) -> Any:
-    """An optimizer from a spec such as ``{"name": "search", "sampler": "tpe"}``."""
+    """An optimizer from a spec such as ``{"name": "search", "sampler": "tpe"}``.
+
+    ``objectives`` (``{"objectives": {...}, "constraints": [...]}`` of a multi-objective
+    task) go to Search, when Search is what the spec builds, unless the spec sets them."""
     import optimizers
 
     options = {k: v for k, v in spec.items() if k not in ("name", "instance")}
@@ -64,6 +68,8 @@ def build_optimizer(
         )
     if name not in OPTIMIZERS:
         raise ConfigError(f"unknown optimizer {name!r}; use one of {', '.join(OPTIMIZERS)}")
+    if objectives and (name == "search" or (name == "default" and llm is None and _no_env_llm())):
+        options = {**objectives, **options}
     if name == "default":
         if llm is not None:  # Search-only options do not apply to the LLM optimizer
             options = {k: v for k, v in options.items() if k not in _SEARCH_ONLY}
@@ -89,6 +95,12 @@ def build_optimizer(
     return opt
 
 
+def _no_env_llm() -> bool:
+    from trace_core.llm import llm_from_env
+
+    return llm_from_env() is None
+
+
 def task_spec(task: Any) -> dict[str, Any] | None:
     """How to rebuild ``task`` later (registered name and options), if it can be."""
     spec = getattr(task, "spec", None)
@@ -97,7 +109,9 @@ def task_spec(task: Any) -> dict[str, Any] | None:
 
         s = spec()
         if is_registered(s.get("name", "")):
-            out = {"name": s["name"], "options": s.get("options", {})}
+            from agents._job_objectives import objective_overrides
+
+            out = {"name": s["name"], "options": s.get("options", {}), **objective_overrides(task)}
             data = {k: s[k] for k in ("train", "val") if k in s}
             if data:  # examples given to optimize(): kept only if they survive JSON (else resume needs task=)
                 try:
@@ -113,6 +127,7 @@ def task_spec(task: Any) -> dict[str, Any] | None:
 def build_task_from_spec(spec: Mapping[str, Any]) -> Any:
     """A task from ``{"name": registered, "options": {...}}`` or
     ``{"workflow": "module:fn", "feedback": "module:fn", "train": [...], ...}``."""
+    from agents._job_objectives import apply_objectives
     from tasks.registry import build_task, load_target
 
     if "name" in spec:
@@ -121,7 +136,7 @@ def build_task_from_spec(spec: Mapping[str, Any]) -> Any:
             from agents.workflow import WithData
 
             task = WithData(task, spec.get("train"), spec.get("val"))
-        return task
+        return apply_objectives(task, spec)
     if "workflow" in spec:
         from agents.workflow import WorkflowTask
 
@@ -129,6 +144,7 @@ def build_task_from_spec(spec: Mapping[str, Any]) -> Any:
         if isinstance(workflow, type):
             workflow = workflow()
         feedback = load_target(spec["feedback"])
-        return WorkflowTask(workflow, feedback, train=spec.get("train"), val=spec.get("val"),
-                            direction=spec.get("direction", "maximize"), name=spec.get("label"))
+        return apply_objectives(WorkflowTask(workflow, feedback, train=spec.get("train"), val=spec.get("val"),
+                                             direction=spec.get("direction", "maximize"), name=spec.get("label")),
+                                spec)
     raise ConfigError(f"a task spec needs 'name' (a registered task) or 'workflow' and 'feedback'; got {dict(spec)}")
