@@ -15,10 +15,6 @@ __all__ = ["build_llm", "build_optimizer", "optimizer_spec", "task_spec", "build
 
 log = logging.getLogger(__name__)
 
-OPTIMIZERS = ("default", "search", "optoprime", "opro", "evolution")
-_SEARCH_ONLY = ("sampler", "pruner", "storage", "study_name", "enqueue_initial")
-
-
 def build_llm(spec: Any, budget: Budget | None = None) -> Any:
     """An LLM from an object, a model string, a dict ``{model, api_base, ...}`` or the
     environment (``None``); wrapped with the run's budget. None when nothing is set."""
@@ -53,8 +49,9 @@ def build_optimizer(
     objective: str | None = None,
     templates: Mapping[str, str] | None = None,
 ) -> Any:
-    """An optimizer from a spec such as ``{"name": "search", "sampler": "tpe"}``."""
-    import optimizers
+    """An optimizer from a spec such as ``{"name": "search", "sampler": "tpe"}``: the
+    optimizer registered under that name (:mod:`optimizers.registry`) with the spec's options."""
+    from optimizers.registry import create
 
     options = {k: v for k, v in spec.items() if k not in ("name", "instance")}
     name = str(spec.get("name", "default")).lower()
@@ -62,29 +59,8 @@ def build_optimizer(
         raise ConfigError(
             f"this run used a custom {name} optimizer object; pass optimizer= again to resume it"
         )
-    if name not in OPTIMIZERS:
-        raise ConfigError(f"unknown optimizer {name!r}; use one of {', '.join(OPTIMIZERS)}")
-    if name == "default":
-        if llm is not None:  # Search-only options do not apply to the LLM optimizer
-            options = {k: v for k, v in options.items() if k not in _SEARCH_ONLY}
-        opt = optimizers.default(parameters, llm=llm, seed=seed, vocabulary=vocabulary, objective=objective, **options)
-    elif name == "search":
-        opt = optimizers.Search(parameters, seed=seed, **options)
-    elif name == "evolution":
-        if templates and "templates" not in options:
-            options["templates"] = dict(templates)
-        options.setdefault("objective", objective)
-        opt = optimizers.Evolution(parameters, llm=llm, seed=seed, vocabulary=vocabulary, **options)
-    else:
-        if llm is None:
-            raise ConfigError(
-                f"the {name} optimizer needs an LLM: set TRACETUNE_LLM (e.g. openai/gpt-4o-mini) "
-                "or pass llm=, or use optimizer='search'"
-            )
-        cls = optimizers.OptoPrime if name == "optoprime" else optimizers.OPRO
-        if objective and "objective" not in options:
-            options["objective"] = objective
-        opt = cls(parameters, llm, **options)
+    opt = create(name, parameters, options, llm=llm, seed=seed, vocabulary=vocabulary, objective=objective,
+                 templates=templates)
     opt.direction = direction
     return opt
 
