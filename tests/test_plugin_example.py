@@ -90,3 +90,25 @@ def test_the_plugins_own_tests_pass() -> None:
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
     assert "12 passed" in out.stdout
+
+
+def test_the_cli_lists_the_task_and_names_a_broken_entry_point(tmp_path: Path) -> None:
+    project = tomllib.loads((PLUGIN / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    groups = {**project["entry-points"], "tracetune.optimizers": {"bad": "tracetune_hill.nope:Missing"}}
+    fake_distribution(tmp_path / "site", project["name"], groups, project["version"])
+    job = tmp_path / "fit.toml"
+    job.write_text('name = "fit"\noptimizer = "bad"\n[task]\nname = "line_fit"\n[budget]\nmax_steps = 2\n',
+                   encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(tmp_path / "site"), str(PLUGIN / "src")])}
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "agents.cli", *args], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=300)
+
+    listed = cli("tasks", "line_fit")
+    assert listed.returncode == 0, listed.stderr[-2000:]
+    assert "line_fit (minimize)" in listed.stdout and "slope" in listed.stdout
+    broken = cli("run", str(job), "--store", f"sqlite:///{tmp_path / 'runs.db'}")
+    assert broken.returncode != 0 and "Traceback" not in broken.stdout + broken.stderr
+    assert ("the optimizer 'bad' (entry point 'bad = tracetune_hill.nope:Missing' of distribution 'tracetune-hill'"
+            in broken.stdout + broken.stderr)
