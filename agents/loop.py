@@ -64,7 +64,8 @@ class RunConfig:
         """The config kept with the run, from which :meth:`from_stored` rebuilds it."""
         task, ex = self.task, self.executor
         return {"task": task_spec(task), "task_name": getattr(task, "name", "task"),
-                "optimizer": optimizer_spec(self.optimizer), "llm": self.llm if isinstance(self.llm, (str, dict)) else None,
+                "optimizer": optimizer_spec(self.optimizer),
+                "llm": self.llm if isinstance(self.llm, (str, dict)) else None,
                 "budget": self.budget.model_dump(), "k": self.k, "executor": ex if isinstance(ex, str) else ex.name,
                 "seed": self.seed, "minibatch": self.minibatch, "workers": self.workers, "timeout": self.timeout,
                 "target": self.target, "evaluate_start": self.evaluate_start}
@@ -79,12 +80,14 @@ class RunConfig:
                                   "from Python: agents.resume(run_id, task=agents.WorkflowTask(workflow, feedback, "
                                   "train=...))")
             task = build_task_from_spec(stored["task"])
-        return cls(task, optimizer if optimizer is not None else stored.get("optimizer") or {"name": "default"},
-                   llm if llm is not None else stored.get("llm"),
-                   budget if budget is not None else Budget(**stored.get("budget", {})), stored.get("k", 1),
-                   executor or stored.get("executor", "thread"), stored.get("seed", 0), stored.get("minibatch"),
-                   stored.get("workers"), stored.get("timeout"), stored.get("target"),
-                   stored.get("evaluate_start", True))
+        stored_optimizer = stored.get("optimizer") or {"name": "default"}
+        return cls(task, optimizer=optimizer if optimizer is not None else stored_optimizer,
+                   llm=llm if llm is not None else stored.get("llm"),
+                   budget=budget if budget is not None else Budget(**stored.get("budget", {})),
+                   k=stored.get("k", 1), executor=executor or stored.get("executor", "thread"),
+                   seed=stored.get("seed", 0), minibatch=stored.get("minibatch"), workers=stored.get("workers"),
+                   timeout=stored.get("timeout"), target=stored.get("target"),
+                   evaluate_start=stored.get("evaluate_start", True))
 
 
 def build_run(config: RunConfig, store: RunStore, run_id: str = "", *,
@@ -226,8 +229,9 @@ def optimize(
         True
     """
     task = as_task(task_or_workflow, feedback=feedback, train=train, val=val, direction=direction)
-    config = RunConfig(task, optimizer, llm, budget if budget is not None else Budget(max_steps=10), k, executor,
-                       seed, minibatch, workers, timeout, target, evaluate_start, initial_values)
+    budget = budget if budget is not None else Budget(max_steps=10)
+    config = RunConfig(task, optimizer=optimizer, llm=llm, budget=budget, k=k, executor=executor, seed=seed,
+                       minibatch=minibatch, workers=workers, timeout=timeout, target=target, evaluate_start=evaluate_start, initial_values=initial_values)
     store = open_store(store)
     run = build_run(config, store, on_step=on_step, should_stop=should_stop)  # refused before a run row exists
     run_name = name or getattr(task, "name", "run")

@@ -70,8 +70,8 @@ OWNERS: dict[str, list[str]] = {
         "tests/agents/test_run_failed.py",
         "tests/agents/test_resume_continuity.py",
     ],
-    "optimizers/registry.py": ["tests/optimizers/test_registry.py", "tests/test_plugin_example.py"],
-    "trace_core/registry.py": ["tests/trace_core/test_registry.py"],
+    "optimizers/registry.py": ["tests/optimizers/test_optimizer_registry.py", "tests/test_plugin_example.py"],
+    "trace_core/registry.py": ["tests/trace_core/test_plugin_registry.py"],
     "agents/jobs.py": ["tests/agents/test_jobs.py"],
 }
 

@@ -148,7 +148,8 @@ class LLMOptimizer(Optimizer):
             if not u.no_change:
                 continue
             if u.meta.get("same_as_current"):
-                self._notes.append(prompts.render("reply/note_same", values=shown_values(u.meta["same_as_current"])).strip())
+                same = shown_values(u.meta["same_as_current"])
+                self._notes.append(prompts.render("reply/note_same", values=same).strip())
             elif u.meta.get("error"):
                 error = " ".join(str(u.meta["error"]).split())
                 self._notes.append(prompts.render("reply/note_failed", error=error[:300]).strip())

@@ -31,7 +31,8 @@ def inline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
                 type(self).used += len(jobs)
                 return super().evaluate(jobs)
         """), encoding="utf-8")
-    fake_distribution(tmp_path, "inline-executor", {"tracetune.executors": {"inline": "inline_executor_mod:InlineExecutor"}})
+    entry_points = {"tracetune.executors": {"inline": "inline_executor_mod:InlineExecutor"}}
+    fake_distribution(tmp_path, "inline-executor", entry_points)
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.delitem(sys.modules, "inline_executor_mod", raising=False)
     EXECUTORS.refresh()

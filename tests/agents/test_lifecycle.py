@@ -71,39 +71,39 @@ def test_optimize_and_open_run_share_build_run(monkeypatch: pytest.MonkeyPatch) 
         run.close()
 
 
-def test_drive_stores_the_failure_with_its_label() -> None:
+def _reopened(should_stop: Any) -> tuple[RunStore, Any]:
+    """A stored one-step run, reopened with five steps to go and ``should_stop`` as its stop check."""
     store = RunStore("sqlite://")
     result = optimize(NumericTask(), optimizer="search:random", budget=Budget(max_steps=1), store=store,
                       executor="serial")
     run = open_run(result.run_id, store=store, budget=Budget(max_steps=5))
+    run.should_stop = should_stop
+    return store, run
 
-    def boom() -> bool:
-        raise RuntimeError("the stop check broke")
 
-    run.should_stop = boom
+def _raise(error: BaseException) -> Any:
+    def check() -> bool:
+        raise error
+    return check
+
+
+def test_drive_stores_the_failure_with_its_label() -> None:
+    store, run = _reopened(_raise(RuntimeError("the stop check broke")))
     try:
         with pytest.raises(RuntimeError):
             drive(run, label="chat: ")
     finally:
         run.close()
-    row = store.get_run(result.run_id)
+    row = store.get_run(run.run_id)
     assert row["status"] == "failed"
     assert row["stop_reason"] == "chat: RuntimeError: the stop check broke"
 
 
 def test_drive_stores_an_interrupt_as_interrupted() -> None:
-    store = RunStore("sqlite://")
-    result = optimize(NumericTask(), optimizer="search:random", budget=Budget(max_steps=1), store=store,
-                      executor="serial")
-    run = open_run(result.run_id, store=store, budget=Budget(max_steps=5))
-
-    def interrupt() -> bool:
-        raise KeyboardInterrupt
-
-    run.should_stop = interrupt
+    store, run = _reopened(_raise(KeyboardInterrupt()))
     try:
         with pytest.raises(KeyboardInterrupt):
             drive(run)
     finally:
         run.close()
-    assert store.get_run(result.run_id)["status"] == "interrupted"
+    assert store.get_run(run.run_id)["status"] == "interrupted"
