@@ -15,6 +15,15 @@ __all__ = ["build_llm", "build_optimizer", "optimizer_spec", "task_spec", "build
 
 log = logging.getLogger(__name__)
 
+
+def __getattr__(name: str) -> Any:
+    if name == "OPTIMIZERS":  # its older home: the registered names are in optimizers.registry
+        from optimizers.registry import optimizer_names
+
+        return tuple(optimizer_names())
+    raise AttributeError(f"module 'agents.factory' has no attribute {name!r}")
+
+
 def build_llm(spec: Any, budget: Budget | None = None) -> Any:
     """An LLM from an object, a model string, a dict ``{model, api_base, ...}`` or the
     environment (``None``); wrapped with the run's budget. None when nothing is set."""

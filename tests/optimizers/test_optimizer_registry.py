@@ -78,3 +78,12 @@ def test_register_adds_a_name_in_one_place(monkeypatch: pytest.MonkeyPatch) -> N
     register("random_search", "optimizers.search:Search")
     assert is_registered("random_search") and "random_search" in optimizer_names()
     assert isinstance(create("random_search", params()[:1], {"sampler": "random"}), Search)
+
+
+def test_older_names_still_resolve() -> None:
+    from agents import factory
+    from optimizers import _reply
+    from optimizers.llm import LLMOptimizer
+
+    assert _reply.LLMOptimizer is LLMOptimizer and optimizers.LLMOptimizer is LLMOptimizer
+    assert {"default", "search", "evolution"} <= set(factory.OPTIMIZERS)
