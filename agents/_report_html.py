@@ -222,4 +222,10 @@ def render(rep: RunReport, designs_dir: Any = None) -> str:
         script=_asset("report.js"), name=_e(rep.run["name"]), header=_header(rep), comparison=_comparison(rep),
         summary=_e(rep.summary()), score_plot=score_chart(rep.steps, rep.candidates, rep.direction),
         cost_plots=_costs(rep), graph=_graph(rep), values=_values(rep), steps=_steps(rep),
-        llm_calls=_llm_calls(rep), data=_data(rep), designs=_designs(rep, designs_dir)))
+        llm_calls=_llm_calls(rep), data=_data(rep), designs=_designs(rep, designs_dir) + _front(rep)))
+
+
+def _front(rep: RunReport) -> str:
+    from agents._front_report import front_html
+
+    return front_html(rep)

@@ -15,8 +15,13 @@ __all__ = ["build_llm", "build_optimizer", "optimizer_spec", "task_spec", "build
 
 log = logging.getLogger(__name__)
 
-OPTIMIZERS = ("default", "search", "optoprime", "opro", "evolution")
-_SEARCH_ONLY = ("sampler", "pruner", "storage", "study_name", "enqueue_initial")
+
+def __getattr__(name: str) -> Any:
+    if name == "OPTIMIZERS":  # its older home: the registered names are in optimizers.registry
+        from optimizers.registry import optimizer_names
+
+        return tuple(optimizer_names())
+    raise AttributeError(f"module 'agents.factory' has no attribute {name!r}")
 
 
 def build_llm(spec: Any, budget: Budget | None = None) -> Any:
@@ -52,9 +57,14 @@ def build_optimizer(
     vocabulary: Sequence[str] | None = None,
     objective: str | None = None,
     templates: Mapping[str, str] | None = None,
+    objectives: Mapping[str, Any] | None = None,
 ) -> Any:
-    """An optimizer from a spec such as ``{"name": "search", "sampler": "tpe"}``."""
-    import optimizers
+    """An optimizer from a spec such as ``{"name": "search", "sampler": "tpe"}``: the
+    optimizer registered under that name (:mod:`optimizers.registry`) with the spec's options.
+
+    ``objectives`` (``{"objectives": {...}, "constraints": [...]}`` of a multi-objective
+    task) go to Search, when Search is what the spec builds, unless the spec sets them."""
+    from optimizers.registry import create
 
     options = {k: v for k, v in spec.items() if k not in ("name", "instance")}
     name = str(spec.get("name", "default")).lower()
@@ -62,31 +72,18 @@ def build_optimizer(
         raise ConfigError(
             f"this run used a custom {name} optimizer object; pass optimizer= again to resume it"
         )
-    if name not in OPTIMIZERS:
-        raise ConfigError(f"unknown optimizer {name!r}; use one of {', '.join(OPTIMIZERS)}")
-    if name == "default":
-        if llm is not None:  # Search-only options do not apply to the LLM optimizer
-            options = {k: v for k, v in options.items() if k not in _SEARCH_ONLY}
-        opt = optimizers.default(parameters, llm=llm, seed=seed, vocabulary=vocabulary, objective=objective, **options)
-    elif name == "search":
-        opt = optimizers.Search(parameters, seed=seed, **options)
-    elif name == "evolution":
-        if templates and "templates" not in options:
-            options["templates"] = dict(templates)
-        options.setdefault("objective", objective)
-        opt = optimizers.Evolution(parameters, llm=llm, seed=seed, vocabulary=vocabulary, **options)
-    else:
-        if llm is None:
-            raise ConfigError(
-                f"the {name} optimizer needs an LLM: set TRACETUNE_LLM (e.g. openai/gpt-4o-mini) "
-                "or pass llm=, or use optimizer='search'"
-            )
-        cls = optimizers.OptoPrime if name == "optoprime" else optimizers.OPRO
-        if objective and "objective" not in options:
-            options["objective"] = objective
-        opt = cls(parameters, llm, **options)
+    if objectives and (name == "search" or (name == "default" and llm is None and _no_env_llm())):
+        options = {**objectives, **options}
+    opt = create(name, parameters, options, llm=llm, seed=seed, vocabulary=vocabulary, objective=objective,
+                 templates=templates)
     opt.direction = direction
     return opt
+
+
+def _no_env_llm() -> bool:
+    from trace_core.llm import llm_from_env
+
+    return llm_from_env() is None
 
 
 def task_spec(task: Any) -> dict[str, Any] | None:
@@ -97,7 +94,9 @@ def task_spec(task: Any) -> dict[str, Any] | None:
 
         s = spec()
         if is_registered(s.get("name", "")):
-            out = {"name": s["name"], "options": s.get("options", {})}
+            from agents._job_objectives import objective_overrides
+
+            out = {"name": s["name"], "options": s.get("options", {}), **objective_overrides(task)}
             data = {k: s[k] for k in ("train", "val") if k in s}
             if data:  # examples given to optimize(): kept only if they survive JSON (else resume needs task=)
                 try:
@@ -113,6 +112,7 @@ def task_spec(task: Any) -> dict[str, Any] | None:
 def build_task_from_spec(spec: Mapping[str, Any]) -> Any:
     """A task from ``{"name": registered, "options": {...}}`` or
     ``{"workflow": "module:fn", "feedback": "module:fn", "train": [...], ...}``."""
+    from agents._job_objectives import apply_objectives
     from tasks.registry import build_task, load_target
 
     if "name" in spec:
@@ -121,7 +121,7 @@ def build_task_from_spec(spec: Mapping[str, Any]) -> Any:
             from agents.workflow import WithData
 
             task = WithData(task, spec.get("train"), spec.get("val"))
-        return task
+        return apply_objectives(task, spec)
     if "workflow" in spec:
         from agents.workflow import WorkflowTask
 
@@ -129,6 +129,7 @@ def build_task_from_spec(spec: Mapping[str, Any]) -> Any:
         if isinstance(workflow, type):
             workflow = workflow()
         feedback = load_target(spec["feedback"])
-        return WorkflowTask(workflow, feedback, train=spec.get("train"), val=spec.get("val"),
-                            direction=spec.get("direction", "maximize"), name=spec.get("label"))
+        return apply_objectives(WorkflowTask(workflow, feedback, train=spec.get("train"), val=spec.get("val"),
+                                             direction=spec.get("direction", "maximize"), name=spec.get("label")),
+                                spec)
     raise ConfigError(f"a task spec needs 'name' (a registered task) or 'workflow' and 'feedback'; got {dict(spec)}")

@@ -37,7 +37,8 @@ from agents._job_checks import (
     secret_problems,
     task_problems,
 )
-from agents.factory import OPTIMIZERS
+from agents._job_objectives import objective_problems
+from optimizers.registry import is_registered, optimizer_names
 from trace_core import Budget
 from trace_core.errors import ConfigError
 
@@ -99,6 +100,24 @@ class TaskSpec(_Strict):
     train: list[Any] | str | None = None
     val: list[Any] | str | None = None
     direction: Literal["maximize", "minimize"] = "maximize"
+    #: several objectives, constraints and a reference point (see agents._job_objectives)
+    objectives: dict[str, Literal["maximize", "minimize"]] | None = None
+    constraints: list[str] = Field(default_factory=list)
+    reference_point: list[float] | dict[str, float] | None = None
+
+    @field_validator("objectives")
+    @classmethod
+    def _some_objective(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        if value is not None and not value:
+            raise ValueError('name at least one metric, e.g. { val_acc = "maximize" }')
+        return value
+
+    @field_validator("constraints")
+    @classmethod
+    def _constraints(cls, value: list[str]) -> list[str]:
+        from trace_core.objectives import Constraint
+
+        return [str(Constraint.parse(c)) for c in value]
 
     @field_validator("workflow", "feedback")
     @classmethod
@@ -126,12 +145,14 @@ class TaskSpec(_Strict):
 
     def spec(self) -> dict[str, Any]:
         """The spec :func:`agents.factory.build_task_from_spec` builds a task from."""
+        several = {k: v for k, v in (("objectives", self.objectives), ("constraints", self.constraints or None),
+                                     ("reference_point", self.reference_point)) if v is not None}
         if self.name is not None:
-            return {"name": self.name, "options": dict(self.options)}
+            return {"name": self.name, "options": dict(self.options), **several}
         from agents._job_checks import load_examples
 
         return {"workflow": self.workflow, "feedback": self.feedback, "direction": self.direction,
-                "train": load_examples(self.train), "val": load_examples(self.val)}
+                "train": load_examples(self.train), "val": load_examples(self.val), **several}
 
 
 class OptimizerSpec(_Strict):
@@ -150,7 +171,7 @@ class OptimizerSpec(_Strict):
     def _from_string(cls, data: Any) -> Any:
         if isinstance(data, str):  # optimizer = "search:cmaes"
             name, _, sampler = data.partition(":")
-            if name in OPTIMIZERS:
+            if is_registered(name):
                 return {"name": name, "options": {"sampler": sampler} if sampler else {}}
             return {"name": data}
         return data
@@ -158,11 +179,11 @@ class OptimizerSpec(_Strict):
     @field_validator("name")
     @classmethod
     def _known(cls, value: str) -> str:
-        if value.lower() in OPTIMIZERS:
+        if is_registered(value.lower()):
             return value.lower()
         if _TARGET.match(value):
             return value
-        raise ValueError(f"use one of {', '.join(OPTIMIZERS)} or 'package.module:OptimizerClass'")
+        raise ValueError(f"use one of {', '.join(optimizer_names())} or 'package.module:OptimizerClass'")
 
     @property
     def custom(self) -> bool:
@@ -262,7 +283,7 @@ class Job(_Strict):
     llm: LLMSpec | None = None
     budget: JobBudget = Field(default_factory=lambda: JobBudget(max_steps=10))
     k: int = Field(default=1, ge=1, le=64)
-    executor: Literal["thread", "process", "ray", "serial"] = "thread"
+    executor: str = "thread"  # serial, thread, process, ray, or one a package registers
     workers: int | None = Field(default=None, ge=1, le=4096)
     timeout: float | None = Field(default=None, gt=0)
     minibatch: int | None = Field(default=8, ge=1)
@@ -274,6 +295,15 @@ class Job(_Strict):
     evaluate_start: bool = True  # False: the first evaluation is the optimizer's first proposal (Search = Optuna)
     fail_on_regression: float | None = Field(default=None, ge=0)
     base_dir: str = "."
+
+    @field_validator("executor")
+    @classmethod
+    def _executor(cls, value: str) -> str:
+        from agents.executors import EXECUTORS
+
+        if value not in EXECUTORS:
+            raise ValueError(f"use one of {', '.join(EXECUTORS.names())}")
+        return value
 
     @field_validator("store")
     @classmethod
@@ -361,7 +391,7 @@ def parse_job(data: Mapping[str, Any], *, source: str = "<job>", base_dir: str |
             and str(base) not in sys.path:
         sys.path.insert(0, str(base))  # user code next to the job file
     if task is not None:
-        problems += task_problems(task)
+        problems += task_problems(task) + objective_problems(task)
     if llm is not None:
         problems += llm_problems(llm)
     if optimizer is not None:

@@ -64,6 +64,7 @@ OWNERS: dict[str, list[str]] = {
         "tests/optimizers/test_parse_positions.py",
         "tests/optimizers/test_llm_optimizer.py",
     ],
+    "optimizers/llm.py": ["tests/optimizers/test_llm_optimizer.py", "tests/optimizers/test_reply.py"],
     "optimizers/base.py": [
         "tests/optimizers/test_contract.py",
         "tests/optimizers/test_optoprime.py",
@@ -77,10 +78,19 @@ OWNERS: dict[str, list[str]] = {
     ],
     "agents/loop.py": [
         "tests/agents/test_loop.py",
+        "tests/agents/test_lifecycle.py",
         "tests/agents/test_resume.py",
         "tests/agents/test_resume_continuity.py",
         "tests/agents/test_resume_state.py",
     ],
+    "agents/_step.py": [
+        "tests/agents/test_loop.py",
+        "tests/agents/test_records.py",
+        "tests/agents/test_run_failed.py",
+        "tests/agents/test_resume_continuity.py",
+    ],
+    "optimizers/registry.py": ["tests/optimizers/test_optimizer_registry.py", "tests/test_plugin_example.py"],
+    "trace_core/registry.py": ["tests/trace_core/test_plugin_registry.py"],
     "agents/jobs.py": ["tests/agents/test_jobs.py", "tests/agents/test_job_validation.py", "tests/agents/test_job_parts.py"],
 }
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from optimizers._reply import LLMOptimizer
+from optimizers.llm import LLMOptimizer
 from optimizers._values import key_of, to_json_values
 from optimizers.base import Update
 from optimizers.optoprime.format import cut, format_json, format_parameters

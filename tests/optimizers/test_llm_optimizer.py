@@ -9,7 +9,8 @@ import json
 
 import pytest
 
-from optimizers._reply import LLMOptimizer, suggest
+from optimizers._reply import suggest
+from optimizers.llm import LLMOptimizer
 from trace_core import Feedback, Parameter
 from trace_core.errors import ConfigError
 from trace_core.llm import AuthError, ScriptedLLM

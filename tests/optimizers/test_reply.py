@@ -117,9 +117,10 @@ def test_no_change_wins_and_empty_suggestion_means_no_change():
 def test_reply_model_schema_comes_from_the_spaces():
     schema = reply_model(_optimizer().parameters).model_json_schema()
     props = schema["$defs"]["Suggestion"]["properties"]
-    assert props["x"]["anyOf"][0]["maximum"] == 10.0
-    assert props["act"]["anyOf"][0]["enum"] == ["relu", "tanh"]
-    assert set(schema["required"]) == {"reasoning", "suggestion"}
+    assert props["x"]["maximum"] == 10.0 and props["x"]["type"] == "number"
+    assert props["act"]["enum"] == ["relu", "tanh"]
+    assert "null" not in json.dumps(props)  # a key left out keeps its variable; null is no value to decode to
+    assert set(schema["required"]) == {"reasoning", "suggestion"} and "required" not in schema["$defs"]["Suggestion"]
 
 
 def _ask(llm, max_repairs=2, n=1):
@@ -179,7 +180,7 @@ def test_reply_schema_fits_strict_structured_output_and_never_rejects_a_choice()
     schema = Reply.model_json_schema()
     assert not _has_key(schema, "default")  # OpenAI/Azure strict mode refuses "default"
     assert "default" in schema["$defs"]["Net"]["properties"]
-    assert schema["$defs"]["Suggestion"]["properties"]["p"]["anyOf"][0]["enum"] == [0.1, 0.5, None]
+    assert schema["$defs"]["Suggestion"]["properties"]["p"]["enum"] == [0.1, 0.5, None]  # a null option stays
     Reply.model_validate_json('{"suggestion": {"x": 99}}')  # the LLM layer's check never fails: ours does
 
 
@@ -439,3 +440,20 @@ def test_an_unusable_reply_or_a_proposal_among_choices_is_not_challenged():
     opt, llm = _x_optimizer([_DECLINE, _MOVE, _MOVE])
     updates = opt.ask([{"role": "user", "content": "x?"}], 2, {})
     assert len(llm.requests) == 1 and any(u.values for u in updates)
+
+
+def test_null_for_a_variable_whose_space_takes_no_null_keeps_it():
+    """Seen from Qwen2.5-Coder-1.5B: {"x": null, "y": null} with no_change false. The reply schema allows
+    null, so it means "keep"; a reply that keeps everything declines, and is challenged, not repaired."""
+    x, y = Parameter(0.0, name="x", space=Float(-10, 10)), Parameter(0.0, name="y", space=Float(-10, 10))
+    opt = OptoPrime([x, y], llm=None)
+    kept = check_suggestion('{"reasoning": "r", "suggestion": {"x": null, "y": 2}, "no_change": false}', opt)
+    assert kept.values == {"y": 2.0}
+    assert check_suggestion('{"reasoning": "r", "suggestion": {"x": null, "y": null}}', opt).values == {}
+    llm = ScriptedLLM(['{"reasoning": "r", "suggestion": {"x": null, "y": null}, "no_change": false}',
+                       '{"reasoning": "move", "suggestion": {"x": 3, "y": -1.5}, "no_change": false}'])
+    opt = OptoPrime([x, y], llm)
+    [update] = opt.ask([{"role": "user", "content": "x, y?"}], 1, {})
+    assert update.values == {"x": 3.0, "y": -1.5} and update.meta["repairs"] == 0 and update.meta["challenged"]
+    with pytest.raises(InvalidProposal, match="x"):
+        check_suggestion('{"reasoning": "r", "suggestion": {"x": "far"}}', OptoPrime([x], llm=None))
