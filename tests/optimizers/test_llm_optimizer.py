@@ -222,3 +222,22 @@ def test_a_second_decline_stands():
     (update,) = Pick([_k(2)], llm).propose()
     assert update.no_change and update.meta["same_as_current"] == {"k": 2} and update.meta["challenged"] is True
     assert len(llm.calls) == 2 and len(update.llm_calls) == 2
+
+
+def test_the_challenge_repeats_the_reply_format_sends_the_schema_and_counts_both_repairs():
+    replies = ["not json", _json(2, reasoning="keep"), "still not json", _json(6, reasoning="bolder")]
+    llm = ScriptedLLM(replies, sends_schema=True)
+    opt = Pick([_k(2)], llm)
+    (update,) = opt.propose()
+    assert update.values == {"k": 6} and update.checked is True
+    assert update.meta["challenged"] is True and update.meta["repairs"] == 2  # one before, one after the challenge
+    assert len(llm.requests) == 4 and all(r.response_format is opt.reply_format for r in llm.requests)
+    nudge = llm.requests[2].messages[-1]["content"]
+    assert nudge.startswith("You chose to change nothing.") and nudge.endswith(opt.reply_instructions().strip())
+
+
+def test_suggest_asks_for_the_marked_form_unless_told():
+    opt = Pick([_k(2)], None)
+    messages = [{"role": "user", "content": "Pick k."}]
+    (update,) = suggest(opt, ScriptedLLM(["[[ ## reasoning ## ]]\nup\n[[ ## k ## ]]\n5"]), messages)
+    assert update.values == {"k": 5} and update.checked is True and update.meta["reply_form"] == "marked"
