@@ -114,3 +114,19 @@ def test_restoring_a_committed_step_takes_its_values_and_score(tmp_path: Path) -
     assert field(last, "step") == 3 and field(last, "values") == field(step1, "values")
     assert field(last, "incumbent_score") == field(step1, "incumbent_score")
     assert field(rec, "step") == 3
+
+
+def test_an_optimizer_given_to_resume_is_the_one_that_goes_on(tmp_path: Path) -> None:
+    from optimizers.optoprime import OptoPrime
+
+    db, script = tmp_path / "runs.db", Script()
+    run_id = _interrupted(db, script, RecordingTask())
+    task = RecordingTask()
+    mine = OptoPrime(task.parameters(), script.llm())
+    run = open_run(run_id, store=db, task=task, optimizer=mine, executor="serial")
+    try:
+        assert run.opt is mine
+        assert mine.state_dict() == field(RunStore(db).last_step(run_id), "optimizer_state")  # its state restored
+    finally:
+        run.close()
+        run.store.release_lease(run_id)

@@ -241,3 +241,44 @@ def test_suggest_asks_for_the_marked_form_unless_told():
     messages = [{"role": "user", "content": "Pick k."}]
     (update,) = suggest(opt, ScriptedLLM(["[[ ## reasoning ## ]]\nup\n[[ ## k ## ]]\n5"]), messages)
     assert update.values == {"k": 5} and update.checked is True and update.meta["reply_form"] == "marked"
+
+
+BAD = "I would pick a bigger k. " * 20  # no JSON: repaired
+
+
+def _repair_echo(**ask) -> list[str]:
+    """What the repair request echoes of the bad reply, for ``ask`` options."""
+    llm = ScriptedLLM([BAD, _json(4)])
+    opt = Pick([_k()], llm)
+    (update,) = opt.ask([{"role": "user", "content": "Pick k."}], 1, {}, **ask)
+    assert update.values == {"k": 4} and update.meta["repairs"] == 1
+    return [m["content"] for m in llm.requests[1].messages if m["role"] == "assistant"]
+
+
+def test_repairs_stay_within_the_token_budget_counted_with_the_given_counter():
+    assert _repair_echo() == [BAD]
+    assert _repair_echo(token_budget=100_000) == [BAD]
+    assert _repair_echo(token_budget=100_000, count_tokens=lambda text: 10**6) == []  # never fits: left out
+    echoed = _repair_echo(token_budget=40)
+    assert echoed == [] or len(echoed[0]) < len(BAD)
+
+
+def test_k_choices_keep_the_order_of_the_replies():
+    llm = ScriptedLLM([_json(2), _json(5)])
+    updates = Pick([_k(2)], llm).propose(k=2)
+    assert [u.values for u in updates] == [{}, {"k": 5}] and llm.requests[0].n == 2
+
+
+def test_a_missing_llm_says_how_to_give_one():
+    with pytest.raises(ConfigError) as e:
+        Pick([_k()], None).propose()
+    assert str(e.value) == ("Pick needs an LLM to propose; pass llm= (for example "
+                            "trace_core.llm.LiteLLM('openai/gpt-4o-mini')) or use Search without one")
+
+
+def test_the_feedback_of_a_tried_update_is_cut_to_300_characters():
+    opt = Pick([_k()], None)
+    opt.observed({"k": 4}, Feedback(score=0.5, text="w" * 1000), opt.update({"k": 4}))
+    note = opt.notes()
+    assert note.startswith("Your last suggestion k=4 was tried: score=0.5; ww") and "chars cut" in note
+    assert len(note) < 400
