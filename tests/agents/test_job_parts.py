@@ -6,6 +6,7 @@ optimizer receives the run's LLM."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -72,3 +73,33 @@ def test_a_custom_optimizer_that_takes_an_llm_receives_the_runs_llm():
     for missing in (None, "openai/gpt-4o-mini"):  # no LLM object: the class is told nothing
         with pytest.raises(ConfigError, match="missing 1 required positional argument: 'llm'"):
             job.build_optimizer(task, missing)
+
+
+def test_a_job_without_a_name_is_told_the_name_is_required():
+    (problem,) = _problems({"task": {"name": "numeric"}})
+    assert problem.startswith("name") and "required" in problem.lower()
+    assert parse_job({"task": {"name": "numeric"}}, default_name="nightly").name == "nightly"
+
+
+def test_the_job_folder_is_kept_resolved_and_put_first_on_the_import_path(tmp_path: Path, monkeypatch):
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    job = parse_job({"name": "x", "task": {"name": "numeric"}}, base_dir=tmp_path)
+    assert job.base_dir == str(tmp_path.resolve())
+    job.importable()
+    job.importable()
+    assert sys.path[0] == job.base_dir and sys.path.count(job.base_dir) == 1
+
+
+def test_a_workflow_job_puts_its_folder_on_the_import_path_once(tmp_path: Path, monkeypatch):
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    data = {"name": "x", "task": {"workflow": "json:loads", "feedback": "json:dumps", "train": [1]}}
+    parse_job(data, base_dir=tmp_path)
+    parse_job(data, base_dir=tmp_path)
+    assert sys.path.count(str(tmp_path.resolve())) == 1
+
+
+def test_the_task_of_an_invalid_job_is_checked_relative_to_the_job_folder(tmp_path: Path):
+    (tmp_path / "train.jsonl").write_text('{"x": 1}\n', "utf-8")
+    task = {"workflow": "json:loads", "feedback": "json:dumps", "train": "train.jsonl"}
+    problems = _problems({"name": "x", "task": task, "k": 0}, base_dir=tmp_path)
+    assert [p.split(" ")[0] for p in problems] == ["k"]  # the data file next to the job is found
