@@ -75,6 +75,7 @@ OWNERS: dict[str, list[str]] = {
         "tests/agents/test_resume.py",
         "tests/agents/test_store_tables.py",
         "tests/agents/test_resume_continuity.py",
+        "tests/agents/test_store_readback.py",
     ],
     "agents/loop.py": [
         "tests/agents/test_loop.py",
