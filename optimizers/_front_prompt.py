@@ -26,7 +26,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from optimizers._values import key_of
-from optimizers.optoprime.format import cut, format_json
 from trace_core import Objectives, non_dominated, prompts
 from trace_core.errors import ConfigError
 from trace_core.feedback import Feedback
@@ -43,7 +42,9 @@ def _num(x: float) -> str:
 
 def _change(name: str, old: Any, new: Any, limit: int) -> str:
     """``name old → new`` for short values; for long text the words removed and added."""
-    if isinstance(old, str) and isinstance(new, str) and max(len(old), len(new)) > limit // 2:
+    from optimizers.optoprime.format import cut, format_json  # here: optoprime imports this module
+
+    if isinstance(old, str) and isinstance(new, str) and len(old) + len(new) > limit:
         a, b = old.split(), new.split()
         removed, added = [], []
         for op, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
@@ -53,7 +54,7 @@ def _change(name: str, old: Any, new: Any, limit: int) -> str:
         parts = [f'-"{cut(" ".join(removed), limit // 2)}"' if removed else "",
                  f'+"{cut(" ".join(added), limit // 2)}"' if added else ""]
         return f"{name} {' '.join(p for p in parts if p) or '(whitespace only)'}"
-    return f"{name} {format_json(old, limit // 2)} → {format_json(new, limit // 2)}"
+    return f"{name} {format_json(old, limit)} → {format_json(new, limit)}"
 
 
 class FrontMemory:
@@ -72,17 +73,31 @@ class FrontMemory:
         self.objectives = objectives
         self.max_shown = max_shown
         self.value_chars = value_chars
-        #: {"values": JSON data, "objectives": [numbers] or None (failed), "feasible": bool}
-        self.entries: list[dict[str, Any]] = []
+        #: key of the values -> {"values": JSON data, "objectives": [numbers] or None (failed), "feasible": bool}
+        self._entries: dict[str, dict[str, Any]] = {}
+
+    @property
+    def entries(self) -> list[dict[str, Any]]:
+        """Every observed candidate, oldest first (values observed again count as their latest)."""
+        return list(self._entries.values())
 
     def observe(self, values: Mapping[str, Any], feedback: Feedback) -> None:
         """Add JSON ``values`` with the objectives read from ``feedback.metrics`` (the same values
         again replace their entry); a failure or a missing objective has no objective values."""
         point = None if feedback.failed else self.objectives.values(feedback.metrics)
         key = key_of(values)
-        self.entries = [e for e in self.entries if key_of(e["values"]) != key]
-        self.entries.append({"values": dict(values), "objectives": None if point is None else list(point),
-                             "feasible": point is not None and self.objectives.feasible(feedback.metrics)})
+        self._entries.pop(key, None)
+        self._entries[key] = {"values": dict(values), "objectives": None if point is None else list(point),
+                              "feasible": point is not None and self.objectives.feasible(feedback.metrics)}
+
+    def entry(self, values: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The entry of JSON ``values``, or None when they were not observed."""
+        return self._entries.get(key_of(values))
+
+    def point(self, values: Mapping[str, Any]) -> tuple[float, ...] | None:
+        """The objective values of JSON ``values`` when observed, valued and feasible; else None."""
+        e = self.entry(values)
+        return tuple(e["objectives"]) if e is not None and e["objectives"] is not None and e["feasible"] else None
 
     def front(self) -> list[dict[str, Any]]:
         """The non-dominated feasible entries, in the order they were observed."""
@@ -128,7 +143,7 @@ class FrontMemory:
         hidden = len(self.front()) - len(members)
         if hidden:
             lines.append(f"(and {hidden} more on the front, between those shown)")
-        text = prompts.render("front/section", count=len(self.front()), tried=len(self.entries), members="\n".join(lines),
+        text = prompts.render("front/section", count=len(self.front()), tried=len(self._entries), members="\n".join(lines),
                               direction=self.direction(members))
         return "\n" + text.strip() + "\n"
 
@@ -136,7 +151,7 @@ class FrontMemory:
         """Where to extend the front: better than its best member on one objective at about that
         member's other values; the objective turns with every observed candidate."""
         names, senses = self.objectives.names, self.objectives.senses
-        j = len(self.entries) % len(names)
+        j = len(self._entries) % len(names)
         sign = 1.0 if senses[j] == "maximize" else -1.0
         label, best = max(zip(_LABELS, members), key=lambda m: sign * m[1]["objectives"][j])
         others = ", ".join(f"{n}={_num(v)}" for i, (n, v) in enumerate(zip(names, best["objectives"])) if i != j)
@@ -151,12 +166,13 @@ class FrontMemory:
 
     def load_state_dict(self, entries: Sequence[Mapping[str, Any]]) -> None:
         try:
-            self.entries = [{"values": dict(e["values"]),
-                             "objectives": None if e["objectives"] is None else [float(v) for v in e["objectives"]],
-                             "feasible": bool(e["feasible"])} for e in entries]
+            restored = [{"values": dict(e["values"]),
+                         "objectives": None if e["objectives"] is None else [float(v) for v in e["objectives"]],
+                         "feasible": bool(e["feasible"])} for e in entries]
         except (KeyError, TypeError, ValueError) as e:
             raise ConfigError(f"the optimizer state has a malformed front ({e}); expected "
                               '[{"values": {...}, "objectives": [numbers] or null, "feasible": true}, ...]') from None
+        self._entries = {key_of(e["values"]): e for e in restored}
 
     def __len__(self) -> int:
-        return len(self.entries)
+        return len(self._entries)
