@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from agents._failures import counts_of, describe_error, failure_counts
+from agents._report_front import front_line
 from agents.store import RunStore, open_store
 from trace_core.feedback import better
 from trace_core.llm.redact import clean_text, redact_text
@@ -219,6 +220,7 @@ class RunReport:
         metrics = self._metrics_line()
         if metrics:
             lines.append(metrics)
+        lines += [line for line in [front_line(r, self.steps, self.candidates)] if line]
         tokens = sum(s.get("tokens") or 0 for s in self.steps)
         lines.append(f"steps {max(len(self.steps) - 1, 0)}, evaluations {spent.get('evaluations', 0):g}, "
                      f"LLM calls {len(self.llm_calls)}, tokens {tokens}, cost {usd_of(self.steps)}, "

@@ -1,0 +1,310 @@
+"""The front of a multi-objective run in its report: how it grew step by step, and its hypervolume.
+
+The front is computed from what the store already holds: each candidate's objective values
+are read from its feedback's metrics, and after each step the front is the non-dominated
+feasible candidates evaluated so far (:func:`trace_core.non_dominated`). Its hypervolume
+(:func:`trace_core.hypervolume`) is taken against one reference point for the whole run:
+the run config's ``reference`` when it has one, else just past the worst value of each
+objective among the run's candidates, so the line only rises as the front grows.
+
+Two objectives are drawn as a scatter (every candidate faint, the front highlighted, the
+front after each step where it changed as a line from faint to dark); more objectives as
+parallel coordinates (one axis per objective, better at the top). Plain SVG, every text
+redacted and escaped, like the other charts of the report.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from agents._report_svg import _e, _fmt, _Frame, _svg, ticks
+from trace_core import Objectives, hypervolume, non_dominated
+
+__all__ = ["FrontHistory", "front_history", "front_section", "run_objectives"]
+
+log = logging.getLogger(__name__)
+
+_PANELS = 12  # small charts of the front at a step: at most this many (spread over the steps where it changed)
+_LINES = 40  # front lines on the main 2-D chart: the most recent changes
+_FRONT, _FAINT, _BAD = "#2563eb", "#94a3b8", "#dc2626"
+
+
+def run_objectives(run: Mapping[str, Any]) -> Objectives | None:
+    """The run's objectives (two or more): its config's ``objectives`` (and ``constraints``),
+    else those its registered task class declares; None for a single-objective run."""
+    config = run.get("config") or {}
+    spec, constraints = config.get("objectives"), config.get("constraints") or ()
+    if not spec:
+        name = (config.get("task") or {}).get("name") or run.get("task")
+        try:
+            from tasks.registry import task_class
+
+            cls = task_class(str(name))
+        except Exception:  # noqa: BLE001 - an unknown or custom task: no front to draw
+            return None
+        spec, constraints = getattr(cls, "objectives", None), getattr(cls, "constraints", ())
+    if not isinstance(spec, Mapping) or len(spec) < 2:
+        return None
+    try:
+        return Objectives.of(spec, constraints)
+    except ValueError:
+        log.warning("run %s has objectives the report cannot read: %r", run.get("id"), spec)
+        return None
+
+
+@dataclass(frozen=True)
+class Point:
+    step: int
+    idx: int
+    values: tuple[float, ...]
+    feasible: bool
+
+
+@dataclass(frozen=True)
+class FrontHistory:
+    """The candidates with objective values, and after each step the front and its hypervolume.
+
+    ``fronts[step]`` indexes ``points``; ``changed`` lists the steps whose front differs from
+    the step before (the first step with a front included)."""
+
+    objectives: Objectives
+    points: tuple[Point, ...]
+    reference: tuple[float, ...]
+    fronts: dict[int, tuple[int, ...]]
+    hypervolumes: tuple[tuple[int, float], ...]
+    changed: tuple[int, ...]
+
+    @property
+    def last(self) -> tuple[int, ...]:
+        return self.fronts[max(self.fronts)] if self.fronts else ()
+
+
+def _reference(config: Mapping[str, Any], objectives: Objectives, points: Sequence[Point]) -> tuple[float, ...]:
+    given = config.get("reference")
+    if isinstance(given, Sequence) and len(given) == len(objectives.names):
+        return tuple(float(v) for v in given)
+    out = []
+    for j, sense in enumerate(objectives.senses):
+        column = [p.values[j] for p in points]
+        worst, best = (min(column), max(column)) if sense == "maximize" else (max(column), min(column))
+        margin = abs(best - worst) * 0.1 or abs(worst) * 0.1 or 1.0
+        out.append(worst - margin if sense == "maximize" else worst + margin)
+    return tuple(out)
+
+
+def front_history(run: Mapping[str, Any], steps: Sequence[Mapping[str, Any]],
+                  candidates: Sequence[Mapping[str, Any]]) -> FrontHistory | None:
+    """The front after each step of a multi-objective run; None for one objective or no valued candidate."""
+    objectives = run_objectives(run)
+    if objectives is None:
+        return None
+    points = []
+    for c in sorted(candidates, key=lambda c: (c["step"], c["idx"])):
+        metrics = (c.get("feedback") or {}).get("metrics") or {}
+        if c.get("status") not in (None, "done") or not isinstance(metrics, Mapping):
+            continue
+        clean = {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        values = objectives.values(clean)
+        if values is not None and all(math.isfinite(v) for v in values):
+            points.append(Point(c["step"], c["idx"], values, objectives.feasible(clean)))
+    if not points:
+        return None
+    reference = _reference(run.get("config") or {}, objectives, [p for p in points if p.feasible] or points)
+    fronts: dict[int, tuple[int, ...]] = {}
+    hvs: list[tuple[int, float]] = []
+    changed: list[int] = []
+    front: tuple[int, ...] = ()
+    seen = 0  # points are in step order: those up to ``seen`` are counted
+    for step in sorted({s["step"] for s in steps} | {p.step for p in points}):
+        new = []
+        while seen < len(points) and points[seen].step <= step:
+            new += [seen] if points[seen].feasible else []
+            seen += 1
+        if new:  # a dominated candidate never comes back: the new front is among the old front and the new ones
+            pool = [*front, *new]
+            kept = tuple(pool[i] for i in non_dominated([points[i].values for i in pool], objectives.senses))
+            if kept != front:
+                changed.append(step)
+                front = kept
+                hv = hypervolume([points[i].values for i in front], reference, objectives.senses)
+        fronts[step] = front
+        if front:
+            hvs.append((step, hv))
+    return FrontHistory(objectives, tuple(points), reference, fronts, tuple(hvs), tuple(changed))
+
+
+# -- drawing ------------------------------------------------------------------------------------------
+class _Box:
+    """Maps objective values to pixels in a box; ``flip`` puts larger values at the left (x) or bottom (y)."""
+
+    def __init__(self, lo: float, hi: float, start: float, end: float):
+        pad = (hi - lo) * 0.06 or abs(hi) * 0.06 or 1.0
+        self.low, self.high = lo, hi  # the data's range; the box has a margin around it
+        self.lo, self.hi, self.start, self.end = lo - pad, hi + pad, start, end
+
+    def __call__(self, v: float) -> float:
+        return self.start + (v - self.lo) / (self.hi - self.lo) * (self.end - self.start)
+
+
+def _tip(h: FrontHistory, p: Point) -> str:
+    values = ", ".join(f"{n} {_fmt(v)}" for n, v in zip(h.objectives.names, p.values))
+    return f"step {p.step} candidate {p.idx}: {values}" + ("" if p.feasible else " (infeasible)")
+
+
+def scatter(h: FrontHistory, step: int, *, size: tuple[int, int] = (640, 320), lines: bool = True) -> str:
+    """Two objectives: candidates evaluated by ``step`` (faint), the front then (highlighted),
+    and with ``lines`` the front after each earlier step where it changed."""
+    w, hgt = size
+    left, right, top, bottom = 64, 16, 14, 34
+    xs, ys = [p.values[0] for p in h.points], [p.values[1] for p in h.points]
+    bx, by = _Box(min(xs), max(xs), left, w - right), _Box(min(ys), max(ys), hgt - bottom, top)
+    (xname, yname), (sx, sy) = h.objectives.names, h.objectives.senses
+    parts = [f'<line class="axis" x1="{left}" y1="{hgt - bottom}" x2="{w - right}" y2="{hgt - bottom}"/>',
+             f'<line class="axis" x1="{left}" y1="{top}" x2="{left}" y2="{hgt - bottom}"/>']
+    for t in ticks(bx.lo, bx.hi):
+        parts.append(f'<text class="tick" x="{bx(t):.1f}" y="{hgt - bottom + 16}" text-anchor="middle">{_fmt(t)}</text>')
+    for t in ticks(by.lo, by.hi):
+        parts.append(f'<line class="grid" x1="{left}" y1="{by(t):.1f}" x2="{w - right}" y2="{by(t):.1f}"/>'
+                     f'<text class="tick" x="{left - 6}" y="{by(t) + 4:.1f}" text-anchor="end">{_fmt(t)}</text>')
+    parts.append(f'<text class="label" x="{(left + w - right) / 2}" y="{hgt - 4}" text-anchor="middle">'
+                 f'{_e(f"{xname} ({sx})")}</text><text class="label" x="14" y="{(top + hgt - bottom) / 2}" '
+                 f'text-anchor="middle" transform="rotate(-90 14 {(top + hgt - bottom) / 2})">{_e(f"{yname} ({sy})")}</text>')
+    earlier = [s for s in h.changed if s <= step][-_LINES:] if lines else [step]
+    for k, s in enumerate(earlier):
+        pts = sorted((h.points[i].values for i in h.fronts[s]), key=lambda v: v[0])
+        if not pts:
+            continue
+        opacity = 0.15 + 0.85 * (k + 1) / len(earlier)
+        d = " ".join(f"{'M' if j == 0 else 'L'}{bx(v[0]):.1f},{by(v[1]):.1f}" for j, v in enumerate(pts))
+        hv = dict(h.hypervolumes).get(s)
+        tip = f"front after step {s}: {len(pts)} candidate(s)" + (f", hypervolume {_fmt(hv)}" if hv is not None else "")
+        parts.append(f'<path class="front-line mark" data-step="{s}" d="{d}" fill="none" stroke="{_FRONT}" '
+                     f'stroke-width="1.5" stroke-opacity="{opacity:.2f}"><title>{_e(tip)}</title></path>')
+    on_front = set(h.fronts.get(step, ()))
+    for i, p in enumerate(h.points):
+        if p.step > step:
+            continue
+        cls, fill, r = (("front-pt", _FRONT, 4.5) if i in on_front else ("dom-pt", _FAINT, 3.0))
+        style = f'fill="{fill}" fill-opacity="{1.0 if i in on_front else 0.45}"' if p.feasible else \
+            f'fill="none" stroke="{_BAD}" stroke-opacity="0.6"'
+        parts.append(f'<circle class="{cls} mark" cx="{bx(p.values[0]):.1f}" cy="{by(p.values[1]):.1f}" r="{r}" '
+                     f'{style} data-step="{p.step}" data-idx="{p.idx}"><title>{_e(_tip(h, p))}</title></circle>')
+    return _svg("front", parts, f"front after step {step}", _Size(w, hgt))
+
+
+def parallel(h: FrontHistory, step: int, *, size: tuple[int, int] = (640, 320)) -> str:
+    """More than two objectives: one vertical axis per objective (better at the top), each
+    candidate evaluated by ``step`` a line across them, the front highlighted."""
+    w, hgt = size
+    top, bottom, side = 30, 30, 60
+    names, senses = h.objectives.names, h.objectives.senses
+    gap = (w - 2 * side) / (len(names) - 1)
+    boxes = []
+    for j, sense in enumerate(senses):
+        column = [p.values[j] for p in h.points]
+        # better at the top: a maximized objective grows upwards, a minimized one downwards
+        ends = (hgt - bottom, top) if sense == "maximize" else (top, hgt - bottom)
+        boxes.append(_Box(min(column), max(column), *ends))
+    parts = []
+    for j, (name, sense) in enumerate(zip(names, senses)):
+        x = side + j * gap
+        lo, hi = boxes[j].low, boxes[j].high
+        parts.append(f'<line class="axis" x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{hgt - bottom}"/>'
+                     f'<text class="label" x="{x:.1f}" y="{top - 12}" text-anchor="middle">{_e(f"{name} ({sense})")}'
+                     f'</text>')
+        for v in (lo, hi):
+            parts.append(f'<text class="tick" x="{x + 4:.1f}" y="{boxes[j](v) + 4:.1f}">{_fmt(v)}</text>')
+    on_front = set(h.fronts.get(step, ()))
+    order = sorted((i for i, p in enumerate(h.points) if p.step <= step), key=lambda i: i in on_front)
+    for i in order:
+        p = h.points[i]
+        d = " ".join(f"{'M' if j == 0 else 'L'}{side + j * gap:.1f},{boxes[j](v):.1f}" for j, v in enumerate(p.values))
+        front = i in on_front
+        stroke = _FRONT if front else (_FAINT if p.feasible else _BAD)
+        parts.append(f'<path class="{"front-pt" if front else "dom-pt"} mark" d="{d}" fill="none" stroke="{stroke}" '
+                     f'stroke-width="{2 if front else 1}" stroke-opacity="{1.0 if front else 0.35}" '
+                     f'data-step="{p.step}" data-idx="{p.idx}"><title>{_e(_tip(h, p))}</title></path>')
+    return _svg("front", parts, f"front after step {step}", _Size(w, hgt))
+
+
+@dataclass(frozen=True)
+class _Size:
+    w: int
+    h: int
+
+
+def hypervolume_chart(h: FrontHistory) -> str:
+    """The front's hypervolume after each step, a line with a dot per step."""
+    hvs = list(h.hypervolumes)
+    frame = _Frame((min(s for s, _ in hvs), max(max(s for s, _ in hvs), 1)), [v for _, v in hvs], size=(640, 240))
+    parts = frame.axes("step", "hypervolume of the front")
+    d = " ".join(f"{'M' if k == 0 else 'L'}{frame.x(s):.1f},{frame.y(v):.1f}" for k, (s, v) in enumerate(hvs))
+    parts.append(f'<path class="best mark" d="{d}" fill="none"><title>hypervolume per step</title></path>')
+    for s, v in hvs:
+        parts.append(f'<circle class="best-pt mark" cx="{frame.x(s):.1f}" cy="{frame.y(v):.1f}" r="2.5" '
+                     f'data-step="{s}"><title>step {s}: hypervolume {_fmt(v)}</title></circle>')
+    return _svg("hypervolume", parts, "hypervolume per step", frame)
+
+
+def _panels(h: FrontHistory) -> list[int]:
+    """The steps drawn as small charts: where the front changed, at most ``_PANELS``, first and last kept."""
+    steps = list(h.changed)
+    if len(steps) <= _PANELS:
+        return steps
+    last = len(steps) - 1
+    return sorted({steps[round(k * last / (_PANELS - 1))] for k in range(_PANELS)})
+
+
+def front_section(run: Mapping[str, Any], steps: Sequence[Mapping[str, Any]],
+                  candidates: Sequence[Mapping[str, Any]]) -> str:
+    """The report's section on the front (HTML), or "" for a single-objective run."""
+    try:
+        h = front_history(run, steps, candidates)
+    except Exception as e:  # noqa: BLE001 - the front decorates a report; it must not sink it
+        log.warning("could not compute the front of run %s", run.get("id"), exc_info=True)
+        return f'<section id="front"><h2>Front</h2><p class="none">The front could not be computed: {_e(e)}</p></section>'
+    if h is None:
+        return ""
+    names = h.objectives.names
+    last = max(h.fronts)
+    draw = scatter if len(names) == 2 else parallel
+    hv = dict(h.hypervolumes).get(last)
+    reference = ", ".join(f"{n} {_fmt(v)}" for n, v in zip(names, h.reference))
+    about = (f"<p>{len(h.last)} candidate(s) on the front after step {last}, of {len(h.points)} with objective "
+             f"values; hypervolume {_fmt(hv) if hv is not None else '—'} against the reference point "
+             f"({_e(reference)}). Objectives: {_e(', '.join(f'{s} {n}' for n, s in zip(names, h.objectives.senses)))}"
+             + (f"; constraints: {_e('; '.join(str(c) for c in h.objectives.constraints))}" if h.objectives.constraints
+                else "") + ". Faint: dominated; blue: on the front; red outline: infeasible.</p>")
+    small = "".join(f'<figure>{draw(h, s, size=(320, 220), **({"lines": False} if draw is scatter else {}))}'
+                    f'<figcaption>after step {s}: {len(h.fronts[s])} on the front</figcaption></figure>'
+                    for s in _panels(h))
+    rows = "".join(f"<tr><td>{h.points[i].step}:{h.points[i].idx}</td>"
+                   + "".join(f"<td>{_fmt(v)}</td>" for v in h.points[i].values) + "</tr>" for i in h.last)
+    table = (f'<table class="front"><tr><th>step:candidate</th>{"".join(f"<th>{_e(n)}</th>" for n in names)}</tr>'
+             f"{rows}</table>")
+    if not h.hypervolumes:
+        return (f'<section id="front"><h2>Front</h2>{about}<p class="none">No feasible candidate yet, so there is '
+                f'no front.</p><figure>{draw(h, last)}</figure></section>')
+    return (f'<section id="front"><h2>Front</h2>{about}<figure>{draw(h, last)}</figure>'
+            f'<h3>Hypervolume per step</h3><figure>{hypervolume_chart(h)}</figure>'
+            f'<h3>The front at each step where it changed</h3><div class="charts">{small}</div>'
+            f"<h3>On the front after step {last}</h3>{table}</section>")
+
+
+def front_line(run: Mapping[str, Any], steps: Sequence[Mapping[str, Any]],
+               candidates: Sequence[Mapping[str, Any]]) -> str:
+    """One line for the text summary (``front: 3 candidates, hypervolume 1.2``), or "" for one objective."""
+    try:
+        h = front_history(run, steps, candidates)
+    except Exception:  # noqa: BLE001 - the summary must still be written
+        log.warning("could not compute the front of run %s", run.get("id"), exc_info=True)
+        return ""
+    if h is None:
+        return ""
+    hv = dict(h.hypervolumes).get(max(h.fronts))
+    return (f"front: {len(h.last)} non-dominated candidate(s) of {len(h.points)}, hypervolume "
+            f"{_fmt(hv) if hv is not None else '—'} ({', '.join(f'{s} {n}' for n, s in zip(h.objectives.names, h.objectives.senses))})")

@@ -1,0 +1,118 @@
+"""The front of a multi-objective run in its report: computed from the stored candidates,
+drawn as a scatter (two objectives) or parallel coordinates (more), hypervolume per step."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from agents import RunStore, optimize
+from agents._report_front import front_history, front_section
+from agents.report import RunReport
+from tasks.base import BaseTask
+from trace_core import Budget, Feedback, Parameter, bundle, hypervolume, non_dominated
+from trace_core.spaces import Float
+
+TWO = {"f1": "minimize", "f2": "minimize"}
+
+
+@bundle
+def zdt(x: float, y: float) -> dict:
+    """ZDT1 with two variables: f1 = x, f2 = g (1 - sqrt(x / g)), g = 1 + 9 y."""
+    g = 1.0 + 9.0 * y
+    return {"f1": x, "f2": g * (1.0 - (x / g) ** 0.5), "f3": x + y}
+
+
+class Zdt(BaseTask):
+    name = "zdt_test"
+    direction = "minimize"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.x = Parameter(0.5, name="x", space=Float(0.0, 1.0))
+        self.y = Parameter(0.5, name="y", space=Float(0.0, 1.0))
+
+    def parameters(self):
+        return [self.x, self.y]
+
+    def run(self, example):
+        return zdt(self.x, self.y)
+
+    def evaluate(self, example, output):
+        metrics = dict(getattr(output, "value", output))
+        return Feedback(score=metrics["f1"], metrics=metrics)
+
+
+def run_of(objectives, constraints=(), steps=8):
+    store = RunStore("sqlite://")
+    result = optimize(Zdt(), optimizer="search:random", budget=Budget(max_steps=steps), k=2, store=store,
+                      extra_config={"objectives": objectives, "constraints": list(constraints)})
+    return RunReport.load(store, result.run_id)
+
+
+def candidate(step, idx, **metrics):
+    return {"step": step, "idx": idx, "status": "done", "feedback": {"metrics": metrics}}
+
+
+def test_the_front_after_each_step_and_its_hypervolume_follow_the_candidates():
+    run = {"id": "r", "config": {"objectives": TWO}}
+    cands = [candidate(0, 0, f1=3.0, f2=3.0), candidate(1, 0, f1=1.0, f2=2.0), candidate(1, 1, f1=2.0, f2=1.0),
+             candidate(2, 0, f1=2.5, f2=2.5), {"step": 2, "idx": 1, "status": "failed", "feedback": {}},
+             candidate(3, 0, f1=0.5, f2=0.5)]
+    h = front_history(run, [{"step": s} for s in range(5)], cands)
+    fronts = {s: sorted(h.points[i].values for i in h.fronts[s]) for s in h.fronts}
+    assert fronts[0] == [(3.0, 3.0)] and fronts[1] == fronts[2] == [(1.0, 2.0), (2.0, 1.0)]
+    assert fronts[3] == fronts[4] == [(0.5, 0.5)]
+    assert h.changed == (0, 1, 3)
+    assert h.reference == (3.25, 3.25)  # just past the worst value, a tenth of the range out
+    assert dict(h.hypervolumes)[1] == pytest.approx(hypervolume([(1, 2), (2, 1)], (3.25, 3.25), ("minimize",) * 2))
+    assert [round(v, 9) for _, v in h.hypervolumes] == sorted(round(v, 9) for _, v in h.hypervolumes)
+    given = front_history({"id": "r", "config": {"objectives": TWO, "reference": [4, 4]}}, [], cands)
+    assert given.reference == (4.0, 4.0)
+    assert front_history({"id": "r", "config": {}, "task": "numeric"}, [], cands) is None  # one objective
+    assert front_section({"id": "r", "config": {}, "task": "numeric"}, [], cands) == ""
+
+
+def test_a_two_objective_run_draws_a_scatter_with_the_front_highlighted():
+    rep = run_of(TWO)
+    h = front_history(rep.run, rep.steps, rep.candidates)
+    valued = [c for c in rep.candidates if c.get("score") is not None]
+    points = [(c["feedback"]["metrics"]["f1"], c["feedback"]["metrics"]["f2"]) for c in valued]
+    expected = sorted(points[i] for i in non_dominated(points, ("minimize", "minimize")))
+    assert sorted(h.points[i].values for i in h.last) == expected
+    page = rep.html()
+    section = page.split('<section id="front">', 1)[1].split("</section>", 1)[0]
+    main = section.split("<svg", 2)[1]  # the large chart: every candidate, the last front highlighted
+    assert 'data-kind="front"' in main and main.count('class="front-pt mark"') == len(expected)
+    assert main.count('class="dom-pt mark"') == len(points) - len(expected)
+    assert main.count('class="front-line mark"') == len(h.changed)
+    hv_chart = section.split('data-kind="hypervolume"', 1)[1].split("</svg>", 1)[0]
+    assert hv_chart.count('class="best-pt mark"') == len(rep.steps)
+    assert section.count("<figcaption>after step") == len(h.changed)
+    assert f"{len(expected)} candidate(s) on the front" in section
+    assert "front: " in rep.summary() and "hypervolume" in rep.summary()
+
+
+def test_more_objectives_draw_parallel_coordinates_and_infeasible_ones_stay_off_the_front():
+    rep = run_of({"f1": "minimize", "f2": "minimize", "f3": "minimize"}, ["f3 <= 1.2"], steps=5)
+    h = front_history(rep.run, rep.steps, rep.candidates)
+    assert all(h.points[i].feasible for i in h.last) and any(not p.feasible for p in h.points)
+    section = rep.html().split('<section id="front">', 1)[1].split("</section>", 1)[0]
+    main = section.split("<svg", 2)[1]
+    assert main.count("<path") == len(h.points) and main.count('class="front-pt mark"') == len(h.last)
+    assert main.count('stroke="#dc2626"') == sum(not p.feasible for p in h.points)
+    assert "constraints: f3 &lt;= 1.2" in section
+
+
+def test_names_are_escaped_and_a_single_objective_report_has_no_front():
+    run = {"id": "r", "config": {"objectives": {"acc<script>": "maximize", "size": "minimize"}}}
+    section = front_section(run, [{"step": 0}], [candidate(0, 0, **{"acc<script>": 0.9, "size": 3.0})])
+    assert "acc&lt;script&gt;" in section and "<script>" not in section
+    store = RunStore("sqlite://")
+    from tasks.examples.numeric import NumericTask
+
+    plain = RunReport.load(store, optimize(NumericTask(), optimizer="search", budget=Budget(max_steps=2),
+                                           store=store).run_id)
+    assert 'id="front"' not in plain.html() and "front:" not in plain.summary()
+    assert not re.search(r"\$front", plain.html())
