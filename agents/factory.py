@@ -11,7 +11,7 @@ from trace_core import Budget, Parameter
 from trace_core.errors import ConfigError
 from trace_core.feedback import Direction
 
-__all__ = ["build_llm", "build_optimizer", "optimizer_spec", "task_spec", "build_task_from_spec"]
+__all__ = ["build_llm", "build_optimizer", "optimizer_spec", "task_spec", "objectives_spec", "build_task_from_spec"]
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +52,13 @@ def build_optimizer(
     vocabulary: Sequence[str] | None = None,
     objective: str | None = None,
     templates: Mapping[str, str] | None = None,
+    objectives: Mapping[str, str] | None = None,
+    constraints: Sequence[Any] = (),
 ) -> Any:
-    """An optimizer from a spec such as ``{"name": "search", "sampler": "tpe"}``."""
+    """An optimizer from a spec such as ``{"name": "search", "sampler": "tpe"}``.
+
+    A multi-objective task's ``objectives`` and ``constraints`` go to the LLM optimizers
+    (OptoPrime, OPRO), whose prompt then shows the front, unless the spec sets them."""
     import optimizers
 
     options = {k: v for k, v in spec.items() if k not in ("name", "instance")}
@@ -67,6 +72,7 @@ def build_optimizer(
     if name == "default":
         if llm is not None:  # Search-only options do not apply to the LLM optimizer
             options = {k: v for k, v in options.items() if k not in _SEARCH_ONLY}
+            options.update(_objectives(options, objectives, constraints))
         opt = optimizers.default(parameters, llm=llm, seed=seed, vocabulary=vocabulary, objective=objective, **options)
     elif name == "search":
         opt = optimizers.Search(parameters, seed=seed, **options)
@@ -84,9 +90,30 @@ def build_optimizer(
         cls = optimizers.OptoPrime if name == "optoprime" else optimizers.OPRO
         if objective and "objective" not in options:
             options["objective"] = objective
+        options.update(_objectives(options, objectives, constraints))
         opt = cls(parameters, llm, **options)
     opt.direction = direction
     return opt
+
+
+def _objectives(options: Mapping[str, Any], objectives: Mapping[str, str] | None,
+                constraints: Sequence[Any]) -> dict[str, Any]:
+    """The task's objectives and constraints for an LLM optimizer whose spec does not set them."""
+    if not objectives or "objectives" in options:
+        return {}
+    return {"objectives": dict(objectives), "constraints": list(constraints or ())}
+
+
+def objectives_spec(task: Any) -> dict[str, Any]:
+    """``{"objectives": {...}, "constraints": ["metric >= bound", ...]}`` for a run's config when
+    ``task`` has several objectives (reports and chat read them), else ``{}``."""
+    objectives = getattr(task, "objectives", None)
+    if not objectives:
+        return {}
+    from trace_core import Objectives
+
+    parsed = Objectives.of(objectives, getattr(task, "constraints", ()) or ())
+    return {"objectives": parsed.as_dict(), "constraints": [str(c) for c in parsed.constraints]}
 
 
 def task_spec(task: Any) -> dict[str, Any] | None:

@@ -16,7 +16,7 @@ from agents._failures import describe_error, first_error
 from agents._forward import forward
 from agents.evaluate import EvalResult
 from agents.executors import Executor, Job, get_executor
-from agents.factory import build_llm, build_optimizer, build_task_from_spec, optimizer_spec, task_spec
+from agents.factory import build_llm, build_optimizer, build_task_from_spec, objectives_spec, optimizer_spec, task_spec
 from agents.records import Candidate, Proposal, RunResult, StepOutcome, StepRecord, Tally, best_of
 from agents.store import LeaseError, RunStore, open_store
 from agents.workflow import as_task
@@ -347,7 +347,8 @@ def optimize(
         opt = build_optimizer(optimizer_spec(optimizer), params, llm=llm_obj, direction=task.direction, seed=seed,
                               vocabulary=getattr(task, "vocabulary", None) or None,
                               objective=getattr(task, "description", None) or None,
-                              templates=getattr(task, "templates", None) or None)
+                              templates=getattr(task, "templates", None) or None,
+                              objectives=getattr(task, "objectives", None), constraints=getattr(task, "constraints", ()))
     else:
         opt = optimizer
         opt.direction = task.direction
@@ -358,7 +359,7 @@ def optimize(
         "llm": llm if isinstance(llm, (str, dict)) else None, "budget": budget.model_dump(), "k": k,
         "executor": executor if isinstance(executor, str) else executor.name, "seed": seed,
         "minibatch": minibatch, "workers": workers, "timeout": timeout, "target": target,
-        "evaluate_start": evaluate_start, **(extra_config or {}),
+        "evaluate_start": evaluate_start, **objectives_spec(task), **(extra_config or {}),
     }
     run_name = name or getattr(task, "name", "run")
     ex = get_executor(executor, task, workers=workers, timeout=timeout)  # refused before a run row exists
@@ -418,7 +419,8 @@ def open_run(
     opt = optimizer if optimizer is not None else build_optimizer(
         cfg.get("optimizer") or {"name": "default"}, params, llm=llm_obj, direction=task.direction,
         seed=cfg.get("seed", 0), vocabulary=getattr(task, "vocabulary", None) or None,
-        objective=getattr(task, "description", None) or None, templates=getattr(task, "templates", None) or None)
+        objective=getattr(task, "description", None) or None, templates=getattr(task, "templates", None) or None,
+        objectives=getattr(task, "objectives", None), constraints=getattr(task, "constraints", ()))
     opt.direction = task.direction
     ex = get_executor(executor or cfg.get("executor", "thread"), task, workers=cfg.get("workers"),
                       timeout=cfg.get("timeout"))

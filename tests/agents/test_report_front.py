@@ -3,6 +3,7 @@ drawn as a scatter (two objectives) or parallel coordinates (more), hypervolume 
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -116,3 +117,24 @@ def test_names_are_escaped_and_a_single_objective_report_has_no_front():
                                            store=store).run_id)
     assert 'id="front"' not in plain.html() and "front:" not in plain.summary()
     assert not re.search(r"\$front", plain.html())
+
+
+class ZdtTwo(Zdt):
+    objectives = TWO
+
+
+def test_an_llm_optimizer_on_a_multi_objective_task_sees_the_front_and_the_report_draws_it():
+    from trace_core.llm import ScriptedLLM
+
+    xs = iter([0.2, 0.8, 0.1, 0.6])
+    llm = ScriptedLLM(lambda messages: json.dumps({"reasoning": "r", "suggestion": {"x": next(xs)}, "no_change": False}))
+    store = RunStore("sqlite://")
+    result = optimize(ZdtTwo(), optimizer="opro", llm=llm, budget=Budget(max_steps=3), store=store)
+    prompts = [call[-1]["content"] for call in llm.calls]
+    assert all("# The front so far" in p and "minimize f1, minimize f2" in p for p in prompts)
+    assert "(1 non-dominated of 1 candidates tried" in prompts[0]
+    assert "of 3 candidates tried" in prompts[-1]
+    rep = RunReport.load(store, result.run_id)
+    assert rep.run["config"]["objectives"] == TWO and rep.run["config"]["constraints"] == []
+    h = front_history(rep.run, rep.steps, rep.candidates)
+    assert len(h.points) == 4 and rep.html().count('<section id="front">') == 1

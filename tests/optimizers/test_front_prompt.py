@@ -11,10 +11,10 @@ import pytest
 from optimizers._front_prompt import FrontMemory
 from optimizers.opro import OPRO
 from optimizers.optoprime import OptoPrime
-from trace_core import Feedback, Objectives, Parameter, backward, bundle, node
+from trace_core import Feedback, Objectives, Parameter, backward, bundle
 from trace_core.errors import ConfigError
 from trace_core.llm import ScriptedLLM
-from trace_core.spaces import Float, Int, Text
+from trace_core.spaces import Int, Text
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 OBJECTIVES = {"val_acc": "maximize", "n_params": "minimize"}
