@@ -118,7 +118,8 @@ class OPRO(LLMOptimizer):
                               parameters=format_parameters(self.parameters), history=history, order=order,
                               notes=f"\n# Your last reply\n{self.notes()}\n" if self.notes() else "",
                               reply_reminder=self.reply_reminder())
-        system = prompts.render("opro/system", reply_format=self.reply_instructions())
+        system = prompts.render("opro/system" if self.front is None else "opro/system_front",
+                                reply_format=self.reply_instructions())
         return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
     # -- the optimizer contract -----------------------------------------------------------
