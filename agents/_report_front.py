@@ -58,10 +58,13 @@ def run_objectives(run: Mapping[str, Any]) -> Objectives | None:
 
 @dataclass(frozen=True)
 class Point:
+    """One evaluated candidate: its step and index, objective values, feasibility and parameter values."""
+
     step: int
     idx: int
     values: tuple[float, ...]
     feasible: bool
+    params: Mapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -110,7 +113,7 @@ def front_history(run: Mapping[str, Any], steps: Sequence[Mapping[str, Any]],
         clean = {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
         values = objectives.values(clean)
         if values is not None and all(math.isfinite(v) for v in values):
-            points.append(Point(c["step"], c["idx"], values, objectives.feasible(clean)))
+            points.append(Point(c["step"], c["idx"], values, objectives.feasible(clean), c.get("values") or {}))
     if not points:
         return None
     reference = _reference(run.get("config") or {}, objectives, [p for p in points if p.feasible] or points)
@@ -250,6 +253,11 @@ def hypervolume_chart(h: FrontHistory) -> str:
     return _svg("hypervolume", parts, "hypervolume per step", frame)
 
 
+def _params(values: Mapping[str, Any], limit: int = 300) -> str:
+    text = ", ".join(f"{k}={' '.join(str(v).split())}" for k, v in values.items())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _panels(h: FrontHistory) -> list[int]:
     """The steps drawn as small charts: where the front changed, at most ``_PANELS``, first and last kept."""
     steps = list(h.changed)
@@ -271,7 +279,11 @@ def front_section(run: Mapping[str, Any], steps: Sequence[Mapping[str, Any]],
         return ""
     names = h.objectives.names
     last = max(h.fronts)
-    draw = scatter if len(names) == 2 else parallel
+
+    def draw(step: int, small: bool = False) -> str:
+        size = (320, 220) if small else (640, 320)
+        return scatter(h, step, size=size, lines=not small) if len(names) == 2 else parallel(h, step, size=size)
+
     hv = dict(h.hypervolumes).get(last)
     reference = ", ".join(f"{n} {_fmt(v)}" for n, v in zip(names, h.reference))
     about = (f"<p>{len(h.last)} candidate(s) on the front after step {last}, of {len(h.points)} with objective "
@@ -279,17 +291,17 @@ def front_section(run: Mapping[str, Any], steps: Sequence[Mapping[str, Any]],
              f"({_e(reference)}). Objectives: {_e(', '.join(f'{s} {n}' for n, s in zip(names, h.objectives.senses)))}"
              + (f"; constraints: {_e('; '.join(str(c) for c in h.objectives.constraints))}" if h.objectives.constraints
                 else "") + ". Faint: dominated; blue: on the front; red outline: infeasible.</p>")
-    small = "".join(f'<figure>{draw(h, s, size=(320, 220), **({"lines": False} if draw is scatter else {}))}'
+    small = "".join(f'<figure>{draw(s, small=True)}'
                     f'<figcaption>after step {s}: {len(h.fronts[s])} on the front</figcaption></figure>'
                     for s in _panels(h))
-    rows = "".join(f"<tr><td>{h.points[i].step}:{h.points[i].idx}</td>"
-                   + "".join(f"<td>{_fmt(v)}</td>" for v in h.points[i].values) + "</tr>" for i in h.last)
-    table = (f'<table class="front"><tr><th>step:candidate</th>{"".join(f"<th>{_e(n)}</th>" for n in names)}</tr>'
-             f"{rows}</table>")
+    rows = "".join(f"<tr><td>{p.step}:{p.idx}</td>" + "".join(f"<td>{_fmt(v)}</td>" for v in p.values)
+                   + f"<td><code>{_e(_params(p.params))}</code></td></tr>" for p in (h.points[i] for i in h.last))
+    table = (f'<table class="front"><tr><th>step:candidate</th>{"".join(f"<th>{_e(n)}</th>" for n in names)}'
+             f"<th>values</th></tr>{rows}</table>")
     if not h.hypervolumes:
         return (f'<section id="front"><h2>Front</h2>{about}<p class="none">No feasible candidate yet, so there is '
-                f'no front.</p><figure>{draw(h, last)}</figure></section>')
-    return (f'<section id="front"><h2>Front</h2>{about}<figure>{draw(h, last)}</figure>'
+                f'no front.</p><figure>{draw(last)}</figure></section>')
+    return (f'<section id="front"><h2>Front</h2>{about}<figure>{draw(last)}</figure>'
             f'<h3>Hypervolume per step</h3><figure>{hypervolume_chart(h)}</figure>'
             f'<h3>The front at each step where it changed</h3><div class="charts">{small}</div>'
             f"<h3>On the front after step {last}</h3>{table}</section>")

@@ -92,6 +92,8 @@ def test_a_two_objective_run_draws_a_scatter_with_the_front_highlighted():
     assert hv_chart.count('class="best-pt mark"') == len(rep.steps)
     assert section.count("<figcaption>after step") == len(h.changed)
     assert f"{len(expected)} candidate(s) on the front" in section
+    table = section.split('<table class="front">', 1)[1]
+    assert table.count("<tr>") == len(expected) + 1 and "<code>x=" in table
     assert "front: " in rep.summary() and "hypervolume" in rep.summary()
 
 
@@ -110,6 +112,9 @@ def test_names_are_escaped_and_a_single_objective_report_has_no_front():
     run = {"id": "r", "config": {"objectives": {"acc<script>": "maximize", "size": "minimize"}}}
     section = front_section(run, [{"step": 0}], [candidate(0, 0, **{"acc<script>": 0.9, "size": 3.0})])
     assert "acc&lt;script&gt;" in section and "<script>" not in section
+    infeasible = {"id": "r", "config": {"objectives": TWO, "constraints": ["f1 <= 1"]}}
+    none_yet = front_section(infeasible, [{"step": 0}], [candidate(0, 0, f1=2.0, f2=1.0)])
+    assert "No feasible candidate yet" in none_yet and 'stroke="#dc2626"' in none_yet
     store = RunStore("sqlite://")
     from tasks.examples.numeric import NumericTask
 
