@@ -26,14 +26,39 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from optimizers._values import key_of
-from trace_core import Objectives, non_dominated, prompts
+from trace_core import Objectives, prompts
 from trace_core.errors import ConfigError
 from trace_core.feedback import Feedback
 
-__all__ = ["FrontMemory"]
+__all__ = ["FrontMemory", "dominated_counts"]
 
 _LABELS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _MAX_CHANGES = 3  # changed parameters listed per front member; the rest are counted
+
+
+def dominated_counts(points: Sequence[Sequence[float]], senses: Sequence[str]) -> list[int]:
+    """For each point, how many of ``points`` dominate it (0: on the front), as
+    :func:`trace_core.dominates` says, vectorized: a long history stays fast.
+
+    Example:
+        >>> dominated_counts([(1.0, 1.0), (2.0, 2.0), (0.5, 3.0)], ["minimize", "minimize"])
+        [0, 1, 0]
+    """
+    import numpy as np
+
+    if not points:
+        return []
+    loss = np.asarray(points, dtype=float) * np.where(np.asarray(senses) == "maximize", -1.0, 1.0)
+    counts = np.zeros(len(loss), dtype=int)
+    for start in range(0, len(loss), 512):  # 512 rows at a time: memory stays linear in the points
+        rows = loss[start : start + 512]
+        no_worse = np.ones((len(rows), len(loss)), dtype=bool)  # [i, j]: row i is no worse than point j
+        better = np.zeros_like(no_worse)
+        for j in range(loss.shape[1]):
+            no_worse &= rows[:, j, None] <= loss[None, :, j]
+            better |= rows[:, j, None] < loss[None, :, j]
+        counts += (no_worse & better).sum(axis=0)
+    return [int(c) for c in counts]
 
 
 def _num(x: float) -> str:
@@ -75,6 +100,7 @@ class FrontMemory:
         self.value_chars = value_chars
         #: key of the values -> {"values": JSON data, "objectives": [numbers] or None (failed), "feasible": bool}
         self._entries: dict[str, dict[str, Any]] = {}
+        self._front: list[dict[str, Any]] | None = None  # computed once per change
 
     @property
     def entries(self) -> list[dict[str, Any]]:
@@ -87,6 +113,7 @@ class FrontMemory:
         point = None if feedback.failed else self.objectives.values(feedback.metrics)
         key = key_of(values)
         self._entries.pop(key, None)
+        self._front = None
         self._entries[key] = {"values": dict(values), "objectives": None if point is None else list(point),
                               "feasible": point is not None and self.objectives.feasible(feedback.metrics)}
 
@@ -101,8 +128,11 @@ class FrontMemory:
 
     def front(self) -> list[dict[str, Any]]:
         """The non-dominated feasible entries, in the order they were observed."""
-        valid = [e for e in self.entries if e["objectives"] is not None and e["feasible"]]
-        return [valid[i] for i in non_dominated([e["objectives"] for e in valid], self.objectives.senses)]
+        if self._front is None:
+            valid = [e for e in self.entries if e["objectives"] is not None and e["feasible"]]
+            counts = dominated_counts([e["objectives"] for e in valid], self.objectives.senses)
+            self._front = [e for e, n in zip(valid, counts) if n == 0]
+        return list(self._front)
 
     def goal(self, objective: str) -> str:
         """The instruction on a multi-objective task: the objective in words, then the senses
@@ -172,7 +202,7 @@ class FrontMemory:
         except (KeyError, TypeError, ValueError) as e:
             raise ConfigError(f"the optimizer state has a malformed front ({e}); expected "
                               '[{"values": {...}, "objectives": [numbers] or null, "feasible": true}, ...]') from None
-        self._entries = {key_of(e["values"]): e for e in restored}
+        self._entries, self._front = {key_of(e["values"]): e for e in restored}, None
 
     def __len__(self) -> int:
         return len(self._entries)

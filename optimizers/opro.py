@@ -13,12 +13,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from optimizers._front_prompt import FrontMemory
+from optimizers._front_prompt import FrontMemory, dominated_counts
 from optimizers._reply import LLMOptimizer
 from optimizers._values import key_of, to_json_values
 from optimizers.base import Update
 from optimizers.optoprime.format import cut, format_json, format_parameters
-from trace_core import Objectives, Parameter, dominates, prompts
+from trace_core import Objectives, Parameter, prompts
 from trace_core.errors import ConfigError
 from trace_core.feedback import Direction, as_feedback
 
@@ -81,9 +81,9 @@ class OPRO(LLMOptimizer):
             order = sorted(self.history, key=lambda e: (e["score"] is not None, sign * (e["score"] or 0.0)))
             return order[-self.max_history :]
         points = [self.front.point(e["values"]) for e in self.history]  # None: failed or infeasible
-        senses = self.front.objectives.senses
-        beaten = [0 if p is None else sum(1 for q in points if q is not None and dominates(q, p, senses))
-                  for p in points]
+        valued = [p for p in points if p is not None]
+        counts = iter(dominated_counts(valued, self.front.objectives.senses))
+        beaten = [0 if p is None else next(counts) for p in points]
         order = sorted(range(len(self.history)), key=lambda i: (points[i] is not None, -beaten[i],
                                                                 sign * (self.history[i]["score"] or 0.0)))
         return [self.history[i] for i in order][-self.max_history :]

@@ -155,3 +155,20 @@ def test_opro_proposes_on_a_multi_objective_task_with_a_scripted_llm():
     observe_all(opt)
     assert opt.propose()[0].values == {"width": 6}
     assert "# The front so far (3 non-dominated" in llm.calls[0][-1]["content"]
+
+
+def test_dominated_counts_agree_with_dominates():
+    import random
+
+    from optimizers._front_prompt import dominated_counts
+    from trace_core import dominates
+
+    rng = random.Random(3)
+    senses = ("maximize", "minimize", "maximize")
+    points = [tuple(float(rng.randrange(4)) for _ in senses) for _ in range(60)]  # many ties and duplicates
+    expected = [sum(dominates(q, p, senses) for q in points) for p in points]
+    assert dominated_counts(points, senses) == expected and 0 in expected and max(expected) > 3
+    many = [(float(i % 37), float(i % 11)) for i in range(1100)]  # more than one block of rows
+    counts = dominated_counts(many, ("maximize", "maximize"))
+    for i in (0, 36, 600, 1099):
+        assert counts[i] == sum(dominates(q, many[i], ("maximize", "maximize")) for q in many)
