@@ -48,7 +48,7 @@ from typing import Any  # noqa: E402
 
 from agents import RunStore, open_store, optimize  # noqa: E402
 from tasks.registry import build_task  # noqa: E402
-from trace_core import Budget  # noqa: E402
+from trace_core import Budget, prompts  # noqa: E402
 from trace_core.errors import TraceTuneError  # noqa: E402
 from trace_core.llm import LiteLLM  # noqa: E402
 from trace_core.llm.env import ENV_API_BASE, ENV_API_KEY, ENV_MODEL  # noqa: E402
@@ -87,11 +87,13 @@ class Model:
     api_base: str | None
     timeout: float
     temperature: float
+    structured_output: bool | str | None = "auto"
 
     def llm(self, seed: int, log_path: Path) -> LiteLLM:
         """A client whose every request has the run's ``seed``, logging each call to ``log_path``."""
         return LiteLLM(self.name, api_base=self.api_base, api_key=os.environ.get(ENV_API_KEY) or None,
-                       timeout=self.timeout, log_path=log_path, temperature=self.temperature, seed=seed)
+                       timeout=self.timeout, log_path=log_path, temperature=self.temperature, seed=seed,
+                       structured_output=self.structured_output)
 
 
 # -- statistics: one function per figure --------------------------------------------------------
@@ -110,10 +112,20 @@ def read_calls(path: Path) -> list[dict[str, Any]]:
     return calls
 
 
+CHALLENGE = prompts.render("reply/challenge", reply_format="").strip()[:40]
+
+
+def is_challenge(call: dict[str, Any]) -> bool:
+    """Whether a logged call asks the model once more after it declined to change anything."""
+    messages = call.get("messages") or [{}]
+    return str(messages[-1].get("content", "")).startswith(CHALLENGE)
+
+
 def is_repair(call: dict[str, Any]) -> bool:
     """Whether a logged call asks the model to fix a rejected reply: the optimizers' repair
-    turn resends the conversation with the rejected reply as an assistant message."""
-    return any(m.get("role") == "assistant" for m in call.get("messages", ()))
+    turn resends the conversation with the rejected reply as an assistant message (a challenge
+    does too, but asks a new question: its reply counts as a first reply)."""
+    return any(m.get("role") == "assistant" for m in call.get("messages", ())) and not is_challenge(call)
 
 
 def parsed_first_time(calls: Sequence[dict[str, Any]]) -> tuple[int, int]:
@@ -177,7 +189,8 @@ def llm_figures(calls: Sequence[dict[str, Any]], candidates: Sequence[dict[str, 
     changes, proposals, gave_up = no_change(candidates)
     prompt, completion = tokens(calls)
     return {"calls": len(calls), "failed_calls": sum("error" in c for c in calls), "parsed_first": parsed,
-            "first_replies": firsts, "repairs": repairs(calls), "no_change": changes, "proposals": proposals,
+            "first_replies": firsts, "repairs": repairs(calls), "challenges": sum(map(is_challenge, calls)),
+            "no_change": changes, "proposals": proposals,
             "gave_up": gave_up, "call_seconds": call_seconds(calls), "prompt_tokens": prompt,
             "completion_tokens": completion}
 
@@ -314,7 +327,8 @@ def row(task: str, label: str, runs: Sequence[dict[str, Any]]) -> list[str]:
                                                   "proposals", "gave_up")}
     seconds = [s for r in runs for s in r["call_seconds"]]
     gave_up = f" ({total['gave_up']} unusable)" if total["gave_up"] else ""
-    return cells + [_pct(total["parsed_first"], total["first_replies"]), str(total["repairs"]),
+    challenged = sum(r.get("challenges", 0) for r in runs)
+    return cells + [_pct(total["parsed_first"], total["first_replies"]), f"{total['repairs']} / {challenged}",
                     _pct(total["no_change"], total["proposals"]) + gave_up,
                     f"{statistics.median(seconds):.1f}" if seconds else "-",
                     f"{_k(_median([r['prompt_tokens'] for r in runs]))}+"
@@ -322,7 +336,7 @@ def row(task: str, label: str, runs: Sequence[dict[str, Any]]) -> list[str]:
 
 
 HEAD = ["task", "optimizer", "seeds", "start -> best (median)", "best per seed", "evals to best (median)",
-        "parsed 1st", "repairs", "no-change", "s/call", "tokens/run p+c"]
+        "parsed 1st", "repairs / challenges", "no-change", "s/call", "tokens/run p+c"]
 
 
 def print_table(model: Model, records: Sequence[dict[str, Any]], tasks: Sequence[str]) -> None:
@@ -334,6 +348,7 @@ def print_table(model: Model, records: Sequence[dict[str, Any]], tasks: Sequence
             if runs:
                 rows.append(row(task, label, runs))
     print(f"Real-model benchmark: {model.name}" + (f" at {model.api_base}" if model.api_base else "")
+          + f", structured output {model.structured_output}"
           + f", temperature {model.temperature}, each request seeded with its run's seed; "
             "baselines get the evaluations of the LLM run of the same seed")
     widths = [max(len(x) for x in col) for col in zip(HEAD, *rows)]
@@ -356,7 +371,9 @@ def model_from(args: argparse.Namespace) -> Model | None:
     if name.lower() in ("", "none", "off", "0", "false"):
         return None
     timeout = args.timeout if args.timeout is not None else float(os.environ.get(ENV_TIMEOUT) or 600)
-    return Model(name, args.api_base or os.environ.get(ENV_API_BASE) or None, timeout, args.temperature)
+    structured = {"true": True, "false": False, "auto": "auto"}[
+        (args.structured_output or os.environ.get(ENV_MODEL + "_STRUCTURED_OUTPUT") or "auto").strip().lower()]
+    return Model(name, args.api_base or os.environ.get(ENV_API_BASE) or None, timeout, args.temperature, structured)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -369,6 +386,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--max-steps", type=int, default=8, help="OptoPrime steps per run (default 8)")
     parser.add_argument("--design3d-calls", type=int, default=10, help="LLM operator calls for design3d (default 10)")
     parser.add_argument("--temperature", type=float, default=0.7)
+    parser.add_argument("--structured-output", choices=["true", "false", "auto"],
+                        help=f"send the JSON reply's schema as native structured output (default "
+                             f"${ENV_MODEL}_STRUCTURED_OUTPUT, else auto: where the provider is known to take it)")
     parser.add_argument("--out", type=Path, help="JSON-lines file of per-run results, appended after each run")
     parser.add_argument("--resume-from", type=Path, help="a results file whose runs are not run again")
     args = parser.parse_args(argv)

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 from trace_core.llm.errors import UnparseableReply
 from trace_core.llm.redact import clean
 
-__all__ = ["parse_json", "parse_reply", "parse_marked", "marker", "unfenced"]
+__all__ = ["parse_json", "parse_reply", "parse_marked", "marker", "unfenced", "code_of"]
 
 _FENCE = re.compile(r"```[\w-]*[ \t]*\n?(.*?)```", re.S)
 _MAX_STARTS = 64  # '{' positions tried when looking for an object inside prose
@@ -193,6 +193,28 @@ def unfenced(value: Any) -> Any:
     return match.group(1) + "\n" if match else value
 
 
+_INNER_FENCE = re.compile(r"```[\w+-]*[ \t]*\n(.*?)\n?[ \t]*```", re.S)
+
+
+def code_of(value: str) -> str:
+    """The code in ``value``: a whole fence unwrapped; else the first fenced block inside it (a small
+    model may write prose or stray markup around the fence); else ``value`` as written.
+
+    Example:
+        >>> code_of("here it is: ```python\\ndef f():\\n    return 1\\n```\\nthat fixes it")
+        'def f():\\n    return 1\\n'
+        >>> code_of("def f():\\n    return 1")
+        'def f():\\n    return 1\\n'
+    """
+    bare = unfenced(value)
+    if bare is not value:
+        return bare
+    match = _INNER_FENCE.search(value)
+    if match and match.group(1).strip():
+        return match.group(1) + "\n"
+    return value.rstrip("\n") + "\n"
+
+
 def marker(name: str) -> str:
     """The line that opens field ``name`` in the marked format.
 
@@ -205,11 +227,13 @@ def marker(name: str) -> str:
 
 def _marker_pattern(names: tuple[str, ...]) -> re.Pattern[str]:
     known = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
-    # "[[ ## x ## ]]" anywhere (a small model may write two on one line); "[[ x ]]" for a known name;
-    # "## x ##" at the start of a line. An unknown "[[ ## completed ## ]]" ends the field before it.
+    # "[[ ## x ## ]]" anywhere (a small model may write two on one line); "[ ## x ## ]" and "[[ x ]]"
+    # for a known name; "## x ##" at the start of a line. An unknown "[[ ## completed ## ]]" ends the
+    # field before it.
     return re.compile(rf"\**\[\[[ \t]*#+[ \t]*({known}|[\w.-]+)[ \t]*#+[ \t]*\]\][ \t*:]*"
                       rf"|\**\[\[[ \t]*({known})[ \t]*\]\][ \t*:]*"
-                      rf"|^[ \t*]*#{{2,3}}[ \t]*({known})[ \t]*#{{2,3}}[ \t*:]*$", re.M)
+                      rf"|^[ \t*]*#{{2,3}}[ \t]*({known})[ \t]*#{{2,3}}[ \t*:]*$"
+                      rf"|\**\[[ \t]*#+[ \t]*({known})[ \t]*#+[ \t]*\][ \t*:]*", re.M)
 
 
 def parse_marked(text: str, names: Iterable[str]) -> dict[str, str] | None:
@@ -236,7 +260,7 @@ def parse_marked(text: str, names: Iterable[str]) -> dict[str, str] | None:
     for i, m in enumerate(matches):
         end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
         body = text[m.end():end]
-        name = m.group(1) or m.group(2) or m.group(3)
+        name = m.group(1) or m.group(2) or m.group(3) or m.group(4)
         if name in known and (body.strip() or not fields.get(name)):
             fields[name] = body.strip()
     return fields or None

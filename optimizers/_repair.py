@@ -49,6 +49,7 @@ class Answer:
     text: str
     structured: bool = True  # False: the provider refused the schema; asked without structured output
     llm_failed: bool = False  # the error is the LLM call's (unreachable, refused), not the reply's
+    challenged: bool = False  # a decline asked once more to change something (see optimizers._reply.suggest)
 
     @property
     def ok(self) -> bool:

@@ -24,7 +24,7 @@ from optimizers._suggestion import (Suggestion, check_suggestion, expected_reply
 from optimizers._values import key_of, to_json_values
 from optimizers.base import Optimizer, ProposalFailure, Update
 from trace_core import Parameter, prompts
-from trace_core.errors import ConfigError
+from trace_core.errors import BudgetExceeded, ConfigError
 from trace_core.feedback import Direction, Feedback
 
 __all__ = [
@@ -45,8 +45,14 @@ __all__ = [
 
 def suggest(optimizer: Optimizer, llm: Any, messages: Sequence[Mapping[str, Any]], *, k: int = 1,
             max_repairs: int = 2, reply_format: type[BaseModel] | None = None, form: str = "marked",
-            meta: Mapping[str, Any] | None = None, **options: Any) -> list[Update]:
+            meta: Mapping[str, Any] | None = None, challenge: bool = True, **options: Any) -> list[Update]:
     """Ask ``llm`` for ``k`` suggestions and turn them into validated updates.
+
+    When every reply declines to change anything (``no_change``, or only the current values)
+    and ``challenge`` is on, the first is answered once, in the same conversation, with
+    ``reply/challenge``: a decline costs a whole step, while a try that does worse is only
+    rolled back. Small models decline readily (Qwen2.5-Coder-1.5B called a score of 11.25
+    "already the lowest possible" when the prompt said the best is 0). A second decline stands.
 
     A reply that still fails after ``max_repairs`` repairs, or an LLM error, becomes a
     no-change update whose ``failure`` (kind ``"llm"`` or ``"reply"``), ``reasoning`` and
@@ -54,11 +60,17 @@ def suggest(optimizer: Optimizer, llm: Any, messages: Sequence[Mapping[str, Any]
     a no-change update with ``meta["same_as_current"]``. ``form`` is the reply form asked for
     (``"marked"`` or ``"json"``); ``reply_format`` the schema sent as structured output (json only).
     """
-    answers = ask_with_repair(llm, messages, lambda text: check_suggestion(text, optimizer, form),
-                              max_repairs=max_repairs, n=k, response_format=reply_format, **options)
+    validate = lambda text: check_suggestion(text, optimizer, form)  # noqa: E731
+    answers = ask_with_repair(llm, messages, validate, max_repairs=max_repairs, n=k, response_format=reply_format,
+                              **options)
+    if challenge and answers and not any(_proposes(a) for a in answers):
+        answers = _challenge(llm, messages, answers, validate, max_repairs=max_repairs, response_format=reply_format,
+                             **options)
     updates = []
     for a in answers:
         info = {**(meta or {}), "repairs": a.repairs, "reply_form": form}
+        if a.challenged:
+            info["challenged"] = True
         if not a.structured:
             info["structured_output"] = False
         if not a.ok:
@@ -74,6 +86,32 @@ def suggest(optimizer: Optimizer, llm: Any, messages: Sequence[Mapping[str, Any]
             reasoning = f"{reasoning}\n(no change: the suggestion {_shown(s.same)} equals the current values)".strip()
         updates.append(Update(s.values, reasoning=reasoning, llm_calls=a.calls, meta=info, checked=True))
     return updates
+
+
+def _proposes(answer: Answer) -> bool:
+    """Whether ``answer`` is a usable reply that changes something (a failed reply is not challenged)."""
+    return not answer.ok or bool(answer.value.values)
+
+
+def _challenge(llm: Any, messages: Sequence[Mapping[str, Any]], answers: list[Answer],
+               validate: Callable[[str], Any], **options: Any) -> list[Answer]:
+    """``answers`` with the first declined one asked once more to change something (see :func:`suggest`)."""
+    i = next(i for i, a in enumerate(answers) if a.ok)
+    declined = answers[i]
+    variables = options.get("repair_variables") or {}
+    nudge = prompts.render("reply/challenge", reply_format=variables.get("reply_format", "")).strip()
+    follow_up = [*messages, {"role": "assistant", "content": declined.text}, {"role": "user", "content": nudge}]
+    try:
+        again = ask_with_repair(llm, follow_up, validate, n=1, **options)[0]
+    except BudgetExceeded as e:
+        e.calls = (*[c for a in answers for c in a.calls], *(e.calls or ()))
+        raise
+    calls = declined.calls + again.calls
+    if again.ok and again.value.values:
+        kept = dataclasses.replace(again, calls=calls, repairs=declined.repairs + again.repairs, challenged=True)
+    else:  # declined twice (or the second reply was unusable): the first reply stands
+        kept = dataclasses.replace(declined, calls=calls, challenged=True)
+    return [*answers[:i], kept, *answers[i + 1:]]
 
 
 def _shown(values: Mapping[str, Any], limit: int = 120) -> str:
@@ -102,7 +140,8 @@ class LLMOptimizer(Optimizer):
     where the LLM has it). ``max_tokens`` (default: from the parameters'
     sizes) goes with every request. After a step that changed nothing, the temperature
     rises; after two, ``k`` is asked as three distinct choices and the prompt asks for a
-    different direction.
+    different direction. A reply that declines to change anything is challenged once
+    (``challenge=False`` accepts it as it is; see :func:`suggest`).
 
     Example:
         >>> from trace_core.llm import ScriptedLLM
@@ -117,7 +156,7 @@ class LLMOptimizer(Optimizer):
 
     def __init__(self, parameters: Iterable[Parameter], llm: Any, *, objective: str | None = None,
                  max_repairs: int = 2, temperature: float | None = None, direction: Direction = "maximize",
-                 max_tokens: int | None = None):
+                 max_tokens: int | None = None, challenge: bool = True):
         super().__init__(parameters, direction=direction)
         if max_repairs < 0:
             raise ConfigError(f"max_repairs must be >= 0, got {max_repairs}")
@@ -128,6 +167,7 @@ class LLMOptimizer(Optimizer):
         self.max_repairs = max_repairs
         self.temperature = temperature
         self.max_tokens = max_tokens
+        self.challenge = challenge  # ask once more when a reply declines to change anything
         self._reply_format: type[BaseModel] | None = None
         self.structured_output = True  # False once the provider refused the reply schema
         self.stalls = 0  # steps in a row whose proposals changed nothing
@@ -253,7 +293,8 @@ class LLMOptimizer(Optimizer):
                           meta={"optimizer": type(self).__name__, **meta}, temperature=temperature,
                           max_tokens=self.reply_tokens, repair_template="reply/repair",
                           repair_variables={"reply_format": self.reply_instructions(form)},
-                          token_budget=token_budget, count_tokens=count_tokens or estimate_tokens)
+                          token_budget=token_budget, count_tokens=count_tokens or estimate_tokens,
+                          challenge=self.challenge)
         if any(u.meta.get("structured_output") is False for u in updates):
             self.structured_output = False  # do not send a refused schema again
         if n > k:

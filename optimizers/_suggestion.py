@@ -26,7 +26,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, create_model
 
-from optimizers._parse import marker, parse_json, parse_marked, unfenced
+from optimizers._parse import code_of, marker, parse_json, parse_marked, unfenced
 from optimizers.base import Optimizer
 from trace_core import Parameter, prompts
 from trace_core.errors import InvalidProposal
@@ -231,9 +231,9 @@ def _from_block(body: str, param: Parameter) -> Any:
     if text.lower().strip(" .") in _KEEP_WORDS:
         return _SKIP
     kind = param.space.kind
-    bare = unfenced(text)
     if kind == "code":
-        return bare if bare is not text else text + "\n"
+        return code_of(text)
+    bare = unfenced(text)
     if kind == "text":
         return bare.rstrip("\n") if bare is not text else text
     bare = bare.strip().strip("`").strip()

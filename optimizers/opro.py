@@ -38,6 +38,8 @@ class OPRO(LLMOptimizer):
         temperature: sampling temperature (None: the model's default); it rises after
             steps that changed nothing.
         max_tokens: the reply's token limit (default: from the parameters' sizes).
+        challenge: when a reply declines to change anything, ask once more in the same conversation
+            (False accepts a decline as it is).
         objectives: ``{"metric": "maximize" | "minimize"}`` on a multi-objective task (read
             from ``Feedback.metrics``): entries show their objective values and the prompt
             shows the front and asks to improve it.
@@ -61,9 +63,10 @@ class OPRO(LLMOptimizer):
     def __init__(self, parameters: Iterable[Parameter], llm: Any, *, objective: str | None = None,
                  max_history: int = 20, value_chars: int = 2000, max_repairs: int = 2,
                  temperature: float | None = None, direction: Direction = "maximize", max_tokens: int | None = None,
-                 objectives: Mapping[str, str] | None = None, constraints: Sequence[Any] = (), max_front: int = 6):
+                 challenge: bool = True, objectives: Mapping[str, str] | None = None, constraints: Sequence[Any] = (),
+                 max_front: int = 6):
         super().__init__(parameters, llm, objective=objective, max_repairs=max_repairs, temperature=temperature,
-                         direction=direction, max_tokens=max_tokens)
+                         direction=direction, max_tokens=max_tokens, challenge=challenge)
         self.front = FrontMemory(Objectives.of(objectives, constraints), max_shown=max_front) if objectives else None
         if max_history < 1 or value_chars < 20:
             raise ConfigError(f"OPRO needs max_history >= 1 and value_chars >= 20; got {max_history}, {value_chars}")

@@ -83,3 +83,18 @@ def test_parsed_first_time_counts_first_replies_without_a_repair_after_them(benc
     failed = {"messages": [{"role": "user"}], "error": {"type": "LLMTimeout"}}
     assert bench.parsed_first_time([first, repair, first, failed, first]) == (2, 3)
     assert bench.repairs([first, repair, repair]) == 2
+
+
+def test_a_challenge_after_a_decline_is_a_first_reply_not_a_repair(bench):
+    from trace_core import prompts
+
+    first = {"messages": [{"role": "user", "content": "q"}]}
+    nudge = prompts.render("reply/challenge", reply_format="the form").strip()
+    challenge = {"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "no change"},
+                              {"role": "user", "content": nudge}]}
+    repair = {"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "bad"},
+                           {"role": "user", "content": "Your reply could not be used: ..."}]}
+    assert bench.is_challenge(challenge) and not bench.is_repair(challenge)
+    assert bench.is_repair(repair) and not bench.is_challenge(repair)
+    assert bench.parsed_first_time([first, challenge, repair]) == (1, 2)
+    assert bench.llm_figures([first, challenge, repair], [])["challenges"] == 1

@@ -47,6 +47,8 @@ class OptoPrime(LLMOptimizer):
         temperature: sampling temperature (None: the model's default); it rises after
             steps that changed nothing.
         max_tokens: the reply's token limit (default: from the variables' sizes).
+        challenge: when a reply declines to change anything, ask once more in the same conversation
+            (a declined step is a lost step; a worse try is only rolled back). False accepts a decline.
         count_tokens: token counter for the budget (default: a fast, high estimate).
         objectives: ``{"metric": "maximize" | "minimize"}`` on a multi-objective task (read
             from ``Feedback.metrics``): the prompt shows the front and asks to improve it.
@@ -69,10 +71,10 @@ class OptoPrime(LLMOptimizer):
     def __init__(self, parameters: Iterable[Parameter], llm: Any, *, objective: str | None = None,
                  token_budget: int = 8000, max_repairs: int = 2, memory: int = 5, temperature: float | None = None,
                  count_tokens: Callable[[str], int] | None = None, direction: Direction = "maximize",
-                 max_tokens: int | None = None, objectives: Mapping[str, str] | None = None,
+                 max_tokens: int | None = None, challenge: bool = True, objectives: Mapping[str, str] | None = None,
                  constraints: Sequence[Any] = (), max_front: int = 6):
         super().__init__(parameters, llm, objective=objective, max_repairs=max_repairs, temperature=temperature,
-                         direction=direction, max_tokens=max_tokens)
+                         direction=direction, max_tokens=max_tokens, challenge=challenge)
         self.front = FrontMemory(Objectives.of(objectives, constraints), max_shown=max_front) if objectives else None
         if token_budget < 1 or memory < 0:
             raise ConfigError(f"OptoPrime needs token_budget >= 1 and memory >= 0; got {token_budget}, {memory}")

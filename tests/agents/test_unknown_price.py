@@ -49,7 +49,7 @@ def _unpriced(x: float) -> Completion:
 
 def test_unknown_prices_are_stored_and_shown_as_unknown(tmp_path):
     store = RunStore(tmp_path / "runs.db")
-    result = optimize(NumericTask(), optimizer="optoprime", llm=ScriptedLLM([_unpriced(i) for i in range(3)]),
+    result = optimize(NumericTask(), optimizer="optoprime", llm=ScriptedLLM([_unpriced(i + 1) for i in range(3)]),
                       budget=Budget(max_steps=2), store=store)
     assert result.cost_usd is None and all(r.cost_usd is None for r in result.history[1:])
     steps = store.steps(result.run_id)

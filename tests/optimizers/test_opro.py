@@ -111,7 +111,7 @@ def test_a_nan_score_counts_as_failed_and_all_failed_history_still_proposes():
 def test_a_repeat_of_the_current_values_is_told_back_in_the_next_prompt():
     x = Parameter(0.0, name="x", space=Float(-5, 5))
     llm = ScriptedLLM(["[[ ## reasoning ## ]]\nstay\n[[ ## x ## ]]\n0", "[[ ## reasoning ## ]]\nup\n[[ ## x ## ]]\n2"])
-    opt = OPRO([x], llm, temperature=0.0)
+    opt = OPRO([x], llm, temperature=0.0, challenge=False)
     opt.observe({"x": 0.0}, Feedback(score=-4.0))
     [update] = opt.propose()
     assert update.no_change and update.meta["same_as_current"] == {"x": 0.0}

@@ -255,7 +255,7 @@ def marked(**values):
 
 def test_a_suggestion_equal_to_the_current_values_is_told_back_and_exploration_rises():
     x, f, llm, opt, result = _problem([marked(x=1.0)] * 2 + [marked(x=1.0), marked(x=1.0), marked(x=6.0)],
-                                      temperature=0.0)
+                                      temperature=0.0, challenge=False)
     opt.observe(opt.values(), Feedback(score=0.2))
     first = opt.messages(result)[0]
     [update] = opt.propose(result)

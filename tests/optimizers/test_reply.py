@@ -327,6 +327,7 @@ def _messages_a_model_reads() -> str:
             parts[f"repair for {reply[:24]!r}"] = prompts.render("reply/repair", error=str(e),
                                                                  reply_format="(the form above)")
     parts["cut off"] = prompts.render("reply/cut_off", max_tokens=512)
+    parts["challenge"] = prompts.render("reply/challenge", reply_format="(the form above)")
     for name, values in [("note_same", {"values": "x=0, y=0"}), ("note_failed", {"error": "the code does not parse"}),
                          ("note_no_change", {"reasoning": "x is fine"}), ("note_stuck", {"count": 2}),
                          ("note_tried", {"values": "x=3", "feedback": "score=0.7"})]:
@@ -351,3 +352,90 @@ def test_a_marker_repeated_empty_after_its_value_keeps_the_value():
     fields = parse_marked(reply, ["reasoning", "median", "no_change"])
     assert "sorted(xs)" in fields["median"]
     assert parse_marked("[[ ## x ## ]]\n1\n[[ ## x ## ]]\n2\n", ["x"]) == {"x": "2"}  # the last value given wins
+
+
+def _median_optimizer() -> OptoPrime:
+    return OptoPrime([Parameter("def median(xs):\n    return xs[len(xs) // 2]\n", name="median", space=Code())], llm=None)
+
+
+def test_code_fenced_inside_prose_under_its_marker_is_the_code_alone():
+    """Seen from Qwen2.5-Coder-1.5B: prose after the fence, then the marker again, empty."""
+    reply = ("[[ ## reasoning ## ]]\nsort first\n\n[[ ## median ## ]]\n```python\ndef median(xs):\n"
+             "    return sorted(xs)[len(xs) // 2]\n```\n\nNow, let's consider the new values:\n\n"
+             "[[ ## median ## ]]\n[[ ## no_change ## ]]\n")
+    suggestion = check_suggestion(reply, _median_optimizer())
+    assert suggestion.values == {"median": "def median(xs):\n    return sorted(xs)[len(xs) // 2]\n"}
+    assert not suggestion.no_change
+
+
+def test_single_bracket_markers_and_stray_markup_around_a_fence_are_read():
+    """Seen from Qwen2.5-Coder-1.5B: "[ ## name ## ]" markers and "[[ median=```...```]]" around the code."""
+    reply = ("[ ## reasoning ## ]: sort, then average the middle two\n\n"
+             "[ ## median ## ] [[ median=```\ndef median(xs):\n    xs = sorted(xs)\n    return xs[len(xs) // 2]\n```\n]]\n\n"
+             "[[ ## no_change ## ]]\n")
+    suggestion = check_suggestion(reply, _median_optimizer())
+    assert suggestion.reasoning == "sort, then average the middle two"
+    assert suggestion.values == {"median": "def median(xs):\n    xs = sorted(xs)\n    return xs[len(xs) // 2]\n"}
+
+
+def test_code_of_prefers_a_whole_fence_then_an_inner_one_then_the_text():
+    from optimizers._parse import code_of
+
+    assert code_of("```py\nx = 1\n```") == "x = 1\n"
+    assert code_of("use this:\n```\nx = 2\n```\nand that's it") == "x = 2\n"
+    assert code_of("x = 3\n\n") == "x = 3\n"
+    assert code_of("``` ```\nx = 4") == "``` ```\nx = 4\n"  # an empty fence is not code
+    assert code_of("a single [ ## x ## ] in code") == "a single [ ## x ## ] in code\n"
+
+
+def test_a_single_bracket_marker_opens_a_field_only_for_a_known_name():
+    from optimizers._parse import parse_marked
+
+    assert parse_marked("[ ## x ## ]\n3\n[ ## other ## ]\nnot a field", ["x"]) == {"x": "3\n[ ## other ## ]\nnot a field"}
+    assert parse_marked("[ ## other ## ]\n3", ["x"]) is None
+
+
+def _x_optimizer(replies: list[str], **options) -> tuple[OptoPrime, ScriptedLLM]:
+    llm = ScriptedLLM(replies)
+    return OptoPrime([Parameter(1.0, name="x", space=Float(0, 10))], llm, **options), llm
+
+
+_DECLINE = '{"reasoning": "1 is already the best", "suggestion": {}, "no_change": true}'
+_SAME = '{"reasoning": "keep it", "suggestion": {"x": 1.0}, "no_change": false}'
+_MOVE = '{"reasoning": "try higher", "suggestion": {"x": 4.0}, "no_change": false}'
+
+
+@pytest.mark.parametrize("decline", [_DECLINE, _SAME], ids=["no_change", "same_values"])
+def test_a_declined_step_is_challenged_once_in_the_same_conversation(decline):
+    opt, llm = _x_optimizer([decline, _MOVE])
+    [update] = opt.ask([{"role": "user", "content": "make x better"}], 1, {})
+    assert update.values == {"x": 4.0} and not update.no_change
+    assert update.meta["challenged"] is True and len(update.llm_calls) == 2
+    follow_up = llm.requests[1].messages
+    assert follow_up[0]["content"] == "make x better"
+    assert follow_up[1] == {"role": "assistant", "content": decline}
+    assert follow_up[2]["role"] == "user" and follow_up[2]["content"].startswith("You chose to change nothing.")
+    assert opt.stalls == 0
+
+
+def test_a_second_decline_stands_and_both_calls_are_kept():
+    opt, llm = _x_optimizer([_DECLINE, _DECLINE, _MOVE])
+    [update] = opt.ask([{"role": "user", "content": "make x better"}], 1, {})
+    assert update.no_change and update.meta["challenged"] is True
+    assert len(update.llm_calls) == 2 and len(llm.requests) == 2
+    assert opt.stalls == 1
+
+
+def test_without_challenge_a_decline_costs_one_call():
+    opt, llm = _x_optimizer([_DECLINE, _MOVE], challenge=False)
+    [update] = opt.ask([{"role": "user", "content": "make x better"}], 1, {})
+    assert update.no_change and "challenged" not in update.meta and len(llm.requests) == 1
+
+
+def test_an_unusable_reply_or_a_proposal_among_choices_is_not_challenged():
+    opt, llm = _x_optimizer(["not a reply"] * 3, max_repairs=2)
+    [update] = opt.ask([{"role": "user", "content": "x?"}], 1, {})
+    assert update.failure is not None and len(llm.requests) == 3  # the first ask and its two repairs, no challenge
+    opt, llm = _x_optimizer([_DECLINE, _MOVE, _MOVE])
+    updates = opt.ask([{"role": "user", "content": "x?"}], 2, {})
+    assert len(llm.requests) == 1 and any(u.values for u in updates)
