@@ -144,15 +144,16 @@ class FrontMemory:
 
     def shown(self) -> list[dict[str, Any]]:
         """The front members the prompt lists: best first on the first objective, at most
-        ``max_shown`` spread evenly from one end of the front to the other."""
+        ``max_shown``: the best on each objective first, then others spread evenly along the front."""
         sign = -1.0 if self.objectives.senses[0] == "maximize" else 1.0
         members = sorted(self.front(), key=lambda e: [sign * e["objectives"][0], *e["objectives"][1:]])
         if len(members) <= self.max_shown:
             return members
-        if self.max_shown == 1:
-            return members[:1]
-        last = len(members) - 1
-        return [members[round(i * last / (self.max_shown - 1))] for i in range(self.max_shown)]
+        best = [max(range(len(members)), key=lambda i: (1.0 if sense == "maximize" else -1.0) * members[i]["objectives"][j])
+                for j, sense in enumerate(self.objectives.senses)]
+        last, m = len(members) - 1, max(self.max_shown - 1, 1)
+        chosen = list(dict.fromkeys([*best, *(round(i * last / m) for i in range(self.max_shown))]))
+        return [members[i] for i in sorted(chosen[: self.max_shown])]
 
     def section(self, current: Mapping[str, Any], limit: int | None = None) -> str:
         """The prompt section (``"\\n# The front ...\\n"``), or "" before a candidate has objective values.

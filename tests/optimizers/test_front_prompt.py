@@ -172,3 +172,16 @@ def test_dominated_counts_agree_with_dominates():
     counts = dominated_counts(many, ("maximize", "maximize"))
     for i in (0, 36, 600, 1099):
         assert counts[i] == sum(dominates(q, many[i], ("maximize", "maximize")) for q in many)
+
+
+def test_with_three_objectives_the_best_on_each_is_shown_and_named():
+    senses = {"a": "maximize", "b": "maximize", "c": "maximize"}
+    memory = FrontMemory(Objectives.of(senses), max_shown=3)
+    for i in range(30):  # on a plane a + b + c = 30: all on the front
+        a, b = i, (7 * i) % (30 - i) if i < 29 else 0
+        memory.observe({"k": i}, Feedback(score=a, metrics={"a": a, "b": b, "c": 30 - a - b}))
+    shown = memory.shown()
+    for name in senses:
+        best = max(e["objectives"][list(senses).index(name)] for e in memory.front())
+        assert best in [e["objectives"][list(senses).index(name)] for e in shown], name
+    assert len(shown) == 3 and "(and 27 more on the front" in memory.section({"k": 0})
