@@ -135,8 +135,9 @@ class StepPrinter:
         statuses = rec.statuses or ["failed"] * len(rec.candidate_scores)
         cands = ", ".join((st if st in ("pruned", "timeout") else "failed") if s is None else f"{s:.6g}"
                           for s, st in zip(rec.candidate_scores, statuses)) or "no change"
+        front = "" if rec.front_size is None else f"  front {rec.front_size} (hypervolume {rec.hypervolume or 0:.6g})"
         self._say(f"step {rec.step}{of}  best {best}  candidates [{cands}]{'  accepted' if rec.accepted else ''}"
-                  f"  tokens {rec.tokens}  {format_usd(rec.cost_usd)}  {rec.seconds:.2f}s")
+                  f"{front}  tokens {rec.tokens}  {format_usd(rec.cost_usd)}  {rec.seconds:.2f}s")
 
 
 def report_path(template: str | None, run: dict[str, Any]) -> Path:

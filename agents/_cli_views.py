@@ -53,13 +53,18 @@ def list_runs(store: RunStore, *, job: str | None, status: str | None, limit: in
 
 
 def show_run(store: RunStore, run: dict[str, Any], *, as_json: bool, out: Console) -> None:
+    from agents._cli_front import front_of, print_front
+
     steps = store.steps(run["id"])
     cfg = run.get("config") or {}
     tally = store.tally(run["id"])
+    front = front_of(store, run)  # None for a single-objective run
+    fronts = {f["step"]: f for f in store.fronts(run["id"])} if front is not None else {}
     if as_json:
         _echo_json({"run": run, "steps": [{k: v for k, v in s.items() if k != "graph"} for s in steps],
                     "outcomes": tally["outcomes"], "proposal_failures": tally["failures"],
-                    "first_error": cfg.get("first_error")})
+                    "first_error": cfg.get("first_error"), **({"front": front, "fronts": list(fronts.values())}
+                                                              if front is not None else {})})
         return
     job = cfg.get("job") or {}
     opt = cfg.get("optimizer") or {}
@@ -77,12 +82,17 @@ def show_run(store: RunStore, run: dict[str, Any], *, as_json: bool, out: Consol
                        ("updated", when(run.get("updated_at")))):
         meta.add_row(key, redact_text(str(value)))
     out.print(meta)
-    table = Table("step", "best so far", "best candidate", "accepted", "tokens", "USD", "seconds", box=None)
+    several = ("front", "hypervolume") if front is not None else ()
+    table = Table("step", "best so far", "best candidate", "accepted", *several, "tokens", "USD", "seconds", box=None)
     for s in steps:
+        f = fronts.get(s["step"]) or {}
         table.add_row(str(s["step"]), _num(s.get("incumbent_score")), _num(s.get("best_candidate_score")),
-                      "✓" if s.get("accepted") and s["step"] else "", str(s.get("tokens") or 0),
-                      _step_usd(s), f"{s.get('seconds') or 0:.2f}")
+                      "✓" if s.get("accepted") and s["step"] else "",
+                      *((str(f.get("size", "—")), _num(f.get("hypervolume"))) if several else ()),
+                      str(s.get("tokens") or 0), _step_usd(s), f"{s.get('seconds') or 0:.2f}")
     out.print(table)
+    if front is not None:
+        print_front(front, out)
     values = Table("parameter", "best value", box=None)
     for name, value in (run.get("best_values") or {}).items():
         values.add_row(redact_text(name), redact_text(_short(value, 100)))

@@ -1,11 +1,11 @@
 """The front of a multi-objective run in its report: how it grew step by step, and its hypervolume.
 
-The front is computed from what the store already holds: each candidate's objective values
-are read from its feedback's metrics, and after each step the front is the non-dominated
-feasible candidates evaluated so far (:func:`trace_core.non_dominated`). Its hypervolume
-(:func:`trace_core.hypervolume`) is taken against one reference point for the whole run:
-the run config's ``reference`` when it has one, else just past the worst value of each
-objective among the run's candidates, so the line only rises as the front grows.
+The fronts are recomputed from the stored candidates by the rule the run kept them by
+(:mod:`agents._front`): each candidate's objective values are read from its feedback's
+metrics, and after each step the front is the non-dominated feasible candidates evaluated
+so far. The hypervolume after each step is measured against the reference point of that
+rule (the declared one, else just past the worst values observed so far), so the numbers
+are those ``tracetune show`` lists; the members' table is the stored last front.
 
 Two objectives are drawn as a scatter (every candidate faint, the front highlighted, the
 front after each step where it changed as a line from faint to dark); more objectives as
@@ -21,8 +21,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from agents._front import hypervolume_of, objectives_from_config, reference_for
 from agents._report_svg import _e, _fmt, _Frame, _svg, ticks
-from trace_core import Objectives, hypervolume, non_dominated
+from trace_core import Objectives, non_dominated
 
 __all__ = ["FrontHistory", "front_history", "front_section", "run_objectives"]
 
@@ -33,27 +34,19 @@ _LINES = 40  # front lines on the main 2-D chart: the most recent changes
 _FRONT, _FAINT, _BAD = "#2563eb", "#94a3b8", "#dc2626"
 
 
-def run_objectives(run: Mapping[str, Any]) -> Objectives | None:
-    """The run's objectives (two or more): its config's ``objectives`` (and ``constraints``),
-    else those its registered task class declares; None for a single-objective run."""
-    config = run.get("config") or {}
-    spec, constraints = config.get("objectives"), config.get("constraints") or ()
-    if not spec:
-        name = (config.get("task") or {}).get("name") or run.get("task")
-        try:
-            from tasks.registry import task_class
-
-            cls = task_class(str(name))
-        except Exception:  # noqa: BLE001 - an unknown or custom task: no front to draw
-            return None
-        spec, constraints = getattr(cls, "objectives", None), getattr(cls, "constraints", ())
-    if not isinstance(spec, Mapping) or len(spec) < 2:
-        return None
+def _recorded(run: Mapping[str, Any]) -> tuple[Objectives, tuple[float, ...] | None] | None:
+    """The objectives and declared reference point a run recorded in its config, or None."""
     try:
-        return Objectives.of(spec, constraints)
-    except ValueError:
-        log.warning("run %s has objectives the report cannot read: %r", run.get("id"), spec)
+        return objectives_from_config(run.get("config"))
+    except (KeyError, TypeError, ValueError):
+        log.warning("run %s has objectives in its config that cannot be read", run.get("id"))
         return None
+
+
+def run_objectives(run: Mapping[str, Any]) -> Objectives | None:
+    """The objectives (and constraints) a multi-objective run recorded in its config; None for one objective."""
+    found = _recorded(run)
+    return None if found is None else found[0]
 
 
 @dataclass(frozen=True)
@@ -72,11 +65,11 @@ class FrontHistory:
     """The candidates with objective values, and after each step the front and its hypervolume.
 
     ``fronts[step]`` indexes ``points``; ``changed`` lists the steps whose front differs from
-    the step before (the first step with a front included)."""
+    the step before; ``reference`` is the last step's reference point."""
 
     objectives: Objectives
     points: tuple[Point, ...]
-    reference: tuple[float, ...]
+    reference: tuple[float, ...] | None
     fronts: dict[int, tuple[int, ...]]
     hypervolumes: tuple[tuple[int, float], ...]
     changed: tuple[int, ...]
@@ -86,57 +79,59 @@ class FrontHistory:
         return self.fronts[max(self.fronts)] if self.fronts else ()
 
 
-def _reference(config: Mapping[str, Any], objectives: Objectives, points: Sequence[Point]) -> tuple[float, ...]:
-    given = config.get("reference")
-    if isinstance(given, Sequence) and len(given) == len(objectives.names):
-        return tuple(float(v) for v in given)
-    out = []
-    for j, sense in enumerate(objectives.senses):
-        column = [p.values[j] for p in points]
-        worst, best = (min(column), max(column)) if sense == "maximize" else (max(column), min(column))
-        margin = abs(best - worst) * 0.1 or abs(worst) * 0.1 or 1.0
-        out.append(worst - margin if sense == "maximize" else worst + margin)
-    return tuple(out)
-
-
-def front_history(run: Mapping[str, Any], steps: Sequence[Mapping[str, Any]],
-                  candidates: Sequence[Mapping[str, Any]]) -> FrontHistory | None:
-    """The front after each step of a multi-objective run; None for one objective or no valued candidate."""
-    objectives = run_objectives(run)
-    if objectives is None:
-        return None
+def _points(objectives: Objectives, candidates: Sequence[Mapping[str, Any]]) -> list[Point]:
+    """The candidates that were evaluated without failing and hold every objective, in step order."""
     points = []
     for c in sorted(candidates, key=lambda c: (c["step"], c["idx"])):
-        metrics = (c.get("feedback") or {}).get("metrics") or {}
-        if c.get("status") not in (None, "done") or not isinstance(metrics, Mapping):
+        feedback = c.get("feedback") or {}
+        metrics = feedback.get("metrics") or {}
+        if c.get("status") not in (None, "done") or (feedback.get("details") or {}).get("failed") \
+                or not isinstance(metrics, Mapping):
             continue
         clean = {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
         values = objectives.values(clean)
         if values is not None and all(math.isfinite(v) for v in values):
             points.append(Point(c["step"], c["idx"], values, objectives.feasible(clean), c.get("values") or {}))
+    return points
+
+
+def front_history(run: Mapping[str, Any], steps: Sequence[Mapping[str, Any]],
+                  candidates: Sequence[Mapping[str, Any]]) -> FrontHistory | None:
+    """The front after each step of a multi-objective run; None for one objective or no valued candidate."""
+    found = _recorded(run)
+    if found is None:
+        return None
+    objectives, declared = found
+    points = _points(objectives, candidates)
     if not points:
         return None
-    reference = _reference(run.get("config") or {}, objectives, [p for p in points if p.feasible] or points)
+    senses = objectives.senses
     fronts: dict[int, tuple[int, ...]] = {}
     hvs: list[tuple[int, float]] = []
     changed: list[int] = []
     front: tuple[int, ...] = ()
-    seen = 0  # points are in step order: those up to ``seen`` are counted
+    worst: tuple[float, ...] | None = None
+    reference: tuple[float, ...] | None = None
+    seen = 0  # points are in step order: those before ``seen`` are counted
     for step in sorted({s["step"] for s in steps} | {p.step for p in points}):
         new = []
         while seen < len(points) and points[seen].step <= step:
-            new += [seen] if points[seen].feasible else []
+            p = points[seen]
+            if p.feasible:
+                new.append(seen)
+                worst = p.values if worst is None else tuple(
+                    (min if sense == "maximize" else max)(w, v) for w, v, sense in zip(worst, p.values, senses))
             seen += 1
         if new:  # a dominated candidate never comes back: the new front is among the old front and the new ones
             pool = [*front, *new]
-            kept = tuple(pool[i] for i in non_dominated([points[i].values for i in pool], objectives.senses))
-            if kept != front:
-                changed.append(step)
-                front = kept
-                hv = hypervolume([points[i].values for i in front], reference, objectives.senses)
+            kept = tuple(pool[i] for i in non_dominated([points[i].values for i in pool], senses))
+            changed += [step] if kept != front else []
+            front = kept
         fronts[step] = front
         if front:
-            hvs.append((step, hv))
+            members = [points[i].values for i in front]
+            reference = declared or reference_for([*members, *([worst] if worst else [])], senses)
+            hvs.append((step, hypervolume_of(members, senses, reference)))
     return FrontHistory(objectives, tuple(points), reference, fronts, tuple(hvs), tuple(changed))
 
 
@@ -267,9 +262,27 @@ def _panels(h: FrontHistory) -> list[int]:
     return sorted({steps[round(k * last / (_PANELS - 1))] for k in range(_PANELS)})
 
 
+def _table(h: FrontHistory, stored: Mapping[str, Any] | None) -> str:
+    """The last front's members: the stored ones with what each changed, else the recomputed ones' values."""
+    names = h.objectives.names
+    head = "".join(f"<th>{_e(n)} ({_e(s)})</th>" for n, s in zip(names, h.objectives.senses))
+    if stored and stored.get("members"):
+        rows = "".join(f"<tr><td>{m['step']}</td><td>{m['candidate']}</td>"
+                       + "".join(f"<td>{_fmt(v)}</td>" for v in m["objectives"])
+                       + f"<td><code>{_e(_params(m.get('changed') or {}) or ('starting values' if not m['step'] else '—'))}"
+                       "</code></td></tr>" for m in stored["members"])
+        what = "what changed"
+    else:
+        rows = "".join(f"<tr><td>{p.step}</td><td>{p.idx}</td>" + "".join(f"<td>{_fmt(v)}</td>" for v in p.values)
+                       + f"<td><code>{_e(_params(p.params))}</code></td></tr>" for p in (h.points[i] for i in h.last))
+        what = "values"
+    return f'<table class="steps front"><tr><th>step</th><th>candidate</th>{head}<th>{what}</th></tr>{rows}</table>'
+
+
 def front_section(run: Mapping[str, Any], steps: Sequence[Mapping[str, Any]],
-                  candidates: Sequence[Mapping[str, Any]]) -> str:
-    """The report's section on the front (HTML), or "" for a single-objective run."""
+                  candidates: Sequence[Mapping[str, Any]], stored: Mapping[str, Any] | None = None) -> str:
+    """The report's section on the front (HTML), or "" for a single-objective run; ``stored``
+    is the run's last stored front (:meth:`RunStore.front`), whose members the table lists."""
     try:
         h = front_history(run, steps, candidates)
     except Exception as e:  # noqa: BLE001 - the front decorates a report; it must not sink it
@@ -277,46 +290,33 @@ def front_section(run: Mapping[str, Any], steps: Sequence[Mapping[str, Any]],
         return f'<section id="front"><h2>Front</h2><p class="none">The front could not be computed: {_e(e)}</p></section>'
     if h is None:
         return ""
-    names = h.objectives.names
+    names, senses = h.objectives.names, h.objectives.senses
     last = max(h.fronts)
 
     def draw(step: int, small: bool = False) -> str:
+        if len(names) == 1:
+            return ""
         size = (320, 220) if small else (640, 320)
         return scatter(h, step, size=size, lines=not small) if len(names) == 2 else parallel(h, step, size=size)
 
     hv = dict(h.hypervolumes).get(last)
-    reference = ", ".join(f"{n} {_fmt(v)}" for n, v in zip(names, h.reference))
+    size = len(stored["members"]) if stored and stored.get("members") is not None else len(h.last)
+    title = f"<h2>Front ({size} candidates, hypervolume {'—' if hv is None else f'{hv:.6g}'})</h2>"
+    reference = "—" if h.reference is None else ", ".join(f"{n} {_fmt(v)}" for n, v in zip(names, h.reference))
     about = (f"<p>{len(h.last)} candidate(s) on the front after step {last}, of {len(h.points)} with objective "
              f"values; hypervolume {_fmt(hv) if hv is not None else '—'} against the reference point "
-             f"({_e(reference)}). Objectives: {_e(', '.join(f'{s} {n}' for n, s in zip(names, h.objectives.senses)))}"
+             f"({_e(reference)}). Objectives: {_e(', '.join(f'{s} {n}' for n, s in zip(names, senses)))}"
              + (f"; constraints: {_e('; '.join(str(c) for c in h.objectives.constraints))}" if h.objectives.constraints
-                else "") + ". Faint: dominated; blue: on the front; red outline: infeasible.</p>")
+                else "") + (". Faint: dominated; blue: on the front; red outline: infeasible." if len(names) > 1
+                            else ".") + "</p>")
+    main = f"<figure>{draw(last)}</figure>" if len(names) > 1 else ""
+    if not h.hypervolumes:
+        return (f'<section id="front">{title}{about}<p class="none">No feasible candidate yet, so there is '
+                f"no front.</p>{main}</section>")
     small = "".join(f'<figure>{draw(s, small=True)}'
                     f'<figcaption>after step {s}: {len(h.fronts[s])} on the front</figcaption></figure>'
-                    for s in _panels(h))
-    rows = "".join(f"<tr><td>{p.step}:{p.idx}</td>" + "".join(f"<td>{_fmt(v)}</td>" for v in p.values)
-                   + f"<td><code>{_e(_params(p.params))}</code></td></tr>" for p in (h.points[i] for i in h.last))
-    table = (f'<table class="front"><tr><th>step:candidate</th>{"".join(f"<th>{_e(n)}</th>" for n in names)}'
-             f"<th>values</th></tr>{rows}</table>")
-    if not h.hypervolumes:
-        return (f'<section id="front"><h2>Front</h2>{about}<p class="none">No feasible candidate yet, so there is '
-                f'no front.</p><figure>{draw(last)}</figure></section>')
-    return (f'<section id="front"><h2>Front</h2>{about}<figure>{draw(last)}</figure>'
-            f'<h3>Hypervolume per step</h3><figure>{hypervolume_chart(h)}</figure>'
-            f'<h3>The front at each step where it changed</h3><div class="charts">{small}</div>'
-            f"<h3>On the front after step {last}</h3>{table}</section>")
-
-
-def front_line(run: Mapping[str, Any], steps: Sequence[Mapping[str, Any]],
-               candidates: Sequence[Mapping[str, Any]]) -> str:
-    """One line for the text summary (``front: 3 candidates, hypervolume 1.2``), or "" for one objective."""
-    try:
-        h = front_history(run, steps, candidates)
-    except Exception:  # noqa: BLE001 - the summary must still be written
-        log.warning("could not compute the front of run %s", run.get("id"), exc_info=True)
-        return ""
-    if h is None:
-        return ""
-    hv = dict(h.hypervolumes).get(max(h.fronts))
-    return (f"front: {len(h.last)} non-dominated candidate(s) of {len(h.points)}, hypervolume "
-            f"{_fmt(hv) if hv is not None else '—'} ({', '.join(f'{s} {n}' for n, s in zip(h.objectives.names, h.objectives.senses))})")
+                    for s in _panels(h)) if len(names) > 1 else ""
+    panels = f'<h3>The front at each step where it changed</h3><div class="charts">{small}</div>' if small else ""
+    return (f'<section id="front">{title}{about}{main}'
+            f'<h3>Hypervolume per step</h3><figure>{hypervolume_chart(h)}</figure>{panels}'
+            f"<h3>On the front after step {last}</h3>{_table(h, stored)}</section>")

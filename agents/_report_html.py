@@ -10,7 +10,6 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from agents._report_front import front_section
 from agents._report_svg import bar_chart, graph_svg, score_chart
 from agents.report import RunReport, when, why_stopped
 from trace_core.llm.redact import clean_text, redact, redact_text
@@ -223,5 +222,11 @@ def render(rep: RunReport, designs_dir: Any = None) -> str:
         script=_asset("report.js"), name=_e(rep.run["name"]), header=_header(rep), comparison=_comparison(rep),
         summary=_e(rep.summary()), score_plot=score_chart(rep.steps, rep.candidates, rep.direction),
         cost_plots=_costs(rep), graph=_graph(rep), values=_values(rep), steps=_steps(rep),
-        llm_calls=_llm_calls(rep), data=_data(rep), designs=_designs(rep, designs_dir),
-        front=front_section(rep.run, rep.steps, rep.candidates)))
+        llm_calls=_llm_calls(rep), data=_data(rep), designs=_designs(rep, designs_dir), front=_front(rep)))
+
+
+def _front(rep: RunReport) -> str:
+    """A multi-objective run's front at each step and its hypervolume ("" for one objective)."""
+    from agents._report_front import front_section
+
+    return front_section(rep.run, rep.steps, rep.candidates, rep.front)

@@ -5,8 +5,12 @@ Version 1 (stores written before the records of :mod:`agents.records`) kept a
 ``values`` are its snapshot) and records why a proposal failed (``failure_kind``,
 ``failure``). Version 3 adds ``leases``, the one owner of each run (a row per
 run being worked on: host, process id, a token and a heartbeat time); a version 2 store
-gains the empty table. A store of a newer version than this code reads is refused with its
-version; an older one is migrated in one transaction when it is opened.
+gains the empty table. Version 4 keeps the front of a multi-objective run at each step:
+``fronts`` (one row per step: the hypervolume, the reference point it was measured
+against, the worst objective values observed) and ``front_members`` (one row per candidate on the front after that step); a
+version 3 store gains the empty tables, and its runs, all single-objective, read as before.
+A store of a newer version than this code reads is refused with its version; an older one
+is migrated in one transaction when it is opened.
 """
 
 from __future__ import annotations
@@ -20,9 +24,9 @@ from sqlalchemy.engine import Connection
 from trace_core.errors import ConfigError
 
 __all__ = ["SCHEMA_VERSION", "meta", "runs", "steps", "candidates", "evaluations", "llm_calls", "optimizer_states",
-           "leases", "store_info", "prepare"]
+           "leases", "fronts", "front_members", "store_info", "prepare"]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 meta = sa.MetaData()
 
@@ -140,6 +144,23 @@ leases = sa.Table(  # version 3: who works on a run now (agents._lease)
     sa.Column("token", sa.String(40), nullable=False),
     sa.Column("heartbeat", sa.Float, nullable=False),  # seconds since the epoch
 )
+fronts = sa.Table(  # version 4: a multi-objective run's front after each step (agents._front)
+    "fronts", meta,
+    sa.Column("run_id", sa.String(32), primary_key=True),
+    sa.Column("step", sa.Integer, primary_key=True),
+    sa.Column("size", sa.Integer),
+    sa.Column("hypervolume", sa.Float),
+    sa.Column("reference", JSONText),  # the point the hypervolume is measured against, one value per objective
+    sa.Column("worst", JSONText),  # the worst value of each objective observed so far (agents._front)
+)
+front_members = sa.Table(  # version 4: which candidates are on the front after a step
+    "front_members", meta,
+    sa.Column("run_id", sa.String(32), primary_key=True),
+    sa.Column("step", sa.Integer, primary_key=True),
+    sa.Column("member_step", sa.Integer, primary_key=True),  # the step that made the candidate
+    sa.Column("member_idx", sa.Integer, primary_key=True),  # its index among that step's candidates
+    sa.Column("objectives", JSONText),  # its objective values, in the objectives' order
+)
 
 
 def version(conn: Connection) -> int | None:
@@ -171,7 +192,7 @@ def prepare(conn: Connection, where: str) -> None:
                           f"(up to {SCHEMA_VERSION}); upgrade tracetune, or use another store")
     if found == 1:
         _migrate_1(conn)
-    meta.create_all(conn)
+    meta.create_all(conn)  # versions 2 -> 3 and 3 -> 4 only add tables
     if found != SCHEMA_VERSION:
         conn.execute(store_info.delete().where(store_info.c.key == "schema_version"))
         conn.execute(store_info.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))

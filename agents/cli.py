@@ -164,11 +164,16 @@ def run(
     if missing:
         raise _fail(missing)
     previous = next(iter(runs.list_runs(job_key=job.name, status="finished", limit=1)), None)
+    if warm:
+        from agents._front_report import warm_start_row
+
+        previous = warm_start_row(runs, previous)  # a multi-objective run: one member of its front
     initial = warm_values(previous, task, err) if warm else None
     run_id = uuid.uuid4().hex[:12]  # chosen here: another worker may run the same job on this store
     extra = {"job": job.stored(), "job_file": str(job_file.resolve()),
              "previous_run": previous["id"] if previous else None,
              "warm_start_from": previous["id"] if initial else None, "fail_on_regression": pct,
+             "warm_start_member": previous.get("warm_member") if initial else None,
              "report": None if no_report else (report or job.report)}
     if llm is not None:
         extra["llm_option"] = stored_llm_option(llm)  # `tracetune resume` uses the same LLM
@@ -311,7 +316,7 @@ def list_(
 @app.command()
 def show(run_id: Annotated[str, typer.Argument(metavar="RUN")], store: StoreOpt = None,
          as_json: JsonOpt = False) -> None:
-    """Show a run: settings, scores, spending, steps and best values."""
+    """Show a run: settings, scores, spending, steps and best values (and its front, with several objectives)."""
     runs = _store(store)
     views.show_run(runs, _get_run(runs, run_id), as_json=as_json, out=stdout_console())
 
@@ -338,18 +343,32 @@ def export(
     store: StoreOpt = None,
     step: Annotated[int | None, typer.Option("--step", metavar="STEP", help="The values after this step instead of the best.")] = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", metavar="PATH", help="Write to this file, not stdout.")] = None,
+    front: Annotated[bool, typer.Option("--front", help="A multi-objective run's front (after --step, default the "
+                                        "last): objective values and parameter values of each candidate on it.")] = False,
+    fmt: Annotated[str, typer.Option("--format", metavar="FORMAT", help="json, or csv (with --front).")] = "json",
 ) -> None:
-    """Print a run's best parameter values as JSON (name -> value).
+    """Print a run's best parameter values as JSON (name -> value), or its front (--front).
 
     Key-shaped text in the values is redacted.
     """
+    from agents._cli_front import FORMATS, front_of, front_text
+
+    if fmt not in FORMATS or (fmt == "csv" and not front):
+        raise _fail(f"--format {fmt!r}: use json, or csv with --front")
     runs = _store(store)
     row = _get_run(runs, run_id)
     try:
-        values = row.get("best_values") or {} if step is None else runs.snapshot(row["id"], step)
+        if front:
+            data = front_of(runs, row, step)
+            if data is None:
+                raise ConfigError(f"run {row['id']} has one objective, so it keeps no front; export its best "
+                                  "values without --front")
+            text = front_text(data, fmt)
+        else:
+            values = row.get("best_values") or {} if step is None else runs.snapshot(row["id"], step)
+            text = json.dumps(redact(values), indent=2, sort_keys=True, ensure_ascii=False)
     except ConfigError as e:
         raise _fail(str(e)) from None
-    text = json.dumps(redact(values), indent=2, sort_keys=True, ensure_ascii=False)
     if output is None:
         typer.echo(text)
     else:

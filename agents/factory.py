@@ -11,7 +11,7 @@ from trace_core import Budget, Parameter
 from trace_core.errors import ConfigError
 from trace_core.feedback import Direction
 
-__all__ = ["build_llm", "build_optimizer", "optimizer_spec", "task_spec", "objectives_spec", "build_task_from_spec"]
+__all__ = ["build_llm", "build_optimizer", "optimizer_spec", "task_spec", "build_task_from_spec"]
 
 log = logging.getLogger(__name__)
 
@@ -52,13 +52,13 @@ def build_optimizer(
     vocabulary: Sequence[str] | None = None,
     objective: str | None = None,
     templates: Mapping[str, str] | None = None,
-    objectives: Mapping[str, str] | None = None,
-    constraints: Sequence[Any] = (),
+    objectives: Mapping[str, Any] | None = None,
 ) -> Any:
     """An optimizer from a spec such as ``{"name": "search", "sampler": "tpe"}``.
 
-    A multi-objective task's ``objectives`` and ``constraints`` go to the LLM optimizers
-    (OptoPrime, OPRO), whose prompt then shows the front, unless the spec sets them."""
+    ``objectives`` (``{"objectives": {...}, "constraints": [...]}`` of a multi-objective
+    task) go to Search, OptoPrime and OPRO (whose prompt then shows the front), unless the
+    spec sets them."""
     import optimizers
 
     options = {k: v for k, v in spec.items() if k not in ("name", "instance")}
@@ -69,10 +69,11 @@ def build_optimizer(
         )
     if name not in OPTIMIZERS:
         raise ConfigError(f"unknown optimizer {name!r}; use one of {', '.join(OPTIMIZERS)}")
+    if objectives and name in ("search", "default", "optoprime", "opro"):  # Search, OptoPrime and OPRO take them
+        options = {**objectives, **options}
     if name == "default":
         if llm is not None:  # Search-only options do not apply to the LLM optimizer
             options = {k: v for k, v in options.items() if k not in _SEARCH_ONLY}
-            options.update(_objectives(options, objectives, constraints))
         opt = optimizers.default(parameters, llm=llm, seed=seed, vocabulary=vocabulary, objective=objective, **options)
     elif name == "search":
         opt = optimizers.Search(parameters, seed=seed, **options)
@@ -90,30 +91,9 @@ def build_optimizer(
         cls = optimizers.OptoPrime if name == "optoprime" else optimizers.OPRO
         if objective and "objective" not in options:
             options["objective"] = objective
-        options.update(_objectives(options, objectives, constraints))
         opt = cls(parameters, llm, **options)
     opt.direction = direction
     return opt
-
-
-def _objectives(options: Mapping[str, Any], objectives: Mapping[str, str] | None,
-                constraints: Sequence[Any]) -> dict[str, Any]:
-    """The task's objectives and constraints for an LLM optimizer whose spec does not set them."""
-    if not objectives or "objectives" in options:
-        return {}
-    return {"objectives": dict(objectives), "constraints": list(constraints or ())}
-
-
-def objectives_spec(task: Any) -> dict[str, Any]:
-    """``{"objectives": {...}, "constraints": ["metric >= bound", ...]}`` for a run's config when
-    ``task`` has several objectives (reports and chat read them), else ``{}``."""
-    objectives = getattr(task, "objectives", None)
-    if not objectives:
-        return {}
-    from trace_core import Objectives
-
-    parsed = Objectives.of(objectives, getattr(task, "constraints", ()) or ())
-    return {"objectives": parsed.as_dict(), "constraints": [str(c) for c in parsed.constraints]}
 
 
 def task_spec(task: Any) -> dict[str, Any] | None:
@@ -124,7 +104,9 @@ def task_spec(task: Any) -> dict[str, Any] | None:
 
         s = spec()
         if is_registered(s.get("name", "")):
-            out = {"name": s["name"], "options": s.get("options", {})}
+            from agents._job_objectives import objective_overrides
+
+            out = {"name": s["name"], "options": s.get("options", {}), **objective_overrides(task)}
             data = {k: s[k] for k in ("train", "val") if k in s}
             if data:  # examples given to optimize(): kept only if they survive JSON (else resume needs task=)
                 try:
@@ -140,6 +122,7 @@ def task_spec(task: Any) -> dict[str, Any] | None:
 def build_task_from_spec(spec: Mapping[str, Any]) -> Any:
     """A task from ``{"name": registered, "options": {...}}`` or
     ``{"workflow": "module:fn", "feedback": "module:fn", "train": [...], ...}``."""
+    from agents._job_objectives import apply_objectives
     from tasks.registry import build_task, load_target
 
     if "name" in spec:
@@ -148,7 +131,7 @@ def build_task_from_spec(spec: Mapping[str, Any]) -> Any:
             from agents.workflow import WithData
 
             task = WithData(task, spec.get("train"), spec.get("val"))
-        return task
+        return apply_objectives(task, spec)
     if "workflow" in spec:
         from agents.workflow import WorkflowTask
 
@@ -156,6 +139,7 @@ def build_task_from_spec(spec: Mapping[str, Any]) -> Any:
         if isinstance(workflow, type):
             workflow = workflow()
         feedback = load_target(spec["feedback"])
-        return WorkflowTask(workflow, feedback, train=spec.get("train"), val=spec.get("val"),
-                            direction=spec.get("direction", "maximize"), name=spec.get("label"))
+        return apply_objectives(WorkflowTask(workflow, feedback, train=spec.get("train"), val=spec.get("val"),
+                                             direction=spec.get("direction", "maximize"), name=spec.get("label")),
+                                spec)
     raise ConfigError(f"a task spec needs 'name' (a registered task) or 'workflow' and 'feedback'; got {dict(spec)}")

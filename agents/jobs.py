@@ -37,6 +37,7 @@ from agents._job_checks import (
     secret_problems,
     task_problems,
 )
+from agents._job_objectives import objective_problems
 from agents.factory import OPTIMIZERS
 from trace_core import Budget
 from trace_core.errors import ConfigError
@@ -99,6 +100,24 @@ class TaskSpec(_Strict):
     train: list[Any] | str | None = None
     val: list[Any] | str | None = None
     direction: Literal["maximize", "minimize"] = "maximize"
+    #: several objectives, constraints and a reference point (see agents._job_objectives)
+    objectives: dict[str, Literal["maximize", "minimize"]] | None = None
+    constraints: list[str] = Field(default_factory=list)
+    reference_point: list[float] | dict[str, float] | None = None
+
+    @field_validator("objectives")
+    @classmethod
+    def _some_objective(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        if value is not None and not value:
+            raise ValueError('name at least one metric, e.g. { val_acc = "maximize" }')
+        return value
+
+    @field_validator("constraints")
+    @classmethod
+    def _constraints(cls, value: list[str]) -> list[str]:
+        from trace_core.objectives import Constraint
+
+        return [str(Constraint.parse(c)) for c in value]
 
     @field_validator("workflow", "feedback")
     @classmethod
@@ -126,12 +145,14 @@ class TaskSpec(_Strict):
 
     def spec(self) -> dict[str, Any]:
         """The spec :func:`agents.factory.build_task_from_spec` builds a task from."""
+        several = {k: v for k, v in (("objectives", self.objectives), ("constraints", self.constraints or None),
+                                     ("reference_point", self.reference_point)) if v is not None}
         if self.name is not None:
-            return {"name": self.name, "options": dict(self.options)}
+            return {"name": self.name, "options": dict(self.options), **several}
         from agents._job_checks import load_examples
 
         return {"workflow": self.workflow, "feedback": self.feedback, "direction": self.direction,
-                "train": load_examples(self.train), "val": load_examples(self.val)}
+                "train": load_examples(self.train), "val": load_examples(self.val), **several}
 
 
 class OptimizerSpec(_Strict):
@@ -361,7 +382,7 @@ def parse_job(data: Mapping[str, Any], *, source: str = "<job>", base_dir: str |
             and str(base) not in sys.path:
         sys.path.insert(0, str(base))  # user code next to the job file
     if task is not None:
-        problems += task_problems(task)
+        problems += task_problems(task) + objective_problems(task)
     if llm is not None:
         problems += llm_problems(llm)
     if optimizer is not None:

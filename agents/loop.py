@@ -13,10 +13,11 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from agents._failures import describe_error, first_error
+from agents._front import Front, front_config, restored_front, search_options
 from agents._forward import forward
 from agents.evaluate import EvalResult
 from agents.executors import Executor, Job, get_executor
-from agents.factory import build_llm, build_optimizer, build_task_from_spec, objectives_spec, optimizer_spec, task_spec
+from agents.factory import build_llm, build_optimizer, build_task_from_spec, optimizer_spec, task_spec
 from agents.records import Candidate, Proposal, RunResult, StepOutcome, StepRecord, Tally, best_of
 from agents.store import LeaseError, RunStore, open_store
 from agents.workflow import as_task
@@ -59,6 +60,7 @@ class Run:
         self.first_error: dict[str, Any] | None = None  # the run's first failed evaluation (stored with the run)
         self.measured = False  # whether a candidate was evaluated yet
         self.start_failed = False  # every candidate of the first evaluated step failed
+        self.front = Front.for_task(task)  # a multi-objective task: the run keeps a front (agents._front)
 
     def encode(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """Values as JSON data (the one encoder: each parameter's space)."""
@@ -97,6 +99,9 @@ class Run:
             self.opt.observe(values, result.feedback)
             start = Candidate(start.update, start.values, result)
             self.incumbent_score = self.initial_score = start.score
+            if self.front is not None:
+                self.front.offer(0, (start,))
+                self.incumbent_score = self.front.best_score()
         self.commit(0, (start,), accepted=True)
 
     def propose_step(self) -> Proposal:
@@ -144,12 +149,15 @@ class Run:
         the incumbent; True / False force the decision on the best candidate."""
         self.step += 1
         best = None if proposal.best is None else proposal.evaluated[proposal.best]
-        if accept is None:
+        if self.front is not None:  # several objectives: every candidate that enters the front is kept
+            entering = self.front.decide(self.step, proposal.candidates)
+            best, accept = (entering, entering is not None) if accept is None else (best, accept)
+        elif accept is None:
             accept = best is not None and _beats(best, self.incumbent_score, self.direction)
         accept = bool(accept and best is not None)
         if accept and best is not None:
             self.opt.apply(best.update)
-            self.incumbent_score = best.score
+            self.incumbent_score = best.score if self.front is None else self.front.best_score()
         return self.commit(self.step, proposal.candidates, accepted=accept, train_feedback=proposal.train_feedback,
                            graph=proposal.graph, seconds=time.perf_counter() - proposal.started)
 
@@ -161,7 +169,7 @@ class Run:
         row = self.store.step(self.run_id, step)
         update = self.opt.update(row["values"], reasoning=f"{reason} to step {step}")  # decodes the stored JSON
         self.opt.apply(update)
-        self.incumbent_score = row["incumbent_score"]
+        self.incumbent_score = row["incumbent_score"] if self.front is None else self.front.best_score()
         self.step += 1
         return self.commit(self.step, (Candidate(update, self.encode(update.values)),), accepted=True)
 
@@ -179,7 +187,7 @@ class Run:
         values = self.encode(self.opt.values())
         outcome = StepOutcome(step, values, self.incumbent_score, accepted, candidates, best_score,
                               self.opt.state_dict(), self.budget.spent, seconds, train_feedback, graph,
-                              self.initial_score)
+                              self.initial_score, None if self.front is None else self.front.state())
         self.store.commit(self.run_id, outcome)
         self.tokens += outcome.tokens
         self.cost = None if self.cost is None or outcome.cost_usd is None else self.cost + outcome.cost_usd
@@ -187,6 +195,8 @@ class Run:
         self.note_failures(step, evaluated)
         rec = StepRecord(step, self.incumbent_score, scores, accepted, values, outcome.tokens, outcome.cost_usd,
                          seconds, [c.status for c in evaluated])
+        if outcome.front is not None:
+            rec.front_size, rec.hypervolume = len(outcome.front.members), outcome.front.hypervolume
         self.history.append(rec)
         if self.on_step is not None:
             self.on_step(rec)
@@ -239,7 +249,8 @@ class Run:
         return RunResult(self.run_id, self.encode(self.opt.values()), self.incumbent_score,
                          self.initial_score, self.history, reason, self.budget.spent, self.direction,
                          self.tokens, self.cost, self.store.safe_url, dict(self.tally.outcomes),
-                         dict(self.tally.failures), self.first_error)
+                         dict(self.tally.failures), self.first_error,
+                         None if self.front is None else self.store.front(self.run_id))
 
 
 def _beats(candidate: Candidate, incumbent: float | None, direction: Direction) -> bool:
@@ -347,8 +358,7 @@ def optimize(
         opt = build_optimizer(optimizer_spec(optimizer), params, llm=llm_obj, direction=task.direction, seed=seed,
                               vocabulary=getattr(task, "vocabulary", None) or None,
                               objective=getattr(task, "description", None) or None,
-                              templates=getattr(task, "templates", None) or None,
-                              objectives=getattr(task, "objectives", None), constraints=getattr(task, "constraints", ()))
+                              templates=getattr(task, "templates", None) or None, objectives=search_options(task))
     else:
         opt = optimizer
         opt.direction = task.direction
@@ -359,7 +369,7 @@ def optimize(
         "llm": llm if isinstance(llm, (str, dict)) else None, "budget": budget.model_dump(), "k": k,
         "executor": executor if isinstance(executor, str) else executor.name, "seed": seed,
         "minibatch": minibatch, "workers": workers, "timeout": timeout, "target": target,
-        "evaluate_start": evaluate_start, **objectives_spec(task), **(extra_config or {}),
+        "evaluate_start": evaluate_start, **front_config(task), **(extra_config or {}),
     }
     run_name = name or getattr(task, "name", "run")
     ex = get_executor(executor, task, workers=workers, timeout=timeout)  # refused before a run row exists
@@ -420,14 +430,16 @@ def open_run(
         cfg.get("optimizer") or {"name": "default"}, params, llm=llm_obj, direction=task.direction,
         seed=cfg.get("seed", 0), vocabulary=getattr(task, "vocabulary", None) or None,
         objective=getattr(task, "description", None) or None, templates=getattr(task, "templates", None) or None,
-        objectives=getattr(task, "objectives", None), constraints=getattr(task, "constraints", ()))
+        objectives=search_options(task))
     opt.direction = task.direction
+    front = restored_front(store, run_id, task)  # before the executor: a front of other objectives is refused
     ex = get_executor(executor or cfg.get("executor", "thread"), task, workers=cfg.get("workers"),
                       timeout=cfg.get("timeout"))
     run = Run(task, opt, store, run_id, budget=budget, k=cfg.get("k", 1), executor=ex, seed=cfg.get("seed", 0),
               minibatch=cfg.get("minibatch"), on_step=on_step, should_stop=should_stop, target=cfg.get("target"),
               evaluate_start=cfg.get("evaluate_start", True))
     run.owns_executor = not isinstance(executor, Executor)
+    run.front = front
     last = store.last_step(run_id)
     if last is not None:
         for name, value in opt.validate(last["values"]).items():  # decodes the stored JSON

@@ -10,13 +10,16 @@ import dataclasses
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agents.evaluate import EvalResult
 from optimizers.base import Update
 from trace_core import better
 from trace_core.feedback import Direction
 from trace_core.outcome import Outcome, score
+
+if TYPE_CHECKING:
+    from agents._front import FrontState
 
 __all__ = ["Candidate", "Proposal", "StepOutcome", "StepRecord", "RunResult", "NO_CHANGE"]
 
@@ -114,6 +117,7 @@ class StepOutcome:
     train_feedback: Any = None
     graph: str | None = None
     initial_score: float | None = None  # written on step 0
+    front: FrontState | None = None  # a multi-objective run's front after the step (agents._front)
 
     @property
     def tokens(self) -> int:
@@ -139,6 +143,8 @@ class StepRecord:
     cost_usd: float | None = 0.0  # None: the price of a call is unknown
     seconds: float = 0.0
     statuses: list[str] = field(default_factory=list)  # the Outcome of each evaluated candidate
+    front_size: int | None = None  # a multi-objective run: candidates on the front after the step
+    hypervolume: float | None = None  # ... and its hypervolume
 
 
 @dataclass
@@ -163,6 +169,7 @@ class RunResult:
     outcomes: dict[str, int] = field(default_factory=dict)
     proposal_failures: dict[str, int] = field(default_factory=dict)
     first_error: dict[str, Any] | None = None
+    front: dict[str, Any] | None = None  # a multi-objective run's front (RunStore.front); None for one objective
 
     @property
     def improved(self) -> bool:

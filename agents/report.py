@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 from agents._failures import counts_of, describe_error, failure_counts
-from agents._report_front import front_line
 from agents.store import RunStore, open_store
 from trace_core.feedback import better
 from trace_core.llm.redact import clean_text, redact_text
@@ -53,6 +52,7 @@ class Comparison:
     direction: str
     change: float | None
     percent: float | None
+    measure: str = "score"  # "hypervolume": two multi-objective runs' fronts (agents._front_report)
 
     @property
     def verdict(self) -> str:
@@ -65,13 +65,16 @@ class Comparison:
         return self.percent is not None and self.percent < 0 and -self.percent > percent
 
     def describe(self) -> str:
+        several = self.measure != "score"
         if self.change is None:
-            return f"not comparable with run {self.previous_id} (a score is missing)"
+            why = "its front or its objectives differ" if several else "a score is missing"
+            return f"not comparable with run {self.previous_id} ({why})"
         if self.change == 0:
-            return f"the same as run {self.previous_id} ({_num(self.score)})"
+            return f"the same as run {self.previous_id} ({self.measure + ' ' if several else ''}{_num(self.score)})"
         pct = "" if self.percent is None or math.isinf(self.percent) else f", {abs(self.percent):.3g}%"
-        return (f"{self.verdict} than run {self.previous_id} by {abs(self.change):.4g}{pct} "
-                f"({_num(self.previous_score)} → {_num(self.score)}, {self.direction})")
+        how = f"{self.measure} {_num(self.previous_score)} → {_num(self.score)}" if several else \
+            f"{_num(self.previous_score)} → {_num(self.score)}, {self.direction}"
+        return f"{self.verdict} than run {self.previous_id} by {abs(self.change):.4g}{pct} ({how})"
 
 
 def compare(score: float | None, previous: dict[str, Any], direction: str) -> Comparison:
@@ -164,13 +167,19 @@ class RunReport:
     candidates: list[dict[str, Any]]
     llm_calls: list[dict[str, Any]]
     previous: dict[str, Any] | None = None
+    front: dict[str, Any] | None = None  # a multi-objective run's last front (RunStore.front)
+    front_comparison: Comparison | None = None  # ... and its hypervolume against the previous run's
 
     @classmethod
     def load(cls, store: RunStore | str | None, run_id: str) -> RunReport:
         store = open_store(store)
         run = store.get_run(run_id)
         rid = run["id"]
-        return cls(run, store.steps(rid), store.candidates(rid), store.llm_calls(rid), previous_run(store, run))
+        from agents._front_report import front_comparison
+
+        previous = previous_run(store, run)
+        return cls(run, store.steps(rid), store.candidates(rid), store.llm_calls(rid), previous, store.front(rid),
+                   front_comparison(store, run, previous))
 
     @property
     def direction(self) -> str:
@@ -178,6 +187,8 @@ class RunReport:
 
     @property
     def comparison(self) -> Comparison | None:
+        if self.front_comparison is not None:
+            return self.front_comparison
         return None if self.previous is None else compare(self.run.get("best_score"), self.previous, self.direction)
 
     @property
@@ -220,7 +231,9 @@ class RunReport:
         metrics = self._metrics_line()
         if metrics:
             lines.append(metrics)
-        lines += [line for line in [front_line(r, self.steps, self.candidates)] if line]
+        if self.front is not None:
+            lines.append(f"front: {len(self.front['members'])} candidates, hypervolume "
+                         f"{_num(self.front['hypervolume'])} (`tracetune show {r['id']}` lists them)")
         tokens = sum(s.get("tokens") or 0 for s in self.steps)
         lines.append(f"steps {max(len(self.steps) - 1, 0)}, evaluations {spent.get('evaluations', 0):g}, "
                      f"LLM calls {len(self.llm_calls)}, tokens {tokens}, cost {usd_of(self.steps)}, "
@@ -229,8 +242,10 @@ class RunReport:
         if self.comparison is not None:
             lines.append(f"vs previous: {self.comparison.describe()}")
         warm = (r.get("config") or {}).get("warm_start_from")
+        member = (r.get("config") or {}).get("warm_start_member")
         if warm:
-            lines.append(f"warm start: from the best values of run {warm}")
+            lines.append(f"warm start: from the best values of run {warm}" if not member else
+                         f"warm start: from run {warm}'s front, the candidate {member[1]} of step {member[0]}")
         values = r.get("best_values") or {}
         shown = ", ".join(f"{k}={_short(v)}" for k, v in values.items())
         lines.append(f"best values: {shown or '—'}")

@@ -37,7 +37,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from agents._lease import Lease, LeaseError, check_token, take_lease
-from agents._schema import candidates, evaluations, llm_calls, optimizer_states, prepare, runs, steps
+from agents._front_store import front_rows, read_front, read_fronts
+from agents._schema import (candidates, evaluations, front_members, fronts, llm_calls, optimizer_states, prepare, runs,
+                            steps)
 from agents.records import NO_CHANGE, StepOutcome
 from trace_core.errors import ConfigError
 from trace_core.feedback import Feedback
@@ -49,7 +51,8 @@ __all__ = ["RunStore", "StoreError", "LeaseError", "open_store", "default_store_
 log = logging.getLogger(__name__)
 
 _FEEDBACK_CHARS, _EXAMPLE_CHARS = 4000, 1000
-_INSERT = {table: table.insert() for table in (steps, candidates, evaluations, llm_calls, optimizer_states)}
+_INSERT = {table: table.insert() for table in (steps, candidates, evaluations, llm_calls, optimizer_states, fronts,
+                                               front_members)}
 _UPDATE_RUN = runs.update().where(runs.c.id == sa.bindparam("run"))
 
 
@@ -297,11 +300,13 @@ class RunStore:
                     "accepted": o.accepted, "values": dict(o.values), "train_feedback": o.train_feedback,
                     "graph": o.graph, "spent": dict(o.spent), "tokens": o.tokens, "cost_usd": o.cost_usd,
                     "seconds": o.seconds}
-        self._write(key, step_row, cand_rows, eval_rows, llm_rows, o.optimizer_state, run_fields)
+        front = None if o.front is None else front_rows(key, o.front)
+        self._write(key, step_row, cand_rows, eval_rows, llm_rows, o.optimizer_state, run_fields, front)
 
     def _write(self, key: dict[str, Any], step_row: dict[str, Any], cand_rows: Sequence[dict[str, Any]],
                eval_rows: Sequence[dict[str, Any]], llm_rows: Sequence[dict[str, Any]], state: Any,
-               run_fields: dict[str, Any] | None) -> None:
+               run_fields: dict[str, Any] | None, front: tuple[dict[str, Any], list[dict[str, Any]]] | None = None
+               ) -> None:
         # statements built once (module level) and rows as parameters: the compiled forms are
         # cached, so a step costs a few inserts however long the run is
         step_row, cand_rows, eval_rows, llm_rows = _redacted([step_row])[0], _redacted(cand_rows), \
@@ -319,6 +324,10 @@ class RunStore:
                     c.execute(_INSERT[llm_calls], [{**key, "idx": i, **row} for i, row in enumerate(llm_rows)])
                 if state is not None:
                     c.execute(_INSERT[optimizer_states], [{**key, "state": dict(state)}])
+                if front is not None:  # a multi-objective run's front after the step
+                    c.execute(_INSERT[fronts], [front[0]])
+                    if front[1]:
+                        c.execute(_INSERT[front_members], front[1])
                 if run_fields is not None:
                     c.execute(_UPDATE_RUN, [{"run": key["run_id"], **run_fields, "updated_at": _now()}])
         except sa.exc.IntegrityError:
@@ -369,6 +378,18 @@ class RunStore:
         if row is None:
             raise ConfigError(f"run {run_id} has no committed step {step}")
         return dict(row)
+
+    def front(self, run_id: str, step: int | None = None) -> dict[str, Any] | None:
+        """A multi-objective run's front after ``step`` (default: its last step): ``step``,
+        ``hypervolume``, ``reference`` and ``members`` (see :func:`agents._front_store.read_front`);
+        None for a single-objective run."""
+        with self.engine.connect() as c:
+            return read_front(c, run_id, step)
+
+    def fronts(self, run_id: str) -> list[dict[str, Any]]:
+        """The front's ``size``, ``hypervolume`` and ``reference`` point after each step, oldest first."""
+        with self.engine.connect() as c:
+            return read_fronts(c, run_id)
 
     def optimizer_states(self, run_id: str) -> list[dict[str, Any]]:
         """The optimizer state of every committed step, oldest first."""
@@ -430,7 +451,7 @@ class RunStore:
     def delete_steps_after(self, run_id: str, step: int) -> None:
         """Forget steps after ``step`` (used when rolling a run back)."""
         with self._tx() as c:
-            for table in (steps, candidates, evaluations, llm_calls, optimizer_states):
+            for table in (steps, candidates, evaluations, llm_calls, optimizer_states, fronts, front_members):
                 c.execute(table.delete().where(table.c.run_id == run_id, table.c.step > step))
 
     def close(self) -> None:

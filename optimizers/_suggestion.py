@@ -353,6 +353,8 @@ def check_suggestion(text: str, optimizer: Optimizer, form: str = "marked") -> S
         try:
             clean.update(optimizer.validate({name: value}))
         except InvalidProposal as e:
+            if value is None and param is not None:
+                continue  # null where the space takes no null: the variable is kept (the reply schema allows null)
             errors.append(str(e))
         except Exception as e:  # noqa: BLE001 - a space that raised something else: still the model's error
             errors.append(f"{name}: {type(e).__name__}: {e}")

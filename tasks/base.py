@@ -161,7 +161,7 @@ class Task(Protocol):
 
     A multi-objective task also has ``objectives`` (``{"val_acc": "maximize",
     "n_params": "minimize"}``, metric names of ``Feedback.metrics`` in order) and may have
-    ``constraints`` (``["n_params <= 1e6"]``, feasible when they hold); both are optional
+    ``constraints`` (``["n_params <= 1e6"]``, feasible when they hold) and ``reference_point``; all optional
     attributes, read with ``getattr(task, "objectives", None)``, so a task without them is
     single-objective and unchanged. On a multi-objective task ``direction`` is the first
     objective's sense and ``Feedback.score`` is that first objective's value, the number
@@ -212,6 +212,8 @@ class BaseTask:
     objectives: ClassVar[Mapping[str, Direction] | None] = None
     #: ``"metric >= bound"`` / ``"metric <= bound"`` (or ``(metric, op, bound)``) read from ``Feedback.metrics``
     constraints: ClassVar[Sequence[Any]] = ()
+    #: one value per objective (or ``{objective: value}``) that hypervolumes are measured from; None: a rule
+    reference_point: ClassVar[Sequence[float] | Mapping[str, float] | None] = None
     #: the options model (see :class:`TaskOptions`); None: options are not checked
     Options: ClassVar[type[BaseModel] | None] = None
 

@@ -439,3 +439,20 @@ def test_an_unusable_reply_or_a_proposal_among_choices_is_not_challenged():
     opt, llm = _x_optimizer([_DECLINE, _MOVE, _MOVE])
     updates = opt.ask([{"role": "user", "content": "x?"}], 2, {})
     assert len(llm.requests) == 1 and any(u.values for u in updates)
+
+
+def test_null_for_a_variable_whose_space_takes_no_null_keeps_it():
+    """Seen from Qwen2.5-Coder-1.5B: {"x": null, "y": null} with no_change false. The reply schema allows
+    null, so it means "keep"; a reply that keeps everything declines, and is challenged, not repaired."""
+    x, y = Parameter(0.0, name="x", space=Float(-10, 10)), Parameter(0.0, name="y", space=Float(-10, 10))
+    opt = OptoPrime([x, y], llm=None)
+    kept = check_suggestion('{"reasoning": "r", "suggestion": {"x": null, "y": 2}, "no_change": false}', opt)
+    assert kept.values == {"y": 2.0}
+    assert check_suggestion('{"reasoning": "r", "suggestion": {"x": null, "y": null}}', opt).values == {}
+    llm = ScriptedLLM(['{"reasoning": "r", "suggestion": {"x": null, "y": null}, "no_change": false}',
+                       '{"reasoning": "move", "suggestion": {"x": 3, "y": -1.5}, "no_change": false}'])
+    opt = OptoPrime([x, y], llm)
+    [update] = opt.ask([{"role": "user", "content": "x, y?"}], 1, {})
+    assert update.values == {"x": 3.0, "y": -1.5} and update.meta["repairs"] == 0 and update.meta["challenged"]
+    with pytest.raises(InvalidProposal, match="x"):
+        check_suggestion('{"reasoning": "r", "suggestion": {"x": "far"}}', OptoPrime([x], llm=None))

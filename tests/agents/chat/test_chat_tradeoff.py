@@ -86,7 +86,8 @@ def test_the_cheapest_within_one_percent_of_the_best():
 
 
 def test_senses_come_from_the_run_and_unknown_ones_are_asked_for():
-    config = {"objectives": {"acc": "maximize", "size": "minimize"}, "constraints": ["size >= 200"]}
+    config = {"objectives": {"names": ["acc", "size"], "senses": ["maximize", "minimize"],
+                             "constraints": ["size >= 200"]}}
     answer = ask(config=config, near_best="acc", then="size")
     assert "(maximize, an objective of the run)" in answer and "(minimize, an objective of the run)" in answer
     assert "step 2 candidate 0: acc 0.9405, size 300" in answer and "(2 candidate(s) that break a constraint" in answer
