@@ -210,8 +210,6 @@ _SET_BY_RUN = {"parameters": "the task's parameters", "llm": "the job's [llm]", 
 
 def optimizer_problems(optimizer: Any) -> list[str]:
     """Options the optimizer's class does not take (read from its signature) or of the wrong type."""
-    from agents.factory import OPTIMIZERS
-
     if not optimizer.options:
         return []
     if optimizer.custom:
@@ -223,11 +221,13 @@ def optimizer_problems(optimizer: Any) -> list[str]:
             return [f"optimizer.name = {optimizer.name!r}: {e}"]
         reserved = {"parameters"}
     else:
-        import optimizers
+        from optimizers import OptoPrime, Search
+        from optimizers.registry import optimizer_class
 
-        names = {"default": ("Search", "OptoPrime"), "search": ("Search",), "evolution": ("Evolution",),
-                 "optoprime": ("OptoPrime",), "opro": ("OPRO",)}
-        classes = [getattr(optimizers, n) for n in names[optimizer.name]]
+        try:  # "default" takes what Search or OptoPrime takes
+            classes = [Search, OptoPrime] if optimizer.name == "default" else [optimizer_class(optimizer.name)]
+        except ConfigError as e:  # a third-party optimizer that cannot be loaded
+            return [f"optimizer.name = {optimizer.name!r}: {e}"]
         reserved = set(_SET_BY_RUN)
     accepted: dict[str, Any] = {}
     for cls in classes:

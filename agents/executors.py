@@ -24,8 +24,9 @@ from agents.evaluate import EvalResult, evaluate_values
 from trace_core import Feedback
 from trace_core.errors import BudgetExceeded, ConfigError, TaskError
 from trace_core.outcome import Outcome
+from trace_core.registry import Registry
 
-__all__ = ["Job", "Executor", "SerialExecutor", "ThreadExecutor", "ProcessExecutor", "RayExecutor", "get_executor"]
+__all__ = ["EXECUTORS", "Job", "Executor", "SerialExecutor", "ThreadExecutor", "ProcessExecutor", "RayExecutor", "get_executor"]
 
 log = logging.getLogger(__name__)
 
@@ -318,15 +319,19 @@ def _ray_job(ref: Any, values: Mapping[str, Any], examples: Sequence[Any]) -> Ev
     return _guarded(_rebuild(ref), Job(values, examples))
 
 
-_EXECUTORS = {"serial": SerialExecutor, "thread": ThreadExecutor, "process": ProcessExecutor, "ray": RayExecutor}
+#: the executors by name; a package adds its own with ``[project.entry-points."tracetune.executors"]``
+#: (an Executor subclass, built as ``cls(task, workers=..., timeout=...)``)
+EXECUTORS = Registry("executor", "tracetune.executors", {
+    "serial": "agents.executors:SerialExecutor",
+    "thread": "agents.executors:ThreadExecutor",
+    "process": "agents.executors:ProcessExecutor",
+    "ray": "agents.executors:RayExecutor",
+})
 
 
 def get_executor(kind: str | Executor, task: Any, **kw: Any) -> Executor:
-    """An executor by name (``serial``, ``thread``, ``process``, ``ray``) or as given."""
+    """An executor by name (``serial``, ``thread``, ``process``, ``ray``, or one a package
+    registered) or as given."""
     if isinstance(kind, Executor):
         return kind
-    try:
-        cls = _EXECUTORS[kind]
-    except KeyError:
-        raise ConfigError(f"unknown executor {kind!r}; use one of {sorted(_EXECUTORS)}") from None
-    return cls(task, **kw)
+    return EXECUTORS.load(kind)(task, **kw)

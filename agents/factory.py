@@ -15,8 +15,13 @@ __all__ = ["build_llm", "build_optimizer", "optimizer_spec", "task_spec", "build
 
 log = logging.getLogger(__name__)
 
-OPTIMIZERS = ("default", "search", "optoprime", "opro", "evolution")
-_SEARCH_ONLY = ("sampler", "pruner", "storage", "study_name", "enqueue_initial")
+
+def __getattr__(name: str) -> Any:
+    if name == "OPTIMIZERS":  # its older home: the registered names are in optimizers.registry
+        from optimizers.registry import optimizer_names
+
+        return tuple(optimizer_names())
+    raise AttributeError(f"module 'agents.factory' has no attribute {name!r}")
 
 
 def build_llm(spec: Any, budget: Budget | None = None) -> Any:
@@ -54,12 +59,13 @@ def build_optimizer(
     templates: Mapping[str, str] | None = None,
     objectives: Mapping[str, Any] | None = None,
 ) -> Any:
-    """An optimizer from a spec such as ``{"name": "search", "sampler": "tpe"}``.
+    """An optimizer from a spec such as ``{"name": "search", "sampler": "tpe"}``: the
+    optimizer registered under that name (:mod:`optimizers.registry`) with the spec's options.
 
     ``objectives`` (``{"objectives": {...}, "constraints": [...]}`` of a multi-objective
     task) go to Search, OptoPrime and OPRO (whose prompt then shows the front), unless the
     spec sets them."""
-    import optimizers
+    from optimizers.registry import create
 
     options = {k: v for k, v in spec.items() if k not in ("name", "instance")}
     name = str(spec.get("name", "default")).lower()
@@ -67,31 +73,10 @@ def build_optimizer(
         raise ConfigError(
             f"this run used a custom {name} optimizer object; pass optimizer= again to resume it"
         )
-    if name not in OPTIMIZERS:
-        raise ConfigError(f"unknown optimizer {name!r}; use one of {', '.join(OPTIMIZERS)}")
     if objectives and name in ("search", "default", "optoprime", "opro"):  # Search, OptoPrime and OPRO take them
         options = {**objectives, **options}
-    if name == "default":
-        if llm is not None:  # Search-only options do not apply to the LLM optimizer
-            options = {k: v for k, v in options.items() if k not in _SEARCH_ONLY}
-        opt = optimizers.default(parameters, llm=llm, seed=seed, vocabulary=vocabulary, objective=objective, **options)
-    elif name == "search":
-        opt = optimizers.Search(parameters, seed=seed, **options)
-    elif name == "evolution":
-        if templates and "templates" not in options:
-            options["templates"] = dict(templates)
-        options.setdefault("objective", objective)
-        opt = optimizers.Evolution(parameters, llm=llm, seed=seed, vocabulary=vocabulary, **options)
-    else:
-        if llm is None:
-            raise ConfigError(
-                f"the {name} optimizer needs an LLM: set TRACETUNE_LLM (e.g. openai/gpt-4o-mini) "
-                "or pass llm=, or use optimizer='search'"
-            )
-        cls = optimizers.OptoPrime if name == "optoprime" else optimizers.OPRO
-        if objective and "objective" not in options:
-            options["objective"] = objective
-        opt = cls(parameters, llm, **options)
+    opt = create(name, parameters, options, llm=llm, seed=seed, vocabulary=vocabulary, objective=objective,
+                 templates=templates)
     opt.direction = direction
     return opt
 

@@ -38,7 +38,7 @@ from agents._job_checks import (
     task_problems,
 )
 from agents._job_objectives import objective_problems
-from agents.factory import OPTIMIZERS
+from optimizers.registry import is_registered, optimizer_names
 from trace_core import Budget
 from trace_core.errors import ConfigError
 
@@ -171,7 +171,7 @@ class OptimizerSpec(_Strict):
     def _from_string(cls, data: Any) -> Any:
         if isinstance(data, str):  # optimizer = "search:cmaes"
             name, _, sampler = data.partition(":")
-            if name in OPTIMIZERS:
+            if is_registered(name):
                 return {"name": name, "options": {"sampler": sampler} if sampler else {}}
             return {"name": data}
         return data
@@ -179,11 +179,11 @@ class OptimizerSpec(_Strict):
     @field_validator("name")
     @classmethod
     def _known(cls, value: str) -> str:
-        if value.lower() in OPTIMIZERS:
+        if is_registered(value.lower()):
             return value.lower()
         if _TARGET.match(value):
             return value
-        raise ValueError(f"use one of {', '.join(OPTIMIZERS)} or 'package.module:OptimizerClass'")
+        raise ValueError(f"use one of {', '.join(optimizer_names())} or 'package.module:OptimizerClass'")
 
     @property
     def custom(self) -> bool:
@@ -283,7 +283,7 @@ class Job(_Strict):
     llm: LLMSpec | None = None
     budget: JobBudget = Field(default_factory=lambda: JobBudget(max_steps=10))
     k: int = Field(default=1, ge=1, le=64)
-    executor: Literal["thread", "process", "ray", "serial"] = "thread"
+    executor: str = "thread"  # serial, thread, process, ray, or one a package registers
     workers: int | None = Field(default=None, ge=1, le=4096)
     timeout: float | None = Field(default=None, gt=0)
     minibatch: int | None = Field(default=8, ge=1)
@@ -295,6 +295,15 @@ class Job(_Strict):
     evaluate_start: bool = True  # False: the first evaluation is the optimizer's first proposal (Search = Optuna)
     fail_on_regression: float | None = Field(default=None, ge=0)
     base_dir: str = "."
+
+    @field_validator("executor")
+    @classmethod
+    def _executor(cls, value: str) -> str:
+        from agents.executors import EXECUTORS
+
+        if value not in EXECUTORS:
+            raise ValueError(f"use one of {', '.join(EXECUTORS.names())}")
+        return value
 
     @field_validator("store")
     @classmethod

@@ -1,267 +1,152 @@
-"""optimize(): forward -> feedback -> backward -> propose k -> evaluate -> observe ->
-accept the best if it beats the incumbent, within a Budget; every step committed to
-the run store as a :class:`~agents.records.StepOutcome` so a killed run resumes
-(:func:`resume`). The records are in :mod:`agents.records`, the traced half of a step
-in :mod:`agents._forward`."""
+"""A run's lifecycle: :func:`optimize` starts one, :func:`resume` continues one,
+:func:`open_run` rebuilds one at its last committed step (for the chat). All three build
+it with :func:`build_run` from a :class:`RunConfig`, and drive it with :func:`drive`, which
+stores how a run ended when an exception ended it. One step of a run (forward, propose,
+evaluate, decide, commit) is :class:`agents._step.Run`."""
 
 from __future__ import annotations
 
 import logging
-import time
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
-from agents._failures import describe_error, first_error
-from agents._front import Front, front_config, restored_front, search_options
-from agents._forward import forward
+from agents._front import front_config, restored_front, search_options
+from agents._step import Run
 from agents.evaluate import EvalResult
-from agents.executors import Executor, Job, get_executor
+from agents.executors import Executor, get_executor
 from agents.factory import build_llm, build_optimizer, build_task_from_spec, optimizer_spec, task_spec
-from agents.records import Candidate, Proposal, RunResult, StepOutcome, StepRecord, Tally, best_of
+from agents.records import Proposal, RunResult, StepRecord, Tally
 from agents.store import LeaseError, RunStore, open_store
 from agents.workflow import as_task
-from optimizers._values import to_json_values
-from optimizers.base import ProposalFailure, Update
-from trace_core import Budget, better
-from trace_core.errors import BudgetExceeded, ConfigError, RunFailed, TaskError
+from trace_core import Budget
+from trace_core.errors import ConfigError, RunFailed
 from trace_core.feedback import Direction
-from trace_core.llm.errors import FatalLLMError
-from trace_core.outcome import Outcome, score
+from trace_core.outcome import score
 
-__all__ = ["optimize", "resume", "open_run", "Run", "Proposal", "RunResult", "StepRecord"]
+__all__ = ["optimize", "resume", "open_run", "build_run", "drive", "RunConfig", "Run", "Proposal", "RunResult",
+           "StepRecord"]
 
 log = logging.getLogger(__name__)
-_MAX_LLM_FAILURES = 3
 
 
-class Run:
-    """The state of one run while it is optimized (see :func:`open_run`)."""
+@dataclass
+class RunConfig:
+    """What a run is made of (the keywords of :func:`optimize` that are kept with the run).
 
-    owns_executor = True
+    Example:
+        >>> from tasks.examples.numeric import NumericTask
+        >>> config = RunConfig(NumericTask(), optimizer="search:random", budget=Budget(max_steps=2))
+        >>> config.stored()["optimizer"], config.stored()["k"]
+        ({'name': 'search', 'sampler': 'random'}, 1)
+    """
 
-    def __init__(self, task: Any, optimizer: Any, store: RunStore, run_id: str, *, budget: Budget, k: int,
-                 executor: Executor, seed: int, minibatch: int | None, on_step: Callable[[StepRecord], None] | None,
-                 should_stop: Callable[[], bool] | None, target: float | None, evaluate_start: bool = True):
-        self.task, self.opt, self.store, self.run_id = task, optimizer, store, run_id
-        self.budget, self.k, self.executor, self.seed = budget, k, executor, seed
-        self.minibatch, self.on_step, self.should_stop, self.target = minibatch, on_step, should_stop, target
-        self.evaluate_start = evaluate_start
-        self.direction: Direction = task.direction
-        self.params = optimizer.by_name
-        self.history: list[StepRecord] = []
-        self.step = 0
-        self.incumbent_score: float | None = None
-        self.initial_score: float | None = None
-        self.tokens = 0
-        self.cost: float | None = 0.0  # None: the price of a call is unknown
-        self.tally = Tally()
-        self.llm_failures = 0  # steps in a row whose every proposal failed because the LLM call did
-        self.first_error: dict[str, Any] | None = None  # the run's first failed evaluation (stored with the run)
-        self.measured = False  # whether a candidate was evaluated yet
-        self.start_failed = False  # every candidate of the first evaluated step failed
-        self.front = Front.for_task(task)  # a multi-objective task: the run keeps a front (agents._front)
+    task: Any
+    optimizer: Any = None
+    llm: Any = None
+    budget: Budget = field(default_factory=lambda: Budget(max_steps=10))
+    k: int = 1
+    executor: str | Executor = "thread"
+    seed: int = 0
+    minibatch: int | None = 8
+    workers: int | None = None
+    timeout: float | None = None
+    target: float | None = None
+    evaluate_start: bool = True
+    initial_values: Mapping[str, Any] | None = None  # a warm start, applied once when the run is built
 
-    def encode(self, values: Mapping[str, Any]) -> dict[str, Any]:
-        """Values as JSON data (the one encoder: each parameter's space)."""
-        return to_json_values(self.params, values)
+    def __post_init__(self) -> None:
+        if self.k < 1:
+            raise ConfigError(f"k must be at least 1, got {self.k}")
 
-    # -- stopping ----------------------------------------------------------------------
-    def stop_reason(self) -> str | None:
-        if self.should_stop is not None and self.should_stop():
-            return "interrupted"
-        if self.target is not None and self.incumbent_score is not None and not better(
-            self.target, self.incumbent_score, self.direction
-        ):
-            return "target reached"
-        limit = self.budget.exhausted()
-        if limit:
-            return f"budget {limit} reached"
-        return None
+    def stored(self) -> dict[str, Any]:
+        """The config kept with the run, from which :meth:`from_stored` rebuilds it."""
+        task, ex = self.task, self.executor
+        return {"task": task_spec(task), "task_name": getattr(task, "name", "task"),
+                "optimizer": optimizer_spec(self.optimizer),
+                "llm": self.llm if isinstance(self.llm, (str, dict)) else None,
+                "budget": self.budget.model_dump(), "k": self.k, "executor": ex if isinstance(ex, str) else ex.name,
+                "seed": self.seed, "minibatch": self.minibatch, "workers": self.workers, "timeout": self.timeout,
+                "target": self.target, "evaluate_start": self.evaluate_start, **front_config(task)}
 
-    # -- the phases of a step ---------------------------------------------------------------
-    def evaluate(self, jobs: Sequence[Job]) -> list[EvalResult]:
-        self.budget.charge(evaluations=len(jobs))
-        results = self.executor.evaluate(jobs)
-        for r in results:
-            if r.outcome is Outcome.SYSTEMIC:
-                raise TaskError(f"the task failed as a whole, not on one example: {r.feedback.text}")
-            if r.outcome is Outcome.BUDGET:
-                raise BudgetExceeded(r.feedback.text, limit=r.feedback.details.get("limit"))
-        return results
-
-    def baseline(self) -> None:
-        """Step 0: the starting values, scored unless ``evaluate_start`` is False."""
-        values = self.opt.values()
-        start = Candidate(self.opt.update({}, reasoning="starting values"), self.encode(values))
-        if self.evaluate_start:
-            result = self.evaluate([Job(values, list(self.task.val))])[0]
-            self.opt.observe(values, result.feedback)
-            start = Candidate(start.update, start.values, result)
-            self.incumbent_score = self.initial_score = start.score
-            if self.front is not None:
-                self.front.offer(0, (start,))
-                self.incumbent_score = self.front.best_score()
-        self.commit(0, (start,), accepted=True)
-
-    def propose_step(self) -> Proposal:
-        """Forward, backward, propose and evaluate the next step's candidates (nothing
-        is applied or committed yet)."""
-        started = time.perf_counter()
-        propagated, train_fb, g = None, None, None
-        if getattr(self.opt, "needs_trace", True):
-            propagated, train_fb, g = forward(self.task, seed=self.seed, step=self.step, minibatch=self.minibatch,
-                                              timeout=getattr(self.executor, "timeout", None))
-        k = self.k
-        left = self.budget.remaining("max_evaluations")
-        if left is not None:
-            k = max(1, min(k, int(left)))
-        try:
-            updates = self.opt.propose(propagated, k=k)
-        except BudgetExceeded as e:  # the step ends as a failed proposal that keeps the calls it made
-            if not e.calls:
-                raise
-            updates = [Update({}, reasoning=str(e), llm_calls=e.calls, failure=ProposalFailure("llm", str(e)))]
-        self._check_llm(updates)
-        live = self.opt.values()
-        todo = [u for u in updates if not u.no_change]
-        jobs = [Job({**live, **u.values}, list(self.task.val), self.opt.reporter(u)) for u in todo]
-        results = dict(zip((u.id for u in todo), self.evaluate(jobs) if jobs else []))
-        for u, job in zip(todo, jobs):
-            self.opt.observe(job.values, results[u.id].feedback, update=u)
-        candidates = tuple(Candidate(u, self.encode(u.values), results.get(u.id)) for u in updates)
-        evaluated = tuple(c for c in candidates if c.result is not None)
-        return Proposal(candidates, best_of(evaluated, self.direction), train_fb, g, started)
-
-    def _check_llm(self, updates: Sequence[Any]) -> None:
-        """An LLM that cannot be reached is a systemic failure: after a few steps in a row
-        where every proposal failed on the LLM call, the run stops (failed, resumable)."""
-        if not updates or not all(u.failure is not None and u.failure.kind == "llm" for u in updates):
-            self.llm_failures = 0
-            return
-        self.llm_failures += 1
-        if self.llm_failures >= _MAX_LLM_FAILURES:
-            raise FatalLLMError(f"the optimizer's LLM failed in {self.llm_failures} steps in a row; "
-                                f"last error: {updates[0].failure.error[:500]}")
-
-    def finish_step(self, proposal: Proposal, accept: bool | None = None) -> StepRecord:
-        """Commit a proposed step. ``accept=None`` keeps the best candidate if it beats
-        the incumbent; True / False force the decision on the best candidate."""
-        self.step += 1
-        best = None if proposal.best is None else proposal.evaluated[proposal.best]
-        if self.front is not None:  # several objectives: every candidate that enters the front is kept
-            entering = self.front.decide(self.step, proposal.candidates)
-            best, accept = (entering, entering is not None) if accept is None else (best, accept)
-        elif accept is None:
-            accept = best is not None and _beats(best, self.incumbent_score, self.direction)
-        accept = bool(accept and best is not None)
-        if accept and best is not None:
-            self.opt.apply(best.update)
-            self.incumbent_score = best.score if self.front is None else self.front.best_score()
-        return self.commit(self.step, proposal.candidates, accepted=accept, train_feedback=proposal.train_feedback,
-                           graph=proposal.graph, seconds=time.perf_counter() - proposal.started)
-
-    def one_step(self) -> StepRecord:
-        return self.finish_step(self.propose_step())
-
-    def restore(self, step: int, reason: str = "rolled back") -> StepRecord:
-        """Commit a new step whose values are those of committed step ``step``."""
-        row = self.store.step(self.run_id, step)
-        update = self.opt.update(row["values"], reasoning=f"{reason} to step {step}")  # decodes the stored JSON
-        self.opt.apply(update)
-        self.incumbent_score = row["incumbent_score"] if self.front is None else self.front.best_score()
-        self.step += 1
-        return self.commit(self.step, (Candidate(update, self.encode(update.values)),), accepted=True)
-
-    # -- the store -------------------------------------------------------------------------
-    def commit(self, step: int, candidates: tuple[Candidate, ...], *, accepted: bool, train_feedback: Any = None,
-               graph: str | None = None, seconds: float = 0.0) -> StepRecord:
-        if step > 0:
-            self.budget.charge(steps=1)
-        evaluated = [c for c in candidates if c.result is not None]
-        scores = [c.score for c in evaluated]
-        best_score = None
-        for s in scores:
-            if s is not None and (best_score is None or better(s, best_score, self.direction)):
-                best_score = s
-        values = self.encode(self.opt.values())
-        outcome = StepOutcome(step, values, self.incumbent_score, accepted, candidates, best_score,
-                              self.opt.state_dict(), self.budget.spent, seconds, train_feedback, graph,
-                              self.initial_score, None if self.front is None else self.front.state())
-        self.store.commit(self.run_id, outcome)
-        self.tokens += outcome.tokens
-        self.cost = None if self.cost is None or outcome.cost_usd is None else self.cost + outcome.cost_usd
-        self.tally.add(candidates)
-        self.note_failures(step, evaluated)
-        rec = StepRecord(step, self.incumbent_score, scores, accepted, values, outcome.tokens, outcome.cost_usd,
-                         seconds, [c.status for c in evaluated])
-        if outcome.front is not None:
-            rec.front_size, rec.hypervolume = len(outcome.front.members), outcome.front.hypervolume
-        self.history.append(rec)
-        if self.on_step is not None:
-            self.on_step(rec)
-        return rec
-
-    def note_failures(self, step: int, evaluated: Sequence[Candidate]) -> None:
-        """Keep (store, and log with its traceback) the run's first failed evaluation, and
-        note whether every candidate of the first evaluated step failed."""
-        if self.first_error is None:
-            self.first_error = first_error(step, (c.result for c in evaluated))
-            if self.first_error is not None:
-                log.warning("run %s: an evaluation failed (later failures are only counted): %s\n%s", self.run_id,
-                            describe_error(self.first_error), self.first_error["traceback"],
-                            extra={"first_error": self.first_error})
-                config = self.store.get_run(self.run_id).get("config") or {}
-                self.store.update_run(self.run_id, config={**config, "first_error": self.first_error})
-        if evaluated and not self.measured:
-            self.measured = True
-            self.start_failed = all(c.result is not None and not c.result.outcome.ok
-                                    and c.result.outcome is not Outcome.PRUNED for c in evaluated)
-
-    def check_start(self) -> None:
-        """Raise :class:`RunFailed` when every candidate of the first evaluated step failed."""
-        if self.start_failed:
-            self.start_failed = False  # said once: a resumed run goes on
-            raise RunFailed(self.run_id, self.first_error)
-
-    def loop(self) -> str:
-        self.budget.start()
-        try:
-            if self.step == 0 and not self.history and self.store.last_step(self.run_id) is None:
-                self.baseline()
-                self.check_start()
-            while True:
-                reason = self.stop_reason()
-                if reason:
-                    return reason
-                self.one_step()
-                self.check_start()
-        except BudgetExceeded as e:
-            return f"budget {e.limit or 'limit'} reached"
-
-    def close(self) -> None:
-        if self.owns_executor:
-            self.executor.close()
-
-    def result(self, reason: str) -> RunResult:
-        status = "interrupted" if reason == "interrupted" else "finished"
-        self.store.update_run(self.run_id, status=status, stop_reason=reason, spent=self.budget.spent)
-        return RunResult(self.run_id, self.encode(self.opt.values()), self.incumbent_score,
-                         self.initial_score, self.history, reason, self.budget.spent, self.direction,
-                         self.tokens, self.cost, self.store.safe_url, dict(self.tally.outcomes),
-                         dict(self.tally.failures), self.first_error,
-                         None if self.front is None else self.store.front(self.run_id))
+    @classmethod
+    def from_stored(cls, run_id: str, stored: Mapping[str, Any], *, task: Any = None, optimizer: Any = None,
+                    llm: Any = None, budget: Budget | None = None, executor: str | Executor | None = None) -> RunConfig:
+        """The config of stored run ``run_id``; what is given replaces what was stored."""
+        if task is None:
+            if not stored.get("task"):
+                raise ConfigError(f"run {run_id} was made from a workflow that is not a registered task; resume it "
+                                  "from Python: agents.resume(run_id, task=agents.WorkflowTask(workflow, feedback, "
+                                  "train=...))")
+            task = build_task_from_spec(stored["task"])
+        stored_optimizer = stored.get("optimizer") or {"name": "default"}
+        return cls(task, optimizer=optimizer if optimizer is not None else stored_optimizer,
+                   llm=llm if llm is not None else stored.get("llm"),
+                   budget=budget if budget is not None else Budget(**stored.get("budget", {})),
+                   k=stored.get("k", 1), executor=executor or stored.get("executor", "thread"),
+                   seed=stored.get("seed", 0), minibatch=stored.get("minibatch"), workers=stored.get("workers"),
+                   timeout=stored.get("timeout"), target=stored.get("target"),
+                   evaluate_start=stored.get("evaluate_start", True))
 
 
-def _beats(candidate: Candidate, incumbent: float | None, direction: Direction) -> bool:
-    """Whether a candidate replaces the incumbent: a better score, or, while no score
-    exists at all (feedback that is only text), any candidate that did not fail, as
-    Trace applies each step's update."""
-    s = candidate.score
-    if s is None:
-        result = candidate.result
-        return incumbent is None and result is not None and result.outcome.ok and not result.feedback.failed
-    return better(s, incumbent, direction)
+def build_run(config: RunConfig, store: RunStore, run_id: str = "", *,
+              on_step: Callable[[StepRecord], None] | None = None,
+              should_stop: Callable[[], bool] | None = None) -> Run:
+    """The :class:`Run` of ``config``: its LLM (wrapped with the run's budget), optimizer
+    (by name or spec from the registry, or the instance given), warm start and executor.
+    Nothing is written to the store; ``run_id`` is the stored run it continues, if any."""
+    task = config.task
+    llm = build_llm(config.llm, config.budget)
+    opt = config.optimizer
+    if opt is None or isinstance(opt, (str, Mapping)):
+        opt = build_optimizer(optimizer_spec(opt), task.parameters(), llm=llm, direction=task.direction,
+                              seed=config.seed, vocabulary=getattr(task, "vocabulary", None) or None,
+                              objective=getattr(task, "description", None) or None,
+                              templates=getattr(task, "templates", None) or None, objectives=search_options(task))
+    opt.direction = task.direction
+    if config.initial_values:
+        opt.apply(opt.update(config.initial_values, reasoning="warm start"))
+    front = restored_front(store, run_id, task) if run_id else None  # before the executor: other objectives are refused
+    ex = get_executor(config.executor, task, workers=config.workers, timeout=config.timeout)
+    run = Run(task, opt, store, run_id, budget=config.budget, k=config.k, executor=ex, seed=config.seed,
+              minibatch=config.minibatch, on_step=on_step, should_stop=should_stop, target=config.target,
+              evaluate_start=config.evaluate_start)
+    run.owns_executor = not isinstance(config.executor, Executor)
+    if run_id:
+        run.front = front
+    return run
+
+
+def drive(run: Run, *, label: str = "") -> RunResult:
+    """Run steps until a stop reason and return the stored result. A run an exception
+    ends is stored as failed (interrupted on Ctrl-C) with ``label`` and what ended it,
+    unless another process took it over (:class:`~agents.store.LeaseError`): then it is
+    the new owner's to record."""
+    run.store.update_run(run.run_id, status="running", stop_reason=None)
+    try:
+        return run.result(run.loop())
+    except BaseException as e:
+        if not isinstance(e, LeaseError):
+            run.store.update_run(run.run_id, status="interrupted" if isinstance(e, KeyboardInterrupt) else "failed",
+                                 stop_reason=label + _stopped_by(e), spent=run.budget.spent)
+        raise
+
+
+@contextmanager
+def _leased(run: Run, *, take_over: bool = False) -> Iterator[Run]:
+    """Hold the run's lease while the block runs; close its executor after."""
+    try:
+        run.store.take_lease(run.run_id, take_over=take_over)  # before any LLM call or evaluation
+    except BaseException:
+        run.close()
+        raise
+    try:
+        yield run
+    finally:
+        run.close()
+        run.store.release_lease(run.run_id)
 
 
 def _stopped_by(error: BaseException) -> str:
@@ -348,54 +233,23 @@ def optimize(
         True
     """
     task = as_task(task_or_workflow, feedback=feedback, train=train, val=val, direction=direction)
-    if k < 1:
-        raise ConfigError(f"k must be at least 1, got {k}")
     budget = budget if budget is not None else Budget(max_steps=10)
+    config = RunConfig(task, optimizer=optimizer, llm=llm, budget=budget, k=k, executor=executor, seed=seed,
+                       minibatch=minibatch, workers=workers, timeout=timeout, target=target, evaluate_start=evaluate_start, initial_values=initial_values)
     store = open_store(store)
-    llm_obj = build_llm(llm, budget)
-    params = task.parameters()
-    if isinstance(optimizer, (str, Mapping)) or optimizer is None:
-        opt = build_optimizer(optimizer_spec(optimizer), params, llm=llm_obj, direction=task.direction, seed=seed,
-                              vocabulary=getattr(task, "vocabulary", None) or None,
-                              objective=getattr(task, "description", None) or None,
-                              templates=getattr(task, "templates", None) or None, objectives=search_options(task))
-    else:
-        opt = optimizer
-        opt.direction = task.direction
-    if initial_values:
-        opt.apply(opt.update(initial_values, reasoning="warm start"))
-    config = {
-        "task": task_spec(task), "task_name": getattr(task, "name", "task"), "optimizer": optimizer_spec(optimizer),
-        "llm": llm if isinstance(llm, (str, dict)) else None, "budget": budget.model_dump(), "k": k,
-        "executor": executor if isinstance(executor, str) else executor.name, "seed": seed,
-        "minibatch": minibatch, "workers": workers, "timeout": timeout, "target": target,
-        "evaluate_start": evaluate_start, **front_config(task), **(extra_config or {}),
-    }
+    run = build_run(config, store, on_step=on_step, should_stop=should_stop)  # refused before a run row exists
     run_name = name or getattr(task, "name", "run")
-    ex = get_executor(executor, task, workers=workers, timeout=timeout)  # refused before a run row exists
     try:
-        run_id = store.create_run(name=run_name, task=getattr(task, "name", "task"), config=config,
-                                  direction=task.direction, job_key=job_key or run_name, run_id=run_id)
+        run.run_id = store.create_run(name=run_name, task=getattr(task, "name", "task"),
+                                      config={**config.stored(), **(extra_config or {})}, direction=task.direction,
+                                      job_key=job_key or run_name, run_id=run_id)
     except BaseException:
-        if not isinstance(executor, Executor):
-            ex.close()
+        run.close()
         raise
-    store.take_lease(run_id)  # a new run: nobody else holds it; others' `resume` now waits for us
-    log.info("run %s: %s with %s, budget %s", run_id, run_name, type(opt).__name__, budget.describe())
-    run = Run(task, opt, store, run_id, budget=budget, k=k, executor=ex, seed=seed, minibatch=minibatch,
-               on_step=on_step, should_stop=should_stop, target=target, evaluate_start=evaluate_start)
-    try:
-        reason = run.loop()
-        return run.result(reason)
-    except BaseException as e:
-        if not isinstance(e, LeaseError):  # a lost run is the new owner's to record
-            store.update_run(run_id, status="failed" if not isinstance(e, KeyboardInterrupt) else "interrupted",
-                             stop_reason=_stopped_by(e), spent=budget.spent)
-        raise
-    finally:
-        if not isinstance(executor, Executor):
-            ex.close()
-        store.release_lease(run_id)
+    with _leased(run):  # a new run: nobody else holds it; others' `resume` now waits for us
+        log.info("run %s: %s with %s, budget %s", run.run_id, run_name, type(run.opt).__name__,
+                 config.budget.describe())
+        return drive(run)
 
 
 def open_run(
@@ -417,45 +271,36 @@ def open_run(
     """
     store = open_store(store)
     row = store.get_run(run_id)
-    run_id, cfg = row["id"], row["config"]
-    if task is None:
-        if not cfg.get("task"):
-            raise ConfigError(f"run {run_id} was made from a workflow that is not a registered task; resume it "
-                              "from Python: agents.resume(run_id, task=agents.WorkflowTask(workflow, feedback, train=...))")
-        task = build_task_from_spec(cfg["task"])
-    budget = budget if budget is not None else Budget(**cfg.get("budget", {}))
-    llm_obj = build_llm(llm if llm is not None else cfg.get("llm"), budget)
-    params = task.parameters()
-    opt = optimizer if optimizer is not None else build_optimizer(
-        cfg.get("optimizer") or {"name": "default"}, params, llm=llm_obj, direction=task.direction,
-        seed=cfg.get("seed", 0), vocabulary=getattr(task, "vocabulary", None) or None,
-        objective=getattr(task, "description", None) or None, templates=getattr(task, "templates", None) or None,
-        objectives=search_options(task))
-    opt.direction = task.direction
-    front = restored_front(store, run_id, task)  # before the executor: a front of other objectives is refused
-    ex = get_executor(executor or cfg.get("executor", "thread"), task, workers=cfg.get("workers"),
-                      timeout=cfg.get("timeout"))
-    run = Run(task, opt, store, run_id, budget=budget, k=cfg.get("k", 1), executor=ex, seed=cfg.get("seed", 0),
-              minibatch=cfg.get("minibatch"), on_step=on_step, should_stop=should_stop, target=cfg.get("target"),
-              evaluate_start=cfg.get("evaluate_start", True))
-    run.owns_executor = not isinstance(executor, Executor)
-    run.front = front
-    last = store.last_step(run_id)
-    if last is not None:
-        for name, value in opt.validate(last["values"]).items():  # decodes the stored JSON
-            opt.by_name[name].write(value)
-        states = store.optimizer_states(run_id) if opt.state_is_delta else [last.get("optimizer_state")]
-        opt.load_state_dicts([s for s in states if s])
-        budget.restore(last.get("spent") or {})
-        run.step = last["step"]
-        run.incumbent_score = last["incumbent_score"]
-        run.initial_score = row.get("initial_score")
-        tally = store.tally(run_id)
-        run.tokens, run.cost = tally["totals"]["tokens"], tally["totals"]["cost_usd"]
-        run.tally = Tally(tally["outcomes"], tally["failures"])
-        run.measured = bool(tally["outcomes"])
-        run.first_error = cfg.get("first_error")
+    config = RunConfig.from_stored(row["id"], row["config"], task=task, optimizer=optimizer, llm=llm, budget=budget,
+                                   executor=executor)
+    run = build_run(config, store, row["id"], on_step=on_step, should_stop=should_stop)
+    try:
+        _reload(run, row)
+    except BaseException:
+        run.close()
+        raise
     return run
+
+
+def _reload(run: Run, row: Mapping[str, Any]) -> None:
+    """Bring a freshly built run to the last committed step of its stored ``row``."""
+    store, opt = run.store, run.opt
+    last = store.last_step(run.run_id)
+    if last is None:
+        return
+    for name, value in opt.validate(last["values"]).items():  # decodes the stored JSON
+        opt.by_name[name].write(value)
+    states = store.optimizer_states(run.run_id) if opt.state_is_delta else [last.get("optimizer_state")]
+    opt.load_state_dicts([s for s in states if s])
+    run.budget.restore(last.get("spent") or {})
+    run.step = last["step"]
+    run.incumbent_score = last["incumbent_score"]
+    run.initial_score = row.get("initial_score")
+    tally = store.tally(run.run_id)
+    run.tokens, run.cost = tally["totals"]["tokens"], tally["totals"]["cost_usd"]
+    run.tally = Tally(tally["outcomes"], tally["failures"])
+    run.measured = bool(tally["outcomes"])
+    run.first_error = row["config"].get("first_error")
 
 
 def resume(run_id: str, *, take_over: bool = False, **kwargs: Any) -> RunResult:
@@ -466,21 +311,6 @@ def resume(run_id: str, *, take_over: bool = False, **kwargs: Any) -> RunResult:
     (:class:`~agents.store.LeaseError`) unless ``take_over``; see :mod:`agents._lease`.
     """
     run = open_run(run_id, **kwargs)
-    try:
-        run.store.take_lease(run.run_id, take_over=take_over)  # before any LLM call or evaluation
-    except BaseException:
-        run.close()
-        raise
-    try:
-        run.store.update_run(run.run_id, status="running", stop_reason=None)
+    with _leased(run, take_over=take_over):
         log.info("resuming run %s after step %s", run.run_id, run.step)
-        reason = run.loop()
-        return run.result(reason)
-    except BaseException as e:
-        if not isinstance(e, LeaseError):  # a lost run is the new owner's to record
-            run.store.update_run(run.run_id, status="interrupted" if isinstance(e, KeyboardInterrupt) else "failed",
-                                 stop_reason=_stopped_by(e), spent=run.budget.spent)
-        raise
-    finally:
-        run.close()
-        run.store.release_lease(run.run_id)
+        return drive(run)

@@ -60,9 +60,18 @@ OWNERS: dict[str, list[str]] = {
     ],
     "agents/loop.py": [
         "tests/agents/test_loop.py",
+        "tests/agents/test_lifecycle.py",
         "tests/agents/test_resume.py",
         "tests/agents/test_resume_continuity.py",
     ],
+    "agents/_step.py": [
+        "tests/agents/test_loop.py",
+        "tests/agents/test_records.py",
+        "tests/agents/test_run_failed.py",
+        "tests/agents/test_resume_continuity.py",
+    ],
+    "optimizers/registry.py": ["tests/optimizers/test_optimizer_registry.py", "tests/test_plugin_example.py"],
+    "trace_core/registry.py": ["tests/trace_core/test_plugin_registry.py"],
     "agents/jobs.py": ["tests/agents/test_jobs.py"],
 }
 

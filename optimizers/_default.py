@@ -24,6 +24,7 @@ from trace_core.feedback import Direction
 __all__ = ["default"]
 
 log = logging.getLogger(__name__)
+_SEARCH_ONLY = ("sampler", "pruner", "storage", "study_name", "enqueue_initial")
 
 
 def _searchable(p: Parameter) -> bool:
@@ -35,7 +36,8 @@ def default(parameters: Iterable[Parameter], llm: Any = None, *, seed: int | Non
             direction: Direction = "maximize", **options: Any) -> Optimizer:
     """OptoPrime when an LLM is given or configured, else Search (+ Evolution for Text).
 
-    ``options`` go to OptoPrime with an LLM, to Search without one.
+    ``options`` go to OptoPrime with an LLM (less those only Search takes, such as
+    ``sampler``), to Search without one.
 
     Example:
         >>> from trace_core import Parameter
@@ -54,6 +56,7 @@ def default(parameters: Iterable[Parameter], llm: Any = None, *, seed: int | Non
         log.info("optimizer: OptoPrime with %s", getattr(llm, "model", type(llm).__name__))
         if objective is not None:
             options.setdefault("objective", objective)
+        options = {k: v for k, v in options.items() if k not in _SEARCH_ONLY}
         return OptoPrime(params, llm, direction=direction, **options)
     text = [p for p in params if p.space.kind == "text"]
     rest = [p for p in params if p.space.kind != "text"]

@@ -98,11 +98,13 @@ def reply_model(parameters: Sequence[Parameter]) -> type[BaseModel]:
     Example:
         >>> from trace_core.spaces import Float
         >>> Reply = reply_model([Parameter(1.0, name="lr", space=Float(0, 1))])
-        >>> Reply.model_json_schema()["$defs"]["Suggestion"]["properties"]["lr"]["anyOf"][0]["maximum"]
+        >>> Reply.model_json_schema()["$defs"]["Suggestion"]["properties"]["lr"]["maximum"]
         1.0
     """
     fields: dict[str, Any] = {
-        f"v{i}": (_annotation(p.space) | None, Field(default=None, alias=p.name, description=p.space.describe()))
+        # not nullable: a key left out keeps its variable. A null in the schema let grammar-constrained
+        # decoding (llama.cpp) write {"x": null, "y": null} for every variable (Qwen2.5-Coder-1.5B).
+        f"v{i}": (_annotation(p.space), Field(default=None, alias=p.name, description=p.space.describe()))
         for i, p in enumerate(parameters)
     }
     suggestion = create_model("Suggestion", __config__=ConfigDict(extra="forbid"), **fields)

@@ -9,7 +9,7 @@ from typing import Any
 from trace_core import Parameter
 from trace_core.errors import InvalidProposal
 
-__all__ = ["to_json_values", "from_json_values", "same_values", "key_of"]
+__all__ = ["to_json_values", "from_json_values", "same_values", "key_of", "shown_values"]
 
 
 def to_json_values(params: Mapping[str, Parameter], values: Mapping[str, Any]) -> dict[str, Any]:
@@ -34,3 +34,13 @@ def same_values(params: Mapping[str, Parameter], expected: Mapping[str, Any], va
     except (KeyError, InvalidProposal):
         return False
     return key_of(got) == key_of(expected)
+
+
+def shown_values(values: Mapping[str, Any], limit: int = 120) -> str:
+    """Values as ``x=0, y=0`` (each cut to ``limit`` characters) for a note to the model."""
+    parts = []
+    for name, value in values.items():
+        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+        text = " ".join(text.split())
+        parts.append(f"{name}={text if len(text) <= limit else text[:limit] + '…'}")
+    return ", ".join(parts)

@@ -95,9 +95,12 @@ class Optimizer(abc.ABC):
     ``direction`` may be changed until the first proposal (the loop sets it from the
     task). ``needs_trace`` tells the loop whether :meth:`propose` reads the traced
     graph and feedback; when False the loop skips the forward and backward passes.
+    ``needs_llm`` says that it cannot be built without an LLM (the registry refuses to
+    build it by name without one, saying how to configure one).
     """
 
     needs_trace: bool = True
+    needs_llm: bool = False
 
     def __init__(self, parameters: Iterable[Parameter], *, direction: Direction = "maximize"):
         self.parameters: list[Parameter] = list(parameters)

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from optimizers._front_prompt import FrontMemory, dominated_counts
-from optimizers._reply import LLMOptimizer
+from optimizers.llm import LLMOptimizer
 from optimizers._values import key_of, to_json_values
 from optimizers.base import Update
 from optimizers.optoprime.format import cut, format_json, format_parameters

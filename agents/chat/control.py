@@ -20,7 +20,7 @@ from typing import Any
 from agents.chat import _format as fmt
 from agents.chat import _pending
 from agents.chat.context import ChatLimits, RunLimits, SessionRecord, SessionTable
-from agents.loop import Run, open_run
+from agents.loop import Run, drive, open_run
 from agents.records import Candidate, Proposal
 from agents.store import RunStore
 from trace_core import better, score
@@ -187,17 +187,13 @@ class RunControl:
         run.should_stop = lambda: self._cancelled >= turn
         before = len(run.history)
         log.info("chat session %s: run %s, %d step(s)%s", self.record.session_id, run.run_id, steps, note)
-        self.store.update_run(run.run_id, status="running", stop_reason=None)
         try:
-            reason = run.loop()
-        except BaseException as e:
-            self.store.update_run(run.run_id, status="interrupted" if isinstance(e, KeyboardInterrupt) else "failed",
-                                  stop_reason=f"chat: {type(e).__name__}: {e}"[:200], spent=run.budget.spent)
+            reason = drive(run, label="chat: ").stop_reason
+        except BaseException:
             self.forget_run_state()
             raise
         finally:
             run.should_stop = None
-        run.result(reason)
         lines = [f"Ran {len(run.history) - before} step(s) of run {run.run_id}{note}; stopped: {reason}."]
         for rec in run.history[before:]:
             lines.append(f"step {rec.step}: candidates {', '.join(fmt.num(s) for s in rec.candidate_scores) or 'none'}"

@@ -199,14 +199,15 @@ TOOL_NAMES = tuple(_TOOLS)
 
 
 def _start(control: RunControl, a: StartRun) -> str:
-    from agents.factory import OPTIMIZERS, optimizer_spec
+    from agents.factory import optimizer_spec
     from agents.loop import optimize
+    from optimizers.registry import is_registered, optimizer_names
     from tasks.registry import build_task
     from trace_core import Budget, RunFailed
 
     spec = {**optimizer_spec(a.optimizer), **a.optimizer_options}
-    if spec["name"] not in OPTIMIZERS:
-        return f"error: unknown optimizer {a.optimizer!r}; use one of {', '.join(OPTIMIZERS)}"
+    if not is_registered(spec["name"]):
+        return f"error: unknown optimizer {a.optimizer!r}; use one of {', '.join(optimizer_names())}"
     task = build_task(a.task, **a.options)
     try:
         result = optimize(task, optimizer=spec, llm=control.optimizer_llm, budget=Budget(max_steps=0), k=a.k,

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from optimizers._front_prompt import FrontMemory
-from optimizers._reply import LLMOptimizer
+from optimizers.llm import LLMOptimizer
 from optimizers._values import to_json_values
 from optimizers.base import Update
 from optimizers.optoprime.format import cut, estimate_tokens, format_feedback, format_json

@@ -84,9 +84,9 @@ def test_every_problem_is_listed_at_once(tmp_path: Path) -> None:
     assert "bad.toml" in text and f"({len(problems)} problems)" in text
     expected = {
         "k = 0": "greater than or equal to 1",
-        "executor = 'gpu'": "'thread', 'process', 'ray' or 'serial'",
+        "executor = 'gpu'": "use one of process, ray, serial, thread",
         "colour = 'blue'": "allowed here: name, description, task",
-        "optimizer.name = 'adam'": "default, search, optoprime, opro, evolution",
+        "optimizer.name = 'adam'": "default, evolution, opro, optoprime, search",
         "budget.max_stepz = 5": "allowed here: max_steps, max_evaluations",
         "budget.max_usd = -1": "greater than or equal to 0",
         "task.options.centre": "allowed: center, start, bound, delay",

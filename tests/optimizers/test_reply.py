@@ -117,9 +117,10 @@ def test_no_change_wins_and_empty_suggestion_means_no_change():
 def test_reply_model_schema_comes_from_the_spaces():
     schema = reply_model(_optimizer().parameters).model_json_schema()
     props = schema["$defs"]["Suggestion"]["properties"]
-    assert props["x"]["anyOf"][0]["maximum"] == 10.0
-    assert props["act"]["anyOf"][0]["enum"] == ["relu", "tanh"]
-    assert set(schema["required"]) == {"reasoning", "suggestion"}
+    assert props["x"]["maximum"] == 10.0 and props["x"]["type"] == "number"
+    assert props["act"]["enum"] == ["relu", "tanh"]
+    assert "null" not in json.dumps(props)  # a key left out keeps its variable; null is no value to decode to
+    assert set(schema["required"]) == {"reasoning", "suggestion"} and "required" not in schema["$defs"]["Suggestion"]
 
 
 def _ask(llm, max_repairs=2, n=1):
@@ -179,7 +180,7 @@ def test_reply_schema_fits_strict_structured_output_and_never_rejects_a_choice()
     schema = Reply.model_json_schema()
     assert not _has_key(schema, "default")  # OpenAI/Azure strict mode refuses "default"
     assert "default" in schema["$defs"]["Net"]["properties"]
-    assert schema["$defs"]["Suggestion"]["properties"]["p"]["anyOf"][0]["enum"] == [0.1, 0.5, None]
+    assert schema["$defs"]["Suggestion"]["properties"]["p"]["enum"] == [0.1, 0.5, None]  # a null option stays
     Reply.model_validate_json('{"suggestion": {"x": 99}}')  # the LLM layer's check never fails: ours does
 
 

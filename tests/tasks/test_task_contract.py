@@ -1,4 +1,5 @@
-"""The task contract, run on every registered task (at a tiny size)."""
+"""The task contract (:mod:`tasks.testing`) on every registered task, at a tiny size,
+and the loop's evaluation of each."""
 
 from __future__ import annotations
 
@@ -7,10 +8,8 @@ from typing import Any
 import pytest
 
 from agents.evaluate import evaluate_values
-from tasks.base import Task
 from tasks.registry import build_task, task_names
-from trace_core import Feedback, Node, Parameter, backward, catching
-from trace_core.backward import topological
+from tasks.testing import TaskContract
 
 #: options that make each registered task cheap enough for a contract check
 TINY: dict[str, dict[str, Any]] = {
@@ -30,48 +29,59 @@ def test_every_registered_task_has_tiny_options() -> None:
     assert not missing, f"add contract options for {missing}"
 
 
-@pytest.fixture(params=sorted(TINY))
-def task(request: Any) -> Any:
-    return build_task(request.param, **TINY[request.param])
+class TestRegisteredTasks(TaskContract):
+    @pytest.fixture(autouse=True, params=sorted(TINY))
+    def _name(self, request: pytest.FixtureRequest) -> None:
+        self.name = request.param
+
+    def make_task(self) -> Any:
+        return build_task(self.name, **TINY[self.name])
 
 
-def test_protocol_and_parameters(task: Any) -> None:
-    assert isinstance(task, Task)
-    assert task.direction in ("maximize", "minimize")
-    assert task.name and isinstance(task.description, str) and task.description
-    params = task.parameters()
-    assert params and all(isinstance(p, Parameter) for p in params)
-    names = [p.name for p in params]
-    assert len(set(names)) == len(names)
-    for p in params:
-        assert p.space.validate(p.value) == p.value or p.space.kind == "json"
-    assert len(task.train) > 0 and len(task.val) > 0
-
-
-def test_run_is_traced_to_the_parameters(task: Any) -> None:
-    example = task.train[0]
-    with catching():
-        out = task.run(example)
-    assert isinstance(out, Node)
-    fb = task.evaluate(example, out)
-    assert isinstance(fb, Feedback)
-    reached = backward(out, fb)
-    assert set(reached) & set(task.parameters()), "no parameter is an ancestor of the output"
-    assert any(n.trainable for n in topological([out]))
-
-
-def test_evaluation_under_own_values_and_failures_are_feedback(task: Any) -> None:
+@pytest.mark.parametrize("name", sorted(TINY))
+def test_the_loops_evaluation_scores_own_and_broken_values(name: str) -> None:
+    task = build_task(name, **TINY[name])
     values = {p.name: p.value for p in task.parameters()}
     result = evaluate_values(task, values, list(task.val)[:2])
     assert result.status == "done"
     assert result.feedback.score is not None or result.feedback.failed
-    # a broken value is a scored failure, not an exception
-    broken = {name: object() for name in values}
+    broken = {n: object() for n in values}  # a broken value is a scored failure, not an exception
     bad = evaluate_values(task, broken, list(task.val)[:1])
     assert bad.feedback.failed or bad.feedback.score is not None
 
 
-def test_spec_rebuilds_the_task(task: Any) -> None:
-    spec = task.spec()
-    again = build_task(spec["name"], **spec["options"])
-    assert [p.name for p in again.parameters()] == [p.name for p in task.parameters()]
+class _Untraced(TaskContract):
+    """A task that breaks the contract: its run returns a plain number."""
+
+    def make_task(self) -> Any:
+        from tasks.examples.numeric import NumericTask
+
+        class Untraced(NumericTask):
+            def run(self, example: Any) -> Any:
+                return 1.0
+
+        return Untraced()
+
+
+class _Systemic(TaskContract):
+    """A task that breaks the contract: broken values raise TaskError."""
+
+    def make_task(self) -> Any:
+        from tasks.examples.numeric import NumericTask
+        from trace_core.errors import TaskError
+
+        class Systemic(NumericTask):
+            def run(self, example: Any) -> Any:
+                if not isinstance(self.x.value, float):
+                    raise TaskError("x is not a number")
+                return super().run(example)
+
+        return Systemic()
+
+
+def test_the_contract_catches_tasks_that_break_it() -> None:
+    with pytest.raises(AssertionError, match="run must return a traced Node, not float"):
+        _Untraced().test_run_is_traced_to_the_parameters()
+    with pytest.raises(AssertionError, match="broken values raised TaskError"):
+        _Systemic().test_broken_values_are_a_failed_example_not_a_systemic_failure()
+    _Systemic().test_evaluation_under_given_values_leaves_the_live_ones()
