@@ -253,13 +253,19 @@ class Evolution(Optimizer):
         constraints what a good child is."""
         if not self.nsga:
             return self.objective or f"{self.direction} the score"
-        aims = ", ".join(f"{s} {n}" for n, s in zip(self.objectives.names, self._senses())) if self.multi else \
-            f"{self.direction} the score"
-        bounds = "; respect " + ", ".join(str(c) for c in self.objectives.constraints) if self.objectives.constraints \
-            else ""
-        trade = (" A child is good when no parent beats it on every objective: better on one objective without "
-                 "being worse on another, or a new trade-off between them.") if self.multi else ""
-        return (f"{self.objective}\n\n" if self.objective else "") + f"Objectives: {aims}{bounds}.{trade}"
+        goal = f"{self.objective}\n\n" if self.objective else ""
+        if self.multi:
+            aims = ", ".join(f"{s} {n}" for n, s in zip(self.objectives.names, self.objectives.senses))
+        else:
+            aims = f"{self.direction} the score"
+        goal += f"Objectives: {aims}"
+        if self.objectives.constraints:
+            goal += "; respect " + ", ".join(str(c) for c in self.objectives.constraints)
+        goal += "."
+        if self.multi:
+            goal += (" A child is good when no parent beats it on every objective: better on one objective "
+                     "without being worse on another, or a new trade-off between them.")
+        return goal
 
     def _finish(self, parents: list[dict[str, Any]], child: dict[str, Any], operator: str, what: str) -> Update | None:
         """Step the numbers, validate everything; None when a space refuses the child."""
