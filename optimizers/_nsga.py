@@ -5,8 +5,9 @@ Deb's constraint rule (constrained domination): a feasible point beats an infeas
 of two infeasible points the smaller total violation wins, and two feasible points are
 compared by Pareto dominance. A feasible point without objective values (a failed
 evaluation) is worse than all of them; an infeasible one needs no values (its violation
-ranks it). Optuna keeps the same pieces private
-(``optuna.samplers._nsgaii``), so they are written here, small.
+ranks it). Optuna's pieces are private (``_fast_non_domination_rank`` and
+``_calc_crowding_distance`` in ``optuna.samplers.nsgaii._elite_population_selection_strategy``)
+and work on trials, so they are written here, small, over plain points.
 
 Example:
     >>> order([(1.0, 4.0), (2.0, 2.0), (4.0, 1.0), (3.0, 3.0)], [0.0] * 4, ["minimize", "minimize"])
