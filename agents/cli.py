@@ -13,11 +13,9 @@ import json
 import logging
 import os
 import sys
-import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -41,7 +39,7 @@ class _Commands(TyperGroup):
     """Every command: a store found unusable mid-command (SQLite may see a corrupt page
     only when a query reads it) is an error message and exit 2, never a traceback."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except Exception as e:
@@ -144,6 +142,8 @@ def run(
                       "or scripted:FILE / replay:FILE (offline).")] = None,
 ) -> None:
     """Run a job file, print a summary, and write the HTML report."""
+    from uuid import uuid4
+
     from agents._cli_run import Stopper, StepPrinter, build, finish, llm_label, stored_llm_option, warm_values
     from agents.jobs import load_job
     from trace_core.errors import TraceTuneError
@@ -167,7 +167,7 @@ def run(
         raise _fail(missing)
     previous = next(iter(runs.list_runs(job_key=job.name, status="finished", limit=1)), None)
     initial = warm_values(previous, task, err) if warm else None
-    run_id = uuid.uuid4().hex[:12]  # chosen here: another worker may run the same job on this store
+    run_id = uuid4().hex[:12]  # chosen here: another worker may run the same job on this store
     extra = {"job": job.stored(), "job_file": str(job_file.resolve()),
              "previous_run": previous["id"] if previous else None,
              "warm_start_from": previous["id"] if initial else None, "fail_on_regression": pct,
