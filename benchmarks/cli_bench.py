@@ -23,7 +23,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-TYPER_HELLO = ("import typer\napp = typer.Typer(add_completion=False)\n"
+TYPER_HELLO = ("import typer\napp = typer.Typer(add_completion=False, rich_markup_mode=None)\n"
                "@app.command()\ndef hello(name: str = 'x') -> None:\n    print(name)\n"
                "@app.command()\ndef bye() -> None:\n    pass\napp()")
 TRACETUNE = "import sys; sys.argv[0] = 'tracetune'; from agents.cli import main; main()"
