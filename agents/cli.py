@@ -20,7 +20,7 @@ import typer
 from typer.core import TyperGroup
 
 from agents._cli_out import Exit, say, stderr_console, stdout_console
-from trace_core.errors import ConfigError
+from trace_core.errors import ConfigError, InvalidProposal, TraceTuneError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -146,7 +146,6 @@ def run(
 
     from agents._cli_run import Stopper, StepPrinter, build, finish, llm_label, stored_llm_option, warm_values
     from agents.jobs import load_job
-    from trace_core.errors import TraceTuneError
 
     try:
         job = load_job(job_file)
@@ -230,8 +229,6 @@ def _optimize(job: Job, task: Any, optimizer: Any, llm: Any, store: RunStore, ex
 
 def _loop(go: Any, printer: StepPrinter, stopper: Stopper, err: Console) -> tuple[Exit, str | None]:
     """Run ``go(on_step)`` under the printer and the Ctrl-C handler; map errors to exit codes."""
-    from trace_core.errors import InvalidProposal
-
     try:
         with stopper.installed(), printer:
             return Exit.DONE, go(printer.on_step)
@@ -266,7 +263,6 @@ def resume(
     from agents._cli_run import StepPrinter, Stopper, build, finish, llm_option, store_option
     from agents.jobs import Job
     from agents.loop import resume as resume_run
-    from trace_core.errors import TraceTuneError
 
     runs = _store(store)
     row = _get_run(runs, run_id)
