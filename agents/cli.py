@@ -372,10 +372,15 @@ def export(
 
 @app.command()
 def tasks(
-    names: Annotated[list[str] | None, typer.Argument(metavar="[NAME]...", help="Only these tasks.")] = None,
+    names: Annotated[list[str] | None, typer.Argument(
+        metavar="[NAME]...", help="Show these tasks with their parameters and options.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """List registered tasks; with names, their parameters and options (each named task is built with its defaults)."""
+    """List the registered tasks; with names, their parameters and options.
+
+    Without names nothing is imported (each task's source is read); each named task is
+    built with its defaults.
+    """
     from agents import _cli_views as views
 
     views.list_tasks(names or None, as_json=as_json, out=stdout_console())

@@ -26,7 +26,8 @@ HEAVY = ("torch", "litellm", "sklearn", "optuna", "numpy", "sqlalchemy", "networ
 
 def loaded_after(code: str, tmp_path: Path) -> list[str]:
     """The HEAVY modules a fresh interpreter has loaded after running ``code``."""
-    script = textwrap.dedent(code) + f"\nimport json, sys\nprint(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))\n"
+    report = f"import json, sys\nprint(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))\n"
+    script = textwrap.dedent(code) + "\n" + report
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRACETUNE_")} | {"PYTHONPATH": str(ROOT)}
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, timeout=300,
                           env=env)
