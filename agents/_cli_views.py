@@ -12,7 +12,7 @@ from rich.table import Table
 
 from agents._cli_out import say
 from agents._failures import describe_error, failure_counts
-from agents._report_text import num, short, when, why_stopped
+from agents._report_text import when, why_stopped
 from trace_core.budget import UNPRICED, format_usd
 from trace_core.llm.redact import redact, redact_text
 
@@ -20,6 +20,15 @@ if TYPE_CHECKING:
     from agents.store import RunStore
 
 __all__ = ["list_runs", "show_run", "list_tasks", "when", "why_stopped"]
+
+
+def _num(value: float | None) -> str:
+    return "—" if value is None else f"{value:.6g}"
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = f"{value:.6g}" if isinstance(value, float) else " ".join(str(value).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _echo_json(data: Any) -> None:
@@ -40,7 +49,7 @@ def list_runs(store: RunStore, *, job: str | None, status: str | None, limit: in
     table = Table("run", "job", "task", "status", "start", "best", "stop reason", "created", box=None)
     for r in runs:
         table.add_row(r["id"], redact_text(r.get("job_key") or r["name"]), r.get("task") or "", r["status"],
-                      num(r.get("initial_score")), num(r.get("best_score")), redact_text(why_stopped(r)),
+                      _num(r.get("initial_score")), _num(r.get("best_score")), redact_text(why_stopped(r)),
                       when(r.get("created_at")))
     out.print(table)
 
@@ -61,7 +70,7 @@ def show_run(store: RunStore, run: dict[str, Any], *, as_json: bool, out: Consol
     for key, value in (("run", run["id"]), ("job", run.get("job_key")), ("task", run.get("task")),
                        ("status", f"{run['status']}: {why_stopped(run) or '—'}"),
                        ("optimizer", opt.get("name", "default")), ("llm", llm),
-                       ("score", f"{num(run.get('initial_score'))} → {num(run.get('best_score'))} "
+                       ("score", f"{_num(run.get('initial_score'))} → {_num(run.get('best_score'))} "
                                  f"({run.get('direction')})"),
                        ("failures", failure_counts(tally["outcomes"], tally["failures"]).removeprefix("failures: ")),
                        ("first error", describe_error(cfg.get("first_error")).removeprefix("first error ") or "—"),
@@ -72,13 +81,13 @@ def show_run(store: RunStore, run: dict[str, Any], *, as_json: bool, out: Consol
     out.print(meta)
     table = Table("step", "best so far", "best candidate", "accepted", "tokens", "USD", "seconds", box=None)
     for s in steps:
-        table.add_row(str(s["step"]), num(s.get("incumbent_score")), num(s.get("best_candidate_score")),
+        table.add_row(str(s["step"]), _num(s.get("incumbent_score")), _num(s.get("best_candidate_score")),
                       "✓" if s.get("accepted") and s["step"] else "", str(s.get("tokens") or 0),
                       _step_usd(s), f"{s.get('seconds') or 0:.2f}")
     out.print(table)
     values = Table("parameter", "best value", box=None)
     for name, value in (run.get("best_values") or {}).items():
-        values.add_row(redact_text(name), redact_text(short(value, 100)))
+        values.add_row(redact_text(name), redact_text(_short(value, 100)))
     out.print(values)
 
 
@@ -104,7 +113,7 @@ def _describe(name: str) -> dict[str, Any]:
     try:
         cls = task_class(name)
         task = cls()
-        params = [{"name": p.name, "space": p.space.describe(), "value": short(p.value, 60),
+        params = [{"name": p.name, "space": p.space.describe(), "value": _short(p.value),
                    "description": p.description or ""} for p in task.parameters()]
         return {"name": name, "direction": task.direction, "description": task.description, "parameters": params,
                 "options": describe_options(getattr(cls, "Options", None))}
@@ -134,11 +143,11 @@ def list_tasks(names: Sequence[str] | None, *, as_json: bool, out: Console) -> N
         first_line = (info["description"] or "").strip().split("\n", 1)[0]
         say(out, f"{name} ({info['direction']}): {first_line}")
         for p in info.get("parameters", ()):
-            say(out, f"    {p['name']}: {short(p['space'], 100)} = {p['value']}")
+            say(out, f"    {p['name']}: {_short(p['space'], 100)} = {p['value']}")
         if info.get("options"):  # `tracetune tasks NAME`: what [task] options = {...} may hold
             say(out, "  options (job file: [task] options = { name = value, ... }):")
             for o in info["options"]:
-                default = "" if o["default"] is None else f" (default {short(o['default'], 40)})"
+                default = "" if o["default"] is None else f" (default {_short(o['default'], 40)})"
                 say(out, f"    {o['name']}: {o['allowed']}{default}" + (f"; {o['help']}" if o["help"] else ""))
     if as_json:
         _echo_json(infos)

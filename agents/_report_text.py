@@ -1,80 +1,21 @@
-"""The words of a run report that need no store: how a run compares with the previous
-one, why it stopped, when, numbers and values in short; and the atomic file write
-reports and exports use.
+"""The words of a run report that need no run store: why a run stopped and when, and
+the atomic file write that reports and exports use.
 
 Example:
-    >>> compare(0.9, {"id": "b1", "best_score": 1.0}, "minimize").describe()
-    'better than run b1 by 0.1, 10% (1 → 0.9, minimize)'
+    >>> why_stopped({"status": "finished", "stop_reason": "target reached"}), when("2026-12-03T14:05:29.1")
+    ('target reached', '2026-12-03 14:05:29 UTC')
 """
 
 from __future__ import annotations
 
-import math
 import os
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from trace_core.llm.redact import clean_text
 
-__all__ = ["Comparison", "compare", "why_stopped", "when", "write_atomic", "num", "short"]
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """This run's best score against a previous run's.
-
-    ``change`` is the improvement (positive = better, whatever the direction) and
-    ``percent`` that change relative to the previous score.
-
-    Example:
-        >>> c = compare(0.8, {"id": "abc", "best_score": 1.0}, "maximize")
-        >>> c.verdict, round(c.percent, 1), c.regressed(10), c.regressed(25)
-        ('worse', -20.0, True, False)
-    """
-
-    previous_id: str
-    previous_score: float | None
-    score: float | None
-    direction: str
-    change: float | None
-    percent: float | None
-
-    @property
-    def verdict(self) -> str:
-        if self.change is None:
-            return "not comparable"
-        return "better" if self.change > 0 else "worse" if self.change < 0 else "the same"
-
-    def regressed(self, percent: float) -> bool:
-        """True when this run is worse than the previous one by more than ``percent``."""
-        return self.percent is not None and self.percent < 0 and -self.percent > percent
-
-    def describe(self) -> str:
-        if self.change is None:
-            return f"not comparable with run {self.previous_id} (a score is missing)"
-        if self.change == 0:
-            return f"the same as run {self.previous_id} ({num(self.score)})"
-        pct = "" if self.percent is None or math.isinf(self.percent) else f", {abs(self.percent):.3g}%"
-        return (f"{self.verdict} than run {self.previous_id} by {abs(self.change):.4g}{pct} "
-                f"({num(self.previous_score)} → {num(self.score)}, {self.direction})")
-
-
-def compare(score: float | None, previous: dict[str, Any], direction: str) -> Comparison:
-    """Compare ``score`` with the ``best_score`` of a previous run row."""
-    prev = previous.get("best_score")
-    change = percent = None
-    if score is not None and prev is not None:
-        change = (score - prev) if direction == "maximize" else (prev - score)
-        percent = change / abs(prev) * 100 if prev != 0 else (0.0 if change == 0 else math.copysign(math.inf, change))
-    elif prev is not None:  # this run has no score at all: as bad as it gets
-        change, percent = -math.inf, -math.inf
-    return Comparison(previous["id"], prev, score, direction, change, percent)
-
-
-def num(value: float | None) -> str:
-    return "—" if value is None else f"{value:.6g}"
+__all__ = ["why_stopped", "when", "write_atomic"]
 
 
 def why_stopped(run: dict[str, Any]) -> str:
@@ -108,8 +49,3 @@ def write_atomic(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-def short(value: Any, limit: int = 40) -> str:
-    text = f"{value:.6g}" if isinstance(value, float) else " ".join(str(value).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import sys
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -20,7 +21,9 @@ import typer
 from typer.core import TyperGroup
 
 from agents._cli_out import Exit, say, stderr_console, stdout_console
+from agents._report_text import when, write_atomic
 from trace_core.errors import ConfigError, InvalidProposal, TraceTuneError
+from trace_core.llm.redact import redact
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -109,8 +112,6 @@ def _store(url: str | None) -> RunStore:
 
 
 def _get_run(store: RunStore, run_id: str) -> dict[str, Any]:
-    from agents._report_text import when
-
     try:
         return store.get_run(run_id)
     except ConfigError as e:
@@ -142,8 +143,6 @@ def run(
                       "or scripted:FILE / replay:FILE (offline).")] = None,
 ) -> None:
     """Run a job file, print a summary, and write the HTML report."""
-    from uuid import uuid4
-
     from agents._cli_run import Stopper, StepPrinter, build, finish, llm_label, stored_llm_option, warm_values
     from agents.jobs import load_job
 
@@ -166,7 +165,7 @@ def run(
         raise _fail(missing)
     previous = next(iter(runs.list_runs(job_key=job.name, status="finished", limit=1)), None)
     initial = warm_values(previous, task, err) if warm else None
-    run_id = uuid4().hex[:12]  # chosen here: another worker may run the same job on this store
+    run_id = uuid.uuid4().hex[:12]  # chosen here: another worker may run the same job on this store
     extra = {"job": job.stored(), "job_file": str(job_file.resolve()),
              "previous_run": previous["id"] if previous else None,
              "warm_start_from": previous["id"] if initial else None, "fail_on_regression": pct,
@@ -351,9 +350,6 @@ def export(
 
     Key-shaped text in the values is redacted.
     """
-    from agents._report_text import write_atomic
-    from trace_core.llm.redact import redact
-
     runs = _store(store)
     row = _get_run(runs, run_id)
     try:

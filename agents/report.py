@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from agents._failures import counts_of, describe_error, failure_counts
-from agents._report_text import Comparison, compare, num, short, why_stopped, write_atomic
+from agents._report_text import why_stopped, write_atomic
 from agents.store import RunStore, open_store
 from trace_core.feedback import better
 from trace_core.llm.redact import redact_text
@@ -29,6 +30,58 @@ from trace_core.budget import usd_of
 __all__ = ["RunReport", "Comparison", "compare", "previous_run", "trace_graph", "write_atomic", "why_stopped"]
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """This run's best score against a previous run's.
+
+    ``change`` is the improvement (positive = better, whatever the direction) and
+    ``percent`` that change relative to the previous score.
+
+    Example:
+        >>> c = compare(0.8, {"id": "abc", "best_score": 1.0}, "maximize")
+        >>> c.verdict, round(c.percent, 1), c.regressed(10), c.regressed(25)
+        ('worse', -20.0, True, False)
+    """
+
+    previous_id: str
+    previous_score: float | None
+    score: float | None
+    direction: str
+    change: float | None
+    percent: float | None
+
+    @property
+    def verdict(self) -> str:
+        if self.change is None:
+            return "not comparable"
+        return "better" if self.change > 0 else "worse" if self.change < 0 else "the same"
+
+    def regressed(self, percent: float) -> bool:
+        """True when this run is worse than the previous one by more than ``percent``."""
+        return self.percent is not None and self.percent < 0 and -self.percent > percent
+
+    def describe(self) -> str:
+        if self.change is None:
+            return f"not comparable with run {self.previous_id} (a score is missing)"
+        if self.change == 0:
+            return f"the same as run {self.previous_id} ({_num(self.score)})"
+        pct = "" if self.percent is None or math.isinf(self.percent) else f", {abs(self.percent):.3g}%"
+        return (f"{self.verdict} than run {self.previous_id} by {abs(self.change):.4g}{pct} "
+                f"({_num(self.previous_score)} → {_num(self.score)}, {self.direction})")
+
+
+def compare(score: float | None, previous: dict[str, Any], direction: str) -> Comparison:
+    """Compare ``score`` with the ``best_score`` of a previous run row."""
+    prev = previous.get("best_score")
+    change = percent = None
+    if score is not None and prev is not None:
+        change = (score - prev) if direction == "maximize" else (prev - score)
+        percent = change / abs(prev) * 100 if prev != 0 else (0.0 if change == 0 else math.copysign(math.inf, change))
+    elif prev is not None:  # this run has no score at all: as bad as it gets
+        change, percent = -math.inf, -math.inf
+    return Comparison(previous["id"], prev, score, direction, change, percent)
 
 
 def previous_run(store: RunStore, run: dict[str, Any]) -> dict[str, Any] | None:
@@ -63,6 +116,10 @@ def trace_graph(task: Any, max_nodes: int = 400) -> dict[str, Any] | None:
     except Exception:  # noqa: BLE001 - the graph only decorates a report
         log.info("could not trace the task for the report", exc_info=True)
         return None
+
+
+def _num(value: float | None) -> str:
+    return "—" if value is None else f"{value:.6g}"
 
 
 @dataclass
@@ -136,7 +193,7 @@ class RunReport:
             verb = "improved" if better(best, init, self.direction) else "changed"
             pct = f" ({abs(best - init) / abs(init) * 100:.3g}%)" if init else ""
             change = f"; {verb} by {abs(best - init):.4g}{pct}"
-        lines.append(f"score: starting values {num(init)} → best {num(best)} ({self.direction}{change})")
+        lines.append(f"score: starting values {_num(init)} → best {_num(best)} ({self.direction}{change})")
         metrics = self._metrics_line()
         if metrics:
             lines.append(metrics)
@@ -151,7 +208,7 @@ class RunReport:
         if warm:
             lines.append(f"warm start: from the best values of run {warm}")
         values = r.get("best_values") or {}
-        shown = ", ".join(f"{k}={short(v)}" for k, v in values.items())
+        shown = ", ".join(f"{k}={_short(v)}" for k, v in values.items())
         lines.append(f"best values: {shown or '—'}")
         return redact_text("\n".join(lines))
 
@@ -177,8 +234,8 @@ class RunReport:
             return ""
         parts = []
         for name in sorted(best)[:limit]:
-            before = f"{num(start[name])} → " if name in start and start[name] != best[name] else ""
-            parts.append(f"{name} {before}{num(best[name])}")
+            before = f"{_num(start[name])} → " if name in start and start[name] != best[name] else ""
+            parts.append(f"{name} {before}{_num(best[name])}")
         return "metrics (starting → best): " + ", ".join(parts)
 
     def designs(self, directory: str | Path | None = None, top: int = 3) -> list[dict[str, Any]]:
@@ -229,3 +286,6 @@ class RunReport:
         return path
 
 
+def _short(value: Any, limit: int = 40) -> str:
+    text = f"{value:.6g}" if isinstance(value, float) else " ".join(str(value).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
