@@ -16,16 +16,15 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from agents._failures import counts_of, describe_error, failure_counts
+from agents._report_text import why_stopped, write_atomic
 from agents.store import RunStore, open_store
 from trace_core.feedback import better
-from trace_core.llm.redact import clean_text, redact_text
+from trace_core.llm.redact import redact_text
 from trace_core.budget import usd_of
 
 __all__ = ["RunReport", "Comparison", "compare", "previous_run", "trace_graph", "write_atomic", "why_stopped"]
@@ -125,27 +124,6 @@ def trace_graph(task: Any, max_nodes: int = 400) -> dict[str, Any] | None:
 
 def _num(value: float | None) -> str:
     return "—" if value is None else f"{value:.6g}"
-
-
-def why_stopped(run: dict[str, Any]) -> str:
-    """Why a run stopped, in words, never repeating its status ("interrupted: interrupted").
-
-    Example:
-        >>> why_stopped({"status": "interrupted", "stop_reason": "interrupted"})
-        'stopped on request (Ctrl-C or SIGTERM)'
-    """
-    status, why = run.get("status"), (run.get("stop_reason") or "").strip()
-    if why.startswith("KeyboardInterrupt"):
-        return "stopped at once (a second Ctrl-C)"
-    if why in ("", status):
-        return {"interrupted": "stopped on request (Ctrl-C or SIGTERM)", "running": "in progress, or killed before it could say so"}.get(
-            status or "", "")
-    return why
-
-
-def when(timestamp: str | None) -> str:
-    """A stored ISO timestamp (UTC) to the second, for people."""
-    return f"{timestamp[:19].replace('T', ' ')} UTC" if timestamp else "—"
 
 
 @dataclass
@@ -323,18 +301,6 @@ class RunReport:
         path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(path, self.html(path.parent / f"{path.stem}-designs"))
         return path
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` (UTF-8, lone surrogates replaced) to ``path`` through a temporary file and a rename."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(clean_text(text))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _short(value: Any, limit: int = 40) -> str:
