@@ -117,8 +117,10 @@ def test_a_task_whose_source_does_not_say_its_direction_is_imported_to_read_it(
             return Shifted()
     '''))
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr("tasks.registry._REGISTRY", {"shifted": "my_tasks:Shifted", "made": "my_tasks:make",
-                                                     "gone": "no_such_module_here:Task"})
+    from tasks.registry import TASKS
+
+    monkeypatch.setattr(TASKS, "targets", {**TASKS.targets, "shifted": "my_tasks:Shifted", "made": "my_tasks:make",
+                                           "gone": "no_such_module_here:Task"})
     inherited = {"name": "shifted", "direction": "minimize", "description": NumericTask.description}
     assert task_summary("shifted") == inherited
     assert task_summary("made") == {**inherited, "name": "made"}  # a factory: called with its defaults
