@@ -24,9 +24,9 @@ __all__ = ["front_comparison", "warm_start_row"]
 
 
 def front_comparison(store: RunStore, run: dict[str, Any], previous: dict[str, Any] | None) -> Any:
-    """The hypervolume :class:`~agents.report.Comparison` of a multi-objective run with
+    """The hypervolume :class:`~agents._report_text.Comparison` of a multi-objective run with
     ``previous``; None for a single-objective run or without a previous run."""
-    from agents.report import Comparison, compare
+    from agents._report_text import Comparison, compare
 
     this = objectives_from_config(run.get("config"))
     if this is None or previous is None:

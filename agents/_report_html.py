@@ -8,12 +8,15 @@ import json
 import string
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agents._report_svg import bar_chart, graph_svg, score_chart
-from agents.report import RunReport, when, why_stopped
+from agents._report_text import when, why_stopped
 from trace_core.llm.redact import clean_text, redact, redact_text
 from trace_core.budget import usd_of
+
+if TYPE_CHECKING:
+    from agents.report import RunReport
 
 __all__ = ["render", "script_json"]
 

@@ -63,8 +63,8 @@ def build_optimizer(
     optimizer registered under that name (:mod:`optimizers.registry`) with the spec's options.
 
     ``objectives`` (``{"objectives": {...}, "constraints": [...]}`` of a multi-objective
-    task) go to Search, OptoPrime and OPRO (whose prompt then shows the front), unless the
-    spec sets them."""
+    task) go to Search, Evolution (NSGA-II selection), OptoPrime and OPRO (whose prompt then
+    shows the front), when the spec builds one, unless it sets them."""
     from optimizers.registry import create
 
     options = {k: v for k, v in spec.items() if k not in ("name", "instance")}
@@ -73,7 +73,7 @@ def build_optimizer(
         raise ConfigError(
             f"this run used a custom {name} optimizer object; pass optimizer= again to resume it"
         )
-    if objectives and name in ("search", "default", "optoprime", "opro"):  # Search, OptoPrime and OPRO take them
+    if objectives and name in ("search", "evolution", "default", "optoprime", "opro"):
         options = {**objectives, **options}
     opt = create(name, parameters, options, llm=llm, seed=seed, vocabulary=vocabulary, objective=objective,
                  templates=templates)
