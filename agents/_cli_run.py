@@ -8,10 +8,8 @@ import datetime as dt
 import logging
 import os
 import signal
-import sys
 import threading
 from collections.abc import Callable, Iterator
-from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
@@ -19,32 +17,17 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from agents._cli_out import Exit, say
 from agents.jobs import Job
 from agents.report import RunReport, trace_graph
 from agents.store import RunStore
 from trace_core.budget import format_usd
 
-__all__ = ["Exit", "Stopper", "StepPrinter", "finish", "report_path", "resume_command", "store_option", "say", "DEFAULT_REPORT"]
+__all__ = ["Stopper", "StepPrinter", "finish", "report_path", "resume_command", "store_option", "DEFAULT_REPORT"]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_REPORT = ".tracetune/reports/{name}-{run_id}.html"
-
-
-def say(console: Console, text: str) -> None:
-    """Print plain text (no markup, no highlighting, no wrapping at the console width)."""
-    console.print(text, markup=False, highlight=False, soft_wrap=True)
-
-
-class Exit(IntEnum):
-    """The exit codes of ``tracetune``."""
-
-    DONE = 0
-    FAILED = 1
-    INVALID = 2
-    TARGET_MISSED = 3
-    REGRESSION = 4
-    INTERRUPTED = 130
 
 
 class Stopper:
@@ -273,13 +256,3 @@ def build(job: Job, llm_override: str | None) -> tuple[Any, Any, Any]:
     else:
         llm = job.llm.build() if job.llm is not None else None
     return task, llm, job.build_optimizer(task, llm)
-
-
-def stderr_console() -> Console:
-    return Console(file=sys.stderr)
-
-
-def stdout_console() -> Console:
-    """The console for results: tables are not cut to 80 columns when piped to a file or a log."""
-    console = Console()
-    return console if console.is_terminal else Console(width=240)

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from agents._cli_run import say
+from agents._cli_out import say
 from agents._failures import describe_error, failure_counts
-from agents.report import when, why_stopped
-from agents.store import RunStore
+from agents._report_text import when, why_stopped
 from trace_core.budget import UNPRICED, format_usd
 from trace_core.llm.redact import redact, redact_text
+
+if TYPE_CHECKING:
+    from agents.store import RunStore
 
 __all__ = ["list_runs", "show_run", "list_tasks", "when", "why_stopped"]
 
@@ -130,7 +132,8 @@ def _describe(name: str) -> dict[str, Any]:
 
 
 def list_tasks(names: Sequence[str] | None, *, as_json: bool, out: Console) -> None:
-    """Build each task in turn (imports happen here, one task at a time)."""
+    """Without names: each registered task in a line, read from its source (no task is
+    imported). With names: those tasks built in turn, their parameters and options."""
     from tasks.registry import task_names
 
     known = task_names()
@@ -140,7 +143,7 @@ def list_tasks(names: Sequence[str] | None, *, as_json: bool, out: Console) -> N
         raise typer.Exit(2)
     infos = []
     for name in names or known:
-        info = _describe(name)
+        info = _describe(name) if names else _summary(name)
         infos.append(info)
         if as_json:
             continue
@@ -149,12 +152,23 @@ def list_tasks(names: Sequence[str] | None, *, as_json: bool, out: Console) -> N
             continue
         first_line = (info["description"] or "").strip().split("\n", 1)[0]
         say(out, f"{name} ({info['direction']}): {first_line}")
-        for p in info["parameters"]:
+        for p in info.get("parameters", ()):
             say(out, f"    {p['name']}: {_short(p['space'], 100)} = {p['value']}")
-        if names and info["options"]:  # `tracetune tasks NAME`: what [task] options = {...} may hold
+        if info.get("options"):  # `tracetune tasks NAME`: what [task] options = {...} may hold
             say(out, "  options (job file: [task] options = { name = value, ... }):")
             for o in info["options"]:
                 default = "" if o["default"] is None else f" (default {_short(o['default'], 40)})"
                 say(out, f"    {o['name']}: {o['allowed']}{default}" + (f"; {o['help']}" if o["help"] else ""))
     if as_json:
         _echo_json(infos)
+    elif not names:
+        say(out, "`tracetune tasks NAME` lists a task's parameters and options.")
+
+
+def _summary(name: str) -> dict[str, Any]:
+    from tasks.registry import task_summary
+
+    try:
+        return task_summary(name)
+    except Exception as e:  # noqa: BLE001 - one task that cannot be read must not hide the others
+        return {"name": name, "error": f"{type(e).__name__}: {e}"}

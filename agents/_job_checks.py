@@ -1,6 +1,7 @@
-"""The checks behind :func:`agents.jobs.parse_job`: secrets, readable
-problem lines from pydantic errors, and what needs an import (task names and
-options, optimizer options, workflow targets, data and reply files)."""
+"""The checks behind :func:`agents.jobs.parse_job` and the error that lists what they
+find (:class:`JobError`): secrets, readable problem lines from pydantic errors, and what
+needs an import (task names and options, optimizer options, workflow targets, data and
+reply files)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from trace_core.llm.redact import known_secrets, redact_text
 
 log = logging.getLogger(__name__)
 
-__all__ = ["scrub", "secret_problems", "pydantic_problems", "task_problems", "optimizer_problems",
+__all__ = ["JobError", "scrub", "secret_problems", "pydantic_problems", "task_problems", "optimizer_problems",
            "llm_problems", "price_problems", "load_examples", "scripted_replies", "show", "init_parameters"]
 
 _SECRET_NAMES = {"api_key", "apikey", "api-key", "key", "token", "access_token", "auth_token", "secret",
@@ -34,6 +35,23 @@ _URL_HELP = ("the URL holds a user name or password (not shown); write the URL w
              "the environment (TRACETUNE_LLM_API_KEY or the provider's variable, such as OPENAI_API_KEY)")
 _USERINFO = re.compile(r"://[^/@\s]+@")
 _MAX_LINES = 30  # problems shown from one validation; a wrong array could give thousands
+
+
+class JobError(ConfigError):
+    """An invalid job file; ``problems`` lists each one (``"field = value: what is allowed"``).
+
+    Example:
+        >>> e = JobError("night.toml", ["k = 0: Input should be greater than or equal to 1"])
+        >>> print(e)
+        invalid job file night.toml (1 problem):
+          - k = 0: Input should be greater than or equal to 1
+    """
+
+    def __init__(self, source: str, problems: list[str]):
+        self.source, self.problems = source, list(problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        n = len(self.problems)
+        super().__init__(f"invalid job file {source} ({n} problem{'s' if n != 1 else ''}):\n{lines}")
 
 
 def scrub(text: str) -> str:

@@ -8,7 +8,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from agents._job_checks import scrub
+from agents._job_checks import JobError, scrub
 
 __all__ = ["read_job_file"]
 
@@ -22,8 +22,6 @@ def read_job_file(path: Path) -> Any:
     The file must be UTF-8 (a byte-order mark is accepted). YAML aliases (``*name``)
     are refused: expanding them can blow a small file up to billions of values.
     """
-    from agents.jobs import JobError
-
     def refuse(problem: str) -> JobError:
         return JobError(str(path), [f"(file): {problem}"])
 

@@ -8,12 +8,15 @@ import json
 import string
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agents._report_svg import bar_chart, graph_svg, score_chart
-from agents.report import RunReport, when, why_stopped
+from agents._report_text import when, why_stopped
 from trace_core.llm.redact import clean_text, redact, redact_text
 from trace_core.budget import usd_of
+
+if TYPE_CHECKING:
+    from agents.report import RunReport
 
 __all__ = ["render", "script_json"]
 
@@ -222,10 +225,11 @@ def render(rep: RunReport, designs_dir: Any = None) -> str:
         script=_asset("report.js"), name=_e(rep.run["name"]), header=_header(rep), comparison=_comparison(rep),
         summary=_e(rep.summary()), score_plot=score_chart(rep.steps, rep.candidates, rep.direction),
         cost_plots=_costs(rep), graph=_graph(rep), values=_values(rep), steps=_steps(rep),
-        llm_calls=_llm_calls(rep), data=_data(rep), designs=_designs(rep, designs_dir) + _front(rep)))
+        llm_calls=_llm_calls(rep), data=_data(rep), designs=_designs(rep, designs_dir), front=_front(rep)))
 
 
 def _front(rep: RunReport) -> str:
-    from agents._front_report import front_html
+    """A multi-objective run's front at each step and its hypervolume ("" for one objective)."""
+    from agents._report_front import front_section
 
-    return front_html(rep)
+    return front_section(rep.run, rep.steps, rep.candidates, rep.front)

@@ -1,6 +1,10 @@
 """``tracetune``: run tuning jobs, resume them, and look at what they did.
 
 The library never prints; this module does. See ``tracetune --help``.
+
+Each command imports what it uses when it runs (the loop, the store, the report, the
+tasks), so ``tracetune --help`` and ``tracetune list`` start fast; a test checks that
+importing this module loads no torch, litellm, scikit-learn or optuna.
 """
 
 from __future__ import annotations
@@ -11,34 +15,22 @@ import os
 import sys
 import uuid
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import click
 import typer
 from typer.core import TyperGroup
-from rich.console import Console
 
-from agents import _cli_views as views
-from agents._cli_run import (
-    Exit,
-    StepPrinter,
-    Stopper,
-    build,
-    finish,
-    llm_label,
-    llm_option,
-    say,
-    stderr_console,
-    stdout_console,
-    store_option,
-    stored_llm_option,
-    warm_values,
-)
-from agents.jobs import Job, load_job
-from agents.report import write_atomic
-from agents.store import RunStore, StoreError
+from agents._cli_out import Exit, say, stderr_console, stdout_console
+from agents._report_text import when, write_atomic
 from trace_core.errors import ConfigError, InvalidProposal, TraceTuneError
 from trace_core.llm.redact import redact
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from agents._cli_run import StepPrinter, Stopper
+    from agents.jobs import Job
+    from agents.store import RunStore
 
 __all__ = ["app", "main"]
 
@@ -50,11 +42,14 @@ class _Commands(TyperGroup):
     """Every command: a store found unusable mid-command (SQLite may see a corrupt page
     only when a query reads it) is an error message and exit 2, never a traceback."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
-        except StoreError as e:
-            raise _fail(str(e)) from None
+        except Exception as e:
+            store = sys.modules.get("agents.store")  # not imported: the error cannot be a StoreError
+            if store is not None and isinstance(e, store.StoreError):
+                raise _fail(str(e)) from None
+            raise
 
 
 app = typer.Typer(
@@ -108,6 +103,8 @@ def _fail(message: str, code: Exit = Exit.INVALID) -> typer.Exit:
 
 
 def _store(url: str | None) -> RunStore:
+    from agents.store import RunStore
+
     try:
         return RunStore(url)
     except ConfigError as e:
@@ -121,7 +118,7 @@ def _get_run(store: RunStore, run_id: str) -> dict[str, Any]:
         matches = [r for r in store.list_runs(limit=1_000_000) if r["id"].startswith(run_id)] if run_id else []
         if len(matches) < 2:
             raise _fail(str(e)) from None
-        shown = "\n".join(f"  {r['id']}  {r['name']}  {r['status']}  {views.when(r.get('created_at'))}"
+        shown = "\n".join(f"  {r['id']}  {r['name']}  {r['status']}  {when(r.get('created_at'))}"
                           for r in matches[:10])
         more = f"\n  … and {len(matches) - 10} more" if len(matches) > 10 else ""
         raise _fail(f"run id {run_id!r} is ambiguous: it starts {len(matches)} runs in {store.safe_url}; "
@@ -146,6 +143,9 @@ def run(
                       "or scripted:FILE / replay:FILE (offline).")] = None,
 ) -> None:
     """Run a job file, print a summary, and write the HTML report."""
+    from agents._cli_run import Stopper, StepPrinter, build, finish, llm_label, stored_llm_option, warm_values
+    from agents.jobs import load_job
+
     try:
         job = load_job(job_file)
     except ConfigError as e:
@@ -263,6 +263,9 @@ def resume(
     A finished run is left as it is: resume says so and exits 0. A run another process is
     working on is refused, naming that process, unless --take-over.
     """
+    from agents import _cli_views as views
+    from agents._cli_run import StepPrinter, Stopper, build, finish, llm_option, store_option
+    from agents.jobs import Job
     from agents.loop import resume as resume_run
 
     runs = _store(store)
@@ -310,6 +313,8 @@ def list_(
     as_json: JsonOpt = False,
 ) -> None:
     """List runs, newest first."""
+    from agents import _cli_views as views
+
     views.list_runs(_store(store), job=job, status=status, limit=limit, as_json=as_json, out=stdout_console())
 
 
@@ -317,6 +322,8 @@ def list_(
 def show(run_id: Annotated[str, typer.Argument(metavar="RUN")], store: StoreOpt = None,
          as_json: JsonOpt = False) -> None:
     """Show a run: settings, scores, spending, steps and best values (and its front, with several objectives)."""
+    from agents import _cli_views as views
+
     runs = _store(store)
     views.show_run(runs, _get_run(runs, run_id), as_json=as_json, out=stdout_console())
 
@@ -380,10 +387,17 @@ def export(
 
 @app.command()
 def tasks(
-    names: Annotated[list[str] | None, typer.Argument(metavar="[NAME]...", help="Only these tasks.")] = None,
+    names: Annotated[list[str] | None, typer.Argument(
+        metavar="[NAME]...", help="Show these tasks with their parameters and options.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """List registered tasks and their parameters (each task is built with its defaults)."""
+    """List the registered tasks; with names, their parameters and options.
+
+    Without names nothing is imported (each task's source is read); each named task is
+    built with its defaults.
+    """
+    from agents import _cli_views as views
+
     views.list_tasks(names or None, as_json=as_json, out=stdout_console())
 
 

@@ -63,7 +63,8 @@ def build_optimizer(
     optimizer registered under that name (:mod:`optimizers.registry`) with the spec's options.
 
     ``objectives`` (``{"objectives": {...}, "constraints": [...]}`` of a multi-objective
-    task) go to Search, when Search is what the spec builds, unless the spec sets them."""
+    task) go to Search, Evolution (NSGA-II selection), OptoPrime and OPRO (whose prompt then
+    shows the front), when the spec builds one, unless it sets them."""
     from optimizers.registry import create
 
     options = {k: v for k, v in spec.items() if k not in ("name", "instance")}
@@ -72,18 +73,12 @@ def build_optimizer(
         raise ConfigError(
             f"this run used a custom {name} optimizer object; pass optimizer= again to resume it"
         )
-    if objectives and (name == "search" or (name == "default" and llm is None and _no_env_llm())):
+    if objectives and name in ("search", "evolution", "default", "optoprime", "opro"):
         options = {**objectives, **options}
     opt = create(name, parameters, options, llm=llm, seed=seed, vocabulary=vocabulary, objective=objective,
                  templates=templates)
     opt.direction = direction
     return opt
-
-
-def _no_env_llm() -> bool:
-    from trace_core.llm import llm_from_env
-
-    return llm_from_env() is None
 
 
 def task_spec(task: Any) -> dict[str, Any] | None:

@@ -29,6 +29,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from agents._job_checks import (
+    JobError,
     init_parameters,
     llm_problems,
     price_problems,
@@ -48,24 +49,6 @@ __all__ = ["Job", "TaskSpec", "OptimizerSpec", "LLMSpec", "JobBudget", "JobError
 _TARGET = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 #: model strings that are test hooks, not provider models: ``scripted:<replies.json>``, ``replay:<calls.jsonl>``
 TEST_LLM_PREFIXES = ("scripted:", "replay:")
-
-
-class JobError(ConfigError):
-    """An invalid job file; ``problems`` lists each one (``"field = value: what is allowed"``).
-
-    Example:
-        >>> try:
-        ...     parse_job({"name": "x", "task": {"name": "numeric"}, "k": 0, "executor": "gpu"})
-        ... except JobError as e:
-        ...     print(len(e.problems), e.problems[0])
-        2 k = 0: Input should be greater than or equal to 1
-    """
-
-    def __init__(self, source: str, problems: list[str]):
-        self.source, self.problems = source, list(problems)
-        lines = "\n".join(f"  - {p}" for p in self.problems)
-        n = len(self.problems)
-        super().__init__(f"invalid job file {source} ({n} problem{'s' if n != 1 else ''}):\n{lines}")
 
 
 def _base_dir(info: ValidationInfo) -> Path:

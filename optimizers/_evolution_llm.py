@@ -20,7 +20,7 @@ from trace_core import prompts
 from trace_core.errors import InvalidProposal
 from trace_core.llm.errors import UnparseableReply
 
-__all__ = ["LLMChild", "write_child"]
+__all__ = ["LLMChild", "write_child", "scored"]
 
 _VALUE_CHARS = 2000
 _FEEDBACK_CHARS = 600
@@ -41,11 +41,27 @@ def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit] + " …[cut]"
 
 
+def scored(individual: Mapping[str, Any]) -> str:
+    """How an individual was scored, in words: ``score 0.9``; with several objectives or
+    constraints ``val_acc 0.9, n_params 1.2e+04, front 1``, ``infeasible (violation 0.5)``
+    or ``failed``."""
+    p = individual
+    if p.get("score") is None and not p.get("feedback") and "objectives" not in p:
+        return "not scored yet"
+    if "objectives" not in p:
+        return f"score {p.get('score')}"
+    if p.get("violation", 0.0) > 0:
+        return f"infeasible (violation {p['violation']:g})"
+    if p["objectives"] is None:
+        return "failed"
+    front = f", front {p['front'] + 1}" if "front" in p else ""
+    return ", ".join(f"{k} {v:g}" for k, v in p["objectives"].items()) + front
+
+
 def _parents(parents: Sequence[Mapping[str, Any]], names: Sequence[str]) -> str:
     blocks = []
     for i, p in enumerate(parents, 1):
-        score = "not scored yet" if p.get("score") is None and not p.get("feedback") else f"score {p.get('score')}"
-        lines = [f"Parent {i} ({score}):"]
+        lines = [f"Parent {i} ({scored(p)}):"]
         lines += [f"  {n}: {json.dumps(_cut(str(p['values'][n]), _VALUE_CHARS))}" for n in names]
         if p.get("feedback"):
             lines.append(f"  evaluation: {_cut(p['feedback'], _FEEDBACK_CHARS)}")

@@ -109,11 +109,3 @@ def _challenge(llm: Any, messages: Sequence[Mapping[str, Any]], answers: list[An
     else:  # declined twice (or the second reply was unusable): the first reply stands
         kept = dataclasses.replace(declined, calls=calls, challenged=True)
     return [*answers[:i], kept, *answers[i + 1:]]
-
-
-def __getattr__(name: str) -> Any:
-    if name == "LLMOptimizer":  # its old home; imported here on use (optimizers.llm imports this module)
-        from optimizers.llm import LLMOptimizer
-
-        return LLMOptimizer
-    raise AttributeError(f"module 'optimizers._reply' has no attribute {name!r}")

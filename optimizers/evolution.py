@@ -8,6 +8,12 @@ LLM writes the text of a child from its parents and their feedback instead
 word operators. Numbers (``Float``, ``Int`` and the numeric leaves of ``Json``) take
 Gaussian steps inside their spaces; a ``Choice`` is resampled with a small
 probability. ``Code`` is written only by the LLM operator (without one it is kept).
+
+Several objectives (``objectives={"val_acc": "maximize", "n_params": "minimize"}``, read
+from ``Feedback.metrics``) or constraints (``constraints=["cabin_volume >= 3.0"]``) switch
+selection to NSGA-II (:mod:`optimizers._nsga`): survivors are chosen by constrained
+non-dominated sorting (feasible first, Deb's rule) and crowding distance, and tournaments
+use the crowded comparison. With one objective and no constraints selection is by score.
 """
 
 from __future__ import annotations
@@ -21,12 +27,12 @@ from typing import Any
 
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution
 
-from optimizers import _flatten, _words
-from optimizers._evolution_llm import write_child
+from optimizers import _flatten, _nsga, _words
+from optimizers._evolution_llm import scored, write_child
 from optimizers._values import key_of, to_json_values
 from optimizers.base import LLMCall, Optimizer, Update
-from trace_core import Feedback, Parameter
-from trace_core.errors import InvalidProposal
+from trace_core import Feedback, Objectives, Parameter
+from trace_core.errors import ConfigError, InvalidProposal
 from trace_core.feedback import Direction
 
 __all__ = ["Evolution"]
@@ -55,6 +61,10 @@ class Evolution(Optimizer):
         sigma: a Gaussian step's width as a share of a numeric range (or log range).
         choice_rate: the probability a Choice (or categorical leaf) is resampled.
         objective: what the LLM operator is told the goal is.
+        objectives: ``{"metric": "maximize" | "minimize"}`` read from ``Feedback.metrics``:
+            NSGA-II selection over these objectives (``direction`` becomes the first one's).
+        constraints: ``"metric >= bound"`` / ``"metric <= bound"``: infeasible individuals
+            lose to feasible ones and to less infeasible ones (with one objective too).
 
     Example:
         >>> from trace_core import Feedback, Parameter
@@ -73,8 +83,15 @@ class Evolution(Optimizer):
                  vocabulary: Sequence[str] | None = None, llm: Any = None, seed: int | None = None,
                  llm_rate: float = 1.0, crossover_rate: float = 0.5, sigma: float = 0.1, choice_rate: float = 0.1,
                  objective: str | None = None, max_repairs: int = 1, direction: Direction = "maximize",
-                 templates: Mapping[str, str] | None = None):
-        super().__init__(parameters, direction=direction)
+                 templates: Mapping[str, str] | None = None,
+                 objectives: Mapping[str, str] | Objectives | None = None, constraints: Iterable[Any] = ()):
+        try:
+            self.objectives = Objectives.of(objectives or {"score": direction}, constraints)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
+        self.multi = objectives is not None
+        self.nsga = self.multi or bool(self.objectives.constraints)  # else: selection by score, as ever
+        super().__init__(parameters, direction=self.objectives.senses[0] if self.multi else direction)
         self.templates = dict(templates or {})
         if population < 1 or offspring < 1:
             raise ValueError(f"population and offspring must be at least 1, got {population}, {offspring}")
@@ -102,7 +119,37 @@ class Evolution(Optimizer):
     def _pick(self, exclude: Mapping[str, Any] | None = None) -> dict[str, Any]:
         pool = [i for i in self.population if i is not exclude] or self.population
         a, b = self.rng.choice(pool), self.rng.choice(pool)
+        if self.nsga:  # the population is in crowded-comparison order (front, then crowding)
+            return a if self.population.index(a) <= self.population.index(b) else b
         return a if self._rank(a) <= self._rank(b) else b
+
+    def _senses(self) -> tuple[Direction, ...]:
+        return self.objectives.senses if self.multi else (self.direction,)
+
+    def _measure(self, feedback: Feedback, score: float | None) -> dict[str, Any]:
+        """The objectives' values (None: failed) and the total constraint violation (0: feasible).
+
+        A failed evaluation whose constraint metrics are out of bounds is infeasible, ranked
+        by how far; a failure for any other reason, or a missing constraint metric, is failed."""
+        values = self.objectives.values(feedback.metrics) if self.multi else None if score is None else (score,)
+        violation = sum(max(0.0, v) for v in self.objectives.violations(feedback.metrics))
+        if not math.isfinite(violation) or (feedback.failed and violation <= 0):
+            values, violation = None, 0.0
+        names = self.objectives.names if self.multi else ("score",)
+        return {"objectives": None if values is None else dict(zip(names, values)), "violation": violation}
+
+    def _survivors(self, individuals: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
+        """The best ``n`` of ``individuals``, best first: by score, or by NSGA-II (front, then
+        crowding distance; each survivor keeps its ``front``, 0 the best)."""
+        if not self.nsga:
+            return sorted(individuals, key=self._rank)[:n]  # stable sort
+        points = [None if i["objectives"] is None else tuple(i["objectives"].values()) for i in individuals]
+        violation = [i["violation"] for i in individuals]
+        front = [s.rank for s in _nsga.standings(points, violation, self._senses())]
+        best = _nsga.order(points, violation, self._senses())[:n]
+        for j in best:
+            individuals[j]["front"] = front[j]
+        return [individuals[j] for j in best]
 
     def observe(self, values: Mapping[str, Any], feedback: Feedback, *, update: Update | None = None) -> None:
         try:
@@ -113,16 +160,18 @@ class Evolution(Optimizer):
         data = to_json_values(self.by_name, clean)
         key = key_of(data)
         text = feedback.text if len(feedback.text) <= _FEEDBACK_CHARS else feedback.text[:_FEEDBACK_CHARS] + " …"
-        individual = {"values": data, "score": self.score(feedback), "feedback": text}
+        score = self.score(feedback)
+        individual = {"values": data, "score": score, "feedback": text}
+        if self.nsga:
+            individual.update(self._measure(feedback, score))
         for group in (self.population, self.children):  # a value seen again: its latest evaluation counts
             group[:] = [i for i in group if key_of(i["values"]) != key]
         if len(self.population) < self.mu:
-            self.population.append(individual)
-            self.population.sort(key=self._rank)
+            self.population = self._survivors(self.population + [individual], self.mu)
             return
         self.children.append(individual)
         if len(self.children) >= self.lam:  # (μ+λ): the best of parents and children survive
-            self.population = sorted(self.population + self.children, key=self._rank)[: self.mu]  # stable sort
+            self.population = self._survivors(self.population + self.children, self.mu)
             self.children = []
 
     # -- variation ------------------------------------------------------------------------------
@@ -186,7 +235,7 @@ class Evolution(Optimizer):
         return self._finish(parents, child, "word", "; ".join(done))
 
     def _llm_child(self, parents: list[dict[str, Any]], pool: list[str], calls: list[LLMCall]) -> Update | None:
-        goal = self.objective or f"{self.direction} the score"
+        goal = self._goal()
         result = write_child(self.llm, self, parents, self.llm_names, objective=goal, vocabulary=self.vocabulary,
                              max_repairs=self.max_repairs, templates=self.templates)
         calls.extend(result.calls)
@@ -199,6 +248,25 @@ class Evolution(Optimizer):
         child = {**self._base(parents), **to_json_values(self.by_name, result.values)}
         return self._finish(parents, child, "llm", result.reasoning)
 
+    def _goal(self) -> str:
+        """What the LLM operator is told: the objective, and with several objectives or
+        constraints what a good child is."""
+        if not self.nsga:
+            return self.objective or f"{self.direction} the score"
+        goal = f"{self.objective}\n\n" if self.objective else ""
+        if self.multi:
+            aims = ", ".join(f"{s} {n}" for n, s in zip(self.objectives.names, self.objectives.senses))
+        else:
+            aims = f"{self.direction} the score"
+        goal += f"Objectives: {aims}"
+        if self.objectives.constraints:
+            goal += "; respect " + ", ".join(str(c) for c in self.objectives.constraints)
+        goal += "."
+        if self.multi:
+            goal += (" A child is good when no parent beats it on every objective: better on one objective "
+                     "without being worse on another, or a new trade-off between them.")
+        return goal
+
     def _finish(self, parents: list[dict[str, Any]], child: dict[str, Any], operator: str, what: str) -> Update | None:
         """Step the numbers, validate everything; None when a space refuses the child."""
         for n in self.numeric_names:
@@ -209,7 +277,10 @@ class Evolution(Optimizer):
             log.debug("child refused by a space: %s", e)
             return None
         kind = "crossover" if len(parents) > 1 else "mutation"
-        scores = ", ".join("unscored" if p["score"] is None else f"{p['score']:g}" for p in parents)
+        if self.nsga:
+            scores = "; ".join(scored(p) for p in parents)
+        else:
+            scores = ", ".join("unscored" if p["score"] is None else f"{p['score']:g}" for p in parents)
         return Update(values, reasoning=f"{operator} {kind} of parent(s) scored {scores}: {what}",
                       meta={"operator": f"{operator}-{kind}"}, checked=True)
 
@@ -239,8 +310,15 @@ class Evolution(Optimizer):
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         self.direction = state.get("direction", self.direction)
         self.population = [dict(i) for i in state.get("population", [])]
-        self.population.sort(key=self._rank)
-        self.children = [dict(i) for i in state.get("children", [])]
+        if self.nsga and any("objectives" not in i for i in self.population):
+            log.warning("the saved population has no objective values (saved with one objective); "
+                        "selection starts from the individuals observed from now on")
+            self.population = []
+        if not self.nsga:
+            self.population.sort(key=self._rank)
+        elif any("front" not in i for i in self.population):  # saved in NSGA-II order already, else sort
+            self.population = self._survivors(self.population, len(self.population))
+        self.children = [dict(i) for i in state.get("children", []) if not self.nsga or "objectives" in i]
         if state.get("rng"):
             version, internal, gauss = state["rng"]
             self.rng.setstate((version, tuple(internal), gauss))

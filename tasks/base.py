@@ -27,8 +27,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from trace_core.errors import ConfigError, Pruned
 from trace_core.feedback import Direction, Feedback
 
-__all__ = ["Task", "BaseTask", "SeededTask", "TaskOptions", "Seed", "one_of", "check_options", "option_problems",
-           "describe_options", "Reporter", "report", "reporting", "Pruned"]
+__all__ = ["Task", "BaseTask", "SeededTask", "TaskOptions", "Seed", "one_of", "multi_objective_option",
+           "check_options", "option_problems", "describe_options", "Reporter", "report", "reporting", "Pruned"]
 
 _MAX_LINES = 30  # problems listed at once; a wrong array could give thousands
 
@@ -59,6 +59,13 @@ def one_of(values: Sequence[str], hint: str = "") -> Any:
         return value
 
     return Annotated[str, AfterValidator(check), Field(json_schema_extra={"enum": list(allowed)})]
+
+
+def multi_objective_option(objectives: Mapping[str, Direction]) -> Any:
+    """The ``multi_objective`` option of a task whose second objective is opt-in: False (the
+    default) keeps the task single-objective; True declares ``objectives``."""
+    aims = ", ".join(f"{sense} {name}" for name, sense in objectives.items())
+    return Field(False, description=f"optimize several objectives ({aims}) instead of the score alone")
 
 
 def option_problems(options_model: type[BaseModel], options: Mapping[str, Any]) -> list[str]:
@@ -214,12 +221,19 @@ class BaseTask:
     constraints: ClassVar[Sequence[Any]] = ()
     #: one value per objective (or ``{objective: value}``) that hypervolumes are measured from; None: a rule
     reference_point: ClassVar[Sequence[float] | Mapping[str, float] | None] = None
+    #: the objectives the option ``multi_objective=True`` declares (see :func:`multi_objective_option`)
+    natural_objectives: ClassVar[Mapping[str, Direction] | None] = None
     #: the options model (see :class:`TaskOptions`); None: options are not checked
     Options: ClassVar[type[BaseModel] | None] = None
 
     def __init__(self, **options: Any) -> None:
         check_options(type(self), options)
         self.options = dict(options)
+        if options.get("multi_objective"):  # opt-in: the task becomes multi-objective
+            if not self.natural_objectives:
+                raise ConfigError(f"task {self.name!r} has no natural objectives to turn on; set multi_objective "
+                                  "to false, or give the optimizer objectives= itself")
+            self.objectives = dict(self.natural_objectives)  # type: ignore[misc]
 
     @property
     def train(self) -> Sequence[Any]:

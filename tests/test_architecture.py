@@ -107,40 +107,40 @@ def _modules(root: Path = ROOT) -> dict[str, Path]:
     return found
 
 
-def _import_time(tree: ast.Module) -> list[ast.Import | ast.ImportFrom]:
-    """Imports that run when the module is imported: module level, inside ``if``/``try``,
-    not under ``if TYPE_CHECKING`` and not inside functions."""
+def _import_time(tree: ast.Module, *, lazy: bool = False) -> list[ast.Import | ast.ImportFrom]:
+    """Imports that run when the module is imported: module level, inside ``if``/``try``/
+    ``with``/classes, not under ``if TYPE_CHECKING`` (type checkers only) and, unless
+    ``lazy``, not inside functions. With ``lazy``, also those a function runs when called."""
     out: list[ast.Import | ast.ImportFrom] = []
 
     def visit(body: list[ast.stmt]) -> None:
         for stmt in body:
             if isinstance(stmt, (ast.Import, ast.ImportFrom)):
                 out.append(stmt)
-            elif isinstance(stmt, ast.If):
-                if "TYPE_CHECKING" not in ast.unparse(stmt.test):
-                    visit(stmt.body)
-                    visit(stmt.orelse)
-            elif isinstance(stmt, ast.Try):
-                visit(stmt.body)
-                for handler in stmt.handlers:
-                    visit(handler.body)
+            elif isinstance(stmt, ast.If) and "TYPE_CHECKING" in ast.unparse(stmt.test):
                 visit(stmt.orelse)
-                visit(stmt.finalbody)
-            elif isinstance(stmt, ast.ClassDef):
-                visit(stmt.body)
+            elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and not lazy:
+                continue
+            else:
+                for child in ast.iter_child_nodes(stmt):
+                    if isinstance(child, ast.stmt):
+                        visit([child])
+                    elif isinstance(child, (ast.excepthandler, ast.match_case)):
+                        visit(child.body)
 
     visit(tree.body)
     return out
 
 
-def import_graph(root: Path = ROOT) -> dict[str, set[str]]:
-    """Module -> project modules it imports at import time (a submodule importing its own
-    package is not an edge: Python has the package half-made by then)."""
+def import_graph(root: Path = ROOT, *, lazy: bool = False) -> dict[str, set[str]]:
+    """Module -> project modules it imports at import time, and with ``lazy`` also inside
+    functions (a submodule importing its own package is not an edge: Python has the
+    package half-made by then)."""
     modules = _modules(root)
     graph: dict[str, set[str]] = {m: set() for m in modules}
     for module, path in modules.items():
         is_package = path.name == "__init__.py"
-        for stmt in _import_time(ast.parse(path.read_text(encoding="utf-8"))):
+        for stmt in _import_time(ast.parse(path.read_text(encoding="utf-8")), lazy=lazy):
             if isinstance(stmt, ast.Import):
                 names = [alias.name for alias in stmt.names]
             else:
@@ -203,6 +203,28 @@ def test_no_import_cycles():
     found = cycles(import_graph())
     assert not found, "modules that import each other at import time (move the shared part down):\n" + "\n".join(
         " <-> ".join(c) for c in found)
+
+
+def test_no_import_cycles_through_imports_inside_functions_either():
+    """A function-level import that closes a loop only hides a cycle: the two modules
+    still need each other (move the shared part down, or pass it in)."""
+    found = cycles(import_graph(lazy=True))
+    assert not found, "modules that import each other (one of them inside a function):\n" + "\n".join(
+        " <-> ".join(c) for c in found)
+
+
+def test_the_lazy_cycle_finder_sees_function_level_imports_but_not_type_checking_ones(tmp_path):
+    for package in PACKAGES:
+        (tmp_path / package).mkdir()
+        (tmp_path / package / "__init__.py").write_text("")
+    pkg = tmp_path / "agents"
+    (pkg / "report.py").write_text("def html():\n    from agents import _html\n")
+    (pkg / "_html.py").write_text("import json\nfrom agents.report import when\n")
+    (pkg / "store.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import agents.jobs\n")
+    (pkg / "jobs.py").write_text("class Job:\n    def store(self):\n        with open('x'):\n"
+                                 "            import agents.store\n")
+    assert cycles(import_graph(tmp_path)) == []
+    assert cycles(import_graph(tmp_path, lazy=True)) == [["agents._html", "agents.report"]]
 
 
 def test_the_cycle_finder_finds_a_cycle(tmp_path):

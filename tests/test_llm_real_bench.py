@@ -56,10 +56,12 @@ def test_numeric_runs_seeded_requests_equal_baselines_and_resumes(bench, tmp_pat
         ("OptoPrime", 0), ("Search (TPE)", 0), ("random search", 0),
         ("OptoPrime", 1), ("Search (TPE)", 1), ("random search", 1)]
     assert {r.get("temperature") for r in requests} == {0.7}
-    assert sorted({r.get("seed") for r in requests}) == [0, 1]
-    for seed in (0, 1):
+    first_run = records[0]["calls"]
+    sent_by_seed = {0: requests[:first_run], 1: requests[first_run:]}
+    for seed in (0, 1):  # each run's requests are seeded seed, seed + 1, ... in order
         llm, *baselines = [r for r in records if r["seed"] == seed]
-        sent = [b for b in requests if b.get("seed") == seed]
+        sent = sent_by_seed[seed]
+        assert [b.get("seed") for b in sent] == list(range(seed, seed + len(sent)))
         assert llm["calls"] == len(sent) and llm["repairs"] == sum(map(_is_repair, sent)) >= 1
         assert llm["first_replies"] == len(sent) - llm["repairs"] and llm["parsed_first"] == 0
         assert all(b["evaluations"] == llm["evaluations"] for b in baselines)

@@ -11,37 +11,51 @@ Example:
 
 from __future__ import annotations
 
-from trace_core import prompts, spaces
-from trace_core._sandbox import Limits, Sandbox, SandboxError, best_isolation
-from trace_core.backward import Propagated, Propagation, backward, subgraph
-from trace_core.budget import Budget
-from trace_core.bundle import BundledFunction, bundle
-from trace_core.errors import (
-    BudgetExceeded,
-    ConfigError,
-    InvalidProposal,
-    Pruned,
-    RunFailed,
-    TaskError,
-    TracedError,
-    TraceTuneError,
-)
-from trace_core.feedback import Direction, Feedback, as_feedback, better
-from trace_core.objectives import Constraint, Objectives, dominates, hypervolume, non_dominated
-from trace_core.module import Module, unique_names
-from trace_core.outcome import Outcome, score
-from trace_core.node import ExceptionNode, Node, Parameter, catching, is_tracing, no_trace, node, using
-from trace_core.ops import OPS, Op
+from typing import TYPE_CHECKING
 
+from trace_core._lazy import lazy_package
 
-def __getattr__(name: str) -> object:
-    """``trace_core.graph`` without importing networkx at ``import trace_core``."""
-    if name == "graph":
-        import importlib
+if TYPE_CHECKING:
+    from trace_core import prompts, spaces
+    from trace_core._sandbox import Limits, Sandbox, SandboxError, best_isolation
+    from trace_core.backward import Propagated, Propagation, backward, subgraph
+    from trace_core.budget import Budget
+    from trace_core.bundle import BundledFunction, bundle
+    from trace_core.errors import (
+        BudgetExceeded,
+        ConfigError,
+        InvalidProposal,
+        Pruned,
+        RunFailed,
+        TaskError,
+        TracedError,
+        TraceTuneError,
+    )
+    from trace_core.feedback import Direction, Feedback, as_feedback, better
+    from trace_core.objectives import Constraint, Objectives, dominates, hypervolume, non_dominated
+    from trace_core.module import Module, unique_names
+    from trace_core.outcome import Outcome, score
+    from trace_core.node import ExceptionNode, Node, Parameter, catching, is_tracing, no_trace, node, using
+    from trace_core.ops import OPS, Op
 
-        return importlib.import_module("trace_core.graph")
-    raise AttributeError(f"module 'trace_core' has no attribute {name!r}")
+_HOMES = {
+    **dict.fromkeys(("Limits", "Sandbox", "SandboxError", "best_isolation"), "trace_core._sandbox"),
+    **dict.fromkeys(("Propagated", "Propagation", "backward", "subgraph"), "trace_core.backward"),
+    "Budget": "trace_core.budget",
+    **dict.fromkeys(("BundledFunction", "bundle"), "trace_core.bundle"),
+    **dict.fromkeys(("BudgetExceeded", "ConfigError", "InvalidProposal", "Pruned", "RunFailed", "TaskError",
+                     "TracedError", "TraceTuneError"), "trace_core.errors"),
+    **dict.fromkeys(("Direction", "Feedback", "as_feedback", "better"), "trace_core.feedback"),
+    **dict.fromkeys(("Constraint", "Objectives", "dominates", "hypervolume", "non_dominated"), "trace_core.objectives"),
+    **dict.fromkeys(("Module", "unique_names"), "trace_core.module"),
+    **dict.fromkeys(("Outcome", "score"), "trace_core.outcome"),
+    **dict.fromkeys(("ExceptionNode", "Node", "Parameter", "catching", "is_tracing", "no_trace", "node", "using"),
+                    "trace_core.node"),
+    **dict.fromkeys(("OPS", "Op"), "trace_core.ops"),
+}
 
+# trace_core.graph imports networkx: only when read
+lazy_package(__name__, _HOMES, submodules={sub: f"trace_core.{sub}" for sub in ("prompts", "spaces", "graph")})
 
 __all__ = [
     "Node",

@@ -29,6 +29,7 @@ from typing import Any
 
 from trace_core import _trainable
 from trace_core._sandbox import Limits, Sandbox
+from trace_core._state_file import read_state, write_state
 from trace_core.errors import ConfigError
 from trace_core.node import Node, Parameter, _overrides, _reads, _tracing
 from trace_core.ops import fail
@@ -395,14 +396,10 @@ def _bundle_from_fn(fn: Callable[..., Any], options: tuple, code: str | None) ->
 
 
 def _save_code(param: Parameter, path: str | os.PathLike[str]) -> None:
-    from trace_core.module import write_state  # module.py imports this module
-
     write_state(path, {param.name: param.value})
 
 
 def _load_code(param: Parameter, path: str | os.PathLike[str]) -> None:
-    from trace_core.module import read_state  # module.py imports this module
-
     state = read_state(path)
     if set(state) != {param.name}:
         raise ConfigError(f"{path} holds the code of {sorted(state)}, expected exactly [{param.name!r}]; "

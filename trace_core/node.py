@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from trace_core._state import _catching, _overrides, _reads, _tracing
-from trace_core.ops import operators, unwrap
+from trace_core.ops import failures, operators, unwrap
 from trace_core.spaces import Any_, Space
 
 __all__ = [
@@ -163,6 +163,7 @@ class Parameter(Node):
         self._value = value
 
 
+@failures
 class ExceptionNode(Node):
     """The output of an op that raised: ``.value`` is the exception; ``.description``
     holds the type, message and traceback of the user code."""

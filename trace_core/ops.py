@@ -22,9 +22,11 @@ from typing import Any
 from trace_core._state import _catching, _reads, _tracing
 from trace_core.errors import BudgetExceeded, Pruned, TracedError
 
-__all__ = ["Op", "OPS", "apply", "fail", "operators", "unwrap", "input_nodes", "split"]
+__all__ = ["Op", "OPS", "apply", "fail", "failures", "operators", "unwrap", "input_nodes", "split"]
 
-_Node: Any = None  # the Node class, given by the ``operators`` decorator (node.py imports this module)
+# node.py imports this module: it hands over its classes through the decorators below
+_Node: Any = None  # the Node class, given by ``operators``
+_ExceptionNode: Any = None  # the ExceptionNode class, given by ``failures``
 
 
 class Op:
@@ -57,15 +59,13 @@ def fail(op: Any, parents: tuple[Any, ...], exc: BaseException, catch: bool = Fa
     ``TracedError`` carrying it. Control-flow errors (a budget reached, a pruned
     evaluation) are not the workflow's failure: they propagate unchanged.
     ``call_args``: a bundle's arguments as called, for renderers."""
-    from trace_core.node import ExceptionNode  # node.py imports this module
-
     if isinstance(exc, (BudgetExceeded, Pruned)):
         raise exc
     if isinstance(exc, TracedError):  # already recorded by an inner op
         if catch or _catching.get():
             return exc.exception_node
         raise exc
-    enode = ExceptionNode(
+    enode = _ExceptionNode(
         exc,
         name="exception",
         description=f"{type(exc).__name__}: {exc}\n{_user_traceback(exc)}",
@@ -317,6 +317,13 @@ def _binary(op: Op, reflected: bool = False) -> Callable[[Any, Any], Any]:
         return _apply2(op, fn, self, other)
 
     return method
+
+
+def failures(cls: type) -> type:
+    """Class decorator of ``ExceptionNode``: the node :func:`fail` records."""
+    global _ExceptionNode
+    _ExceptionNode = cls
+    return cls
 
 
 def operators(cls: type) -> type:

@@ -18,10 +18,12 @@ from langchain_core.tools import BaseTool, InjectedToolCallId, StructuredTool
 from langgraph.errors import GraphBubbleUp
 from langgraph.prebuilt import InjectedState
 from langgraph.prebuilt.tool_node import ToolInvocationError
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field
 
 from agents.chat import _format as fmt
 from agents.chat import views
+from agents.chat._args import Args as _Args
+from agents.chat._tradeoff import BestWithin, best_within
 from agents.chat.control import RunControl
 from agents.chat.model import RAW_ARGUMENTS
 from trace_core.errors import TraceTuneError
@@ -30,19 +32,6 @@ from trace_core.llm.redact import redact_text
 __all__ = ["make_tools", "tool_error", "is_yes", "TOOL_NAMES", "Bounds", "TOOL_SECONDS", "stuck_threads"]
 
 log = logging.getLogger(__name__)
-
-
-class _Args(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _null_is_default(cls, data: Any) -> Any:
-        """Models often send ``null`` for an optional argument: it means the default."""
-        if isinstance(data, dict):
-            return {k: v for k, v in data.items()
-                    if v is not None or k not in cls.model_fields or cls.model_fields[k].is_required()}
-        return data
 
 
 class NoArgs(_Args):
@@ -195,6 +184,10 @@ _TOOLS: dict[str, tuple[type[_Args], str, Callable[[RunControl, Any], str]]] = {
     "show_step": (ShowStep, "One step in detail: its candidates, their values, scores, the optimizer's reasoning "
                             "and the feedback. Use it to explain why a score changed.",
                   lambda c, a: views.show_step(c, a.step)),
+    "best_within": (BestWithin, "Answer trade-off questions over the run's evaluated candidates, such as \"the "
+                                "cheapest candidate within 1 % of the best accuracy\": the best near_best, the "
+                                "candidates within the tolerance of it, and among them the best on `then`.",
+                    best_within),
     "export_best": (ExportBest, "The run's best parameter values as JSON, shown here or written to a .json file "
                                 "inside the working directory.",
                     lambda c, a: views.export_best(c, a.path, a.step, a.overwrite)),

@@ -13,15 +13,16 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from optimizers._front_prompt import FrontMemory
 from optimizers.llm import LLMOptimizer
 from optimizers._values import to_json_values
 from optimizers.base import Update
 from optimizers.optoprime.format import cut, estimate_tokens, format_feedback, format_json
 from optimizers.optoprime.view import LEVELS, GraphView
-from trace_core import Parameter, prompts
+from trace_core import Objectives, Parameter, prompts
 from trace_core.errors import ConfigError
 from trace_core.feedback import Direction, Feedback, as_feedback
 
@@ -49,6 +50,11 @@ class OptoPrime(LLMOptimizer):
         challenge: when a reply declines to change anything, ask once more in the same conversation
             (a declined step is a lost step; a worse try is only rolled back). False accepts a decline.
         count_tokens: token counter for the budget (default: a fast, high estimate).
+        objectives: ``{"metric": "maximize" | "minimize"}`` on a multi-objective task (read
+            from ``Feedback.metrics``): the prompt shows the front and asks to improve it.
+        constraints: ``"metric >= bound"`` / ``"metric <= bound"``; infeasible candidates
+            are left off the front.
+        max_front: the most front members the prompt lists.
 
     Example:
         >>> from trace_core import backward, node
@@ -65,10 +71,11 @@ class OptoPrime(LLMOptimizer):
     def __init__(self, parameters: Iterable[Parameter], llm: Any, *, objective: str | None = None,
                  token_budget: int = 8000, max_repairs: int = 2, memory: int = 5, temperature: float | None = None,
                  count_tokens: Callable[[str], int] | None = None, direction: Direction = "maximize",
-                 max_tokens: int | None = None,
-                 challenge: bool = True):
+                 max_tokens: int | None = None, challenge: bool = True, objectives: Mapping[str, str] | None = None,
+                 constraints: Sequence[Any] = (), max_front: int = 6):
         super().__init__(parameters, llm, objective=objective, max_repairs=max_repairs, temperature=temperature,
                          direction=direction, max_tokens=max_tokens, challenge=challenge)
+        self.front = FrontMemory(Objectives.of(objectives, constraints), max_shown=max_front) if objectives else None
         if token_budget < 1 or memory < 0:
             raise ConfigError(f"OptoPrime needs token_budget >= 1 and memory >= 0; got {token_budget}, {memory}")
         self.token_budget = token_budget
@@ -98,6 +105,9 @@ class OptoPrime(LLMOptimizer):
         default = "Change the variables so that the outputs get better feedback."
         scored = any(fb.score is not None for fb in (*view.feedback, *(fb for _, fb in self._memory)))
         instruction = self.goal(default) if scored else (self.objective or default).strip()  # no score: no direction
+        if self.front is not None:
+            instruction = self.front.goal(self.objective or default)
+            current = to_json_values(self.by_name, self.values())
         fixed = {"instruction": cut(instruction, 4000), "variables": view.variables(),
                  "reply_reminder": self.reply_reminder()}
         base = self.count_tokens(system) + self.count_tokens(fixed["instruction"] + fixed["variables"])
@@ -109,7 +119,8 @@ class OptoPrime(LLMOptimizer):
                 continue
             sections = view.sections(level, order)
             memory = self._memory_text(level.value_chars)
-            user = prompts.render("optoprime/user", **fixed, **sections, memory=memory).rstrip() + "\n"
+            front = self.front.section(current, level.value_chars) if self.front is not None else ""
+            user = prompts.render("optoprime/user", **fixed, **sections, memory=memory, front=front).rstrip() + "\n"
             tokens = self.count_tokens(system) + self.count_tokens(user)
             if tokens <= self.token_budget:
                 break
@@ -132,10 +143,13 @@ class OptoPrime(LLMOptimizer):
         self.observed(values, fb, update)
         if self._memory.maxlen:
             self._memory.append((to_json_values(self.by_name, values), fb))
+        if self.front is not None:
+            self.front.observe(to_json_values(self.by_name, values), fb)
 
     def state_dict(self) -> dict[str, Any]:
+        front = {} if self.front is None else {"front": self.front.state_dict()}
         return {"memory": [{"values": v, "feedback": fb.model_dump(mode="json")} for v, fb in self._memory],
-                **self.reply_state()}
+                **front, **self.reply_state()}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         entries = state.get("memory", [])
@@ -146,4 +160,6 @@ class OptoPrime(LLMOptimizer):
                               '{"memory": [{"values": {...}, "feedback": {...}}, ...]}') from None
         self._memory.clear()
         self._memory.extend(restored)
+        if self.front is not None:
+            self.front.load_state_dict(state.get("front", ()))
         self.load_reply_state(state)

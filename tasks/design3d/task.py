@@ -23,7 +23,7 @@ from trace_core.errors import ConfigError, InvalidProposal
 from trace_core.feedback import Feedback
 from trace_core.spaces import Text
 
-from tasks.base import BaseTask, Seed, TaskOptions, one_of
+from tasks.base import BaseTask, Seed, TaskOptions, multi_objective_option, one_of
 
 from .export import export_design
 from .fitness import CLASSES, evaluate_mesh, resolve_class
@@ -32,6 +32,9 @@ from .render import render_base64
 from .vocabulary import CATEGORIES, MODIFIERS, VOCABULARY
 
 __all__ = ["Design3DTask", "InvalidPrompt", "text_to_3d", "DEFAULT_PROMPT"]
+
+#: the objectives ``multi_objective=True`` declares
+OBJECTIVES = {"drag": "minimize", "cabin_volume": "maximize"}
 
 DEFAULT_PROMPT = "a family car"
 
@@ -72,6 +75,9 @@ class Design3DTask(BaseTask):
         speed: air speed in m/s for the drag force.
         max_chars: longest allowed prompt (None: no limit).
         generator_options: keyword arguments for the generator.
+        multi_objective: also maximize the cabin volume (objectives ``drag``, ``cabin_volume``),
+            with the class limits as constraints on the metrics (:meth:`class_constraints`), so an
+            out-of-class design ranks by how far out it is.
 
     Example:
         >>> from trace_core import using
@@ -87,6 +93,7 @@ class Design3DTask(BaseTask):
     name = "design3d"
     direction = "minimize"
     vocabulary = VOCABULARY
+    natural_objectives = OBJECTIVES
     #: operator -> prompt template name (files under ``prompts/``) for evolutionary operators
     templates: Mapping[str, str] = {
         "system": "design3d/system",
@@ -103,6 +110,7 @@ class Design3DTask(BaseTask):
         speed: float = Field(30.0, gt=0, le=1000, description="air speed in m/s for the drag force")
         max_chars: int | None = Field(300, ge=1, description="longest allowed prompt (none: no limit)")
         generator_options: dict[str, Any] | None = Field(None, description="keyword arguments for the generator")
+        multi_objective: bool = multi_objective_option(OBJECTIVES)
 
     def __init__(
         self,
@@ -115,6 +123,7 @@ class Design3DTask(BaseTask):
         speed: float = 30.0,
         max_chars: int | None = 300,
         generator_options: Mapping[str, Any] | None = None,
+        multi_objective: bool = False,
     ) -> None:
         super().__init__(
             prompt=prompt, seeds=[int(s) for s in seeds],
@@ -122,6 +131,7 @@ class Design3DTask(BaseTask):
             vehicle_class=vehicle_class, speed=float(speed),
             max_chars=None if max_chars is None else int(max_chars),
             generator_options=dict(generator_options or {}),
+            **({"multi_objective": True} if multi_objective else {}),
         )
         if not seeds:
             raise ConfigError("design3d needs at least one seed")
@@ -129,6 +139,8 @@ class Design3DTask(BaseTask):
             raise ConfigError(f"speed must be positive (m/s), got {speed}")
         self.vehicle_class = resolve_class(vehicle_class)
         self.speed = float(speed)
+        if multi_objective:
+            self.constraints = self.class_constraints()  # type: ignore[misc]
         self.generator = make_generator(generator, **dict(generator_options or {}))
         self._space = Text(max_chars=self.options["max_chars"])
         try:
@@ -150,6 +162,13 @@ class Design3DTask(BaseTask):
         )
         vocab = f"\nThe generator understands these words:\n{_describe_vocabulary()}" if generator == "procedural" else ""
         self.description = self.objective + vocab
+
+    def class_constraints(self) -> list[str]:
+        """The vehicle class's limits as constraints on the metrics (``"length >= 3.5"``, ...)."""
+        vc = self.vehicle_class
+        return [f"length >= {vc.min_length:g}", f"length <= {vc.max_length:g}", f"width <= {vc.max_width:g}",
+                f"volume >= {vc.min_volume:g}", f"volume <= {vc.max_volume:g}",
+                f"cabin_height >= {vc.min_cabin_height:g}", f"cabin_volume >= {vc.min_cabin_volume:g}"]
 
     @property
     def train(self) -> list[int]:

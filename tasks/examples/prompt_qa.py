@@ -16,11 +16,14 @@ from typing import Any
 
 from pydantic import Field
 
-from tasks.base import BaseTask, Seed, TaskOptions
+from tasks.base import BaseTask, Seed, TaskOptions, multi_objective_option
 from trace_core import Feedback, Parameter
 from trace_core.spaces import Text
 
 __all__ = ["PromptQATask", "SimulatedStudent", "load_qa", "normalize"]
+
+#: the objectives ``multi_objective=True`` declares
+OBJECTIVES = {"exact_match": "maximize", "prompt_tokens": "minimize"}
 
 DEFAULT_PROMPT = "You are a helpful assistant."
 
@@ -83,6 +86,7 @@ class PromptQATask(BaseTask):
                    "only if it is exactly the expected answer (case and trailing punctuation ignored). The score "
                    "is the fraction of questions answered right: higher is better, and 1.0 is the best possible.")
     direction = "maximize"
+    natural_objectives = OBJECTIVES
 
     class Options(TaskOptions):
         model: str | None = Field(None, min_length=1, description="the answering LLM (a litellm model string); "
@@ -90,9 +94,12 @@ class PromptQATask(BaseTask):
         prompt: str = Field(DEFAULT_PROMPT, max_length=2000, description="the starting system prompt")
         n_train: int = Field(12, ge=1, le=23, description="questions to learn from (the other ones score candidates)")
         seed: Seed = Field(0, description="shuffles the questions before the split")
+        multi_objective: bool = multi_objective_option(OBJECTIVES)
 
-    def __init__(self, model: str | None = None, prompt: str = DEFAULT_PROMPT, n_train: int = 12, seed: int = 0):
-        super().__init__(model=model, prompt=prompt, n_train=n_train, seed=seed)
+    def __init__(self, model: str | None = None, prompt: str = DEFAULT_PROMPT, n_train: int = 12, seed: int = 0,
+                 multi_objective: bool = False):
+        super().__init__(model=model, prompt=prompt, n_train=n_train, seed=seed,
+                         **({"multi_objective": True} if multi_objective else {}))
         import random
 
         from trace_core.llm import ScriptedLLM, llm_op, resolve_llm
@@ -104,6 +111,7 @@ class PromptQATask(BaseTask):
         items = load_qa()
         random.Random(seed).shuffle(items)
         self._train, self._val = items[:n_train], items[n_train:]
+        self._tokens: dict[str, int] = {}  # prompt -> its token count
 
     @property
     def train(self) -> list[dict[str, str]]:
@@ -125,4 +133,11 @@ class PromptQATask(BaseTask):
         text = (f"correct (score 1): {example['answer']!r}" if ok else
                 f"wrong (score 0; 1 is the best): the reply was {reply[:200]!r}, the expected answer is "
                 f"{example['answer']!r} (only the exact answer counts)")
-        return Feedback(score=float(ok), metrics={"exact_match": float(ok)}, text=text)
+        metrics = {"exact_match": float(ok), "prompt_tokens": float(self.prompt_tokens(self.prompt.value))}
+        return Feedback(score=float(ok), metrics=metrics, text=text)
+
+    def prompt_tokens(self, prompt: str) -> int:
+        """Tokens the system prompt costs on every call, counted by the answering LLM."""
+        if prompt not in self._tokens:
+            self._tokens[prompt] = self.llm.count_tokens([{"role": "system", "content": prompt}])
+        return self._tokens[prompt]

@@ -22,8 +22,12 @@ from pydantic import Field, field_validator
 from tasks._torch.adapter import Failed, TabularOptions, TabularTask, call_pruning, output_feedback
 from tasks._torch.data import TabularData
 from tasks._torch.train import OPTIMIZERS, build_mlp, seeded_build, train_model
+from tasks.base import multi_objective_option
 
 __all__ = ["HPOTask", "default_config", "search_space"]
+
+#: the objectives ``multi_objective=True`` declares
+OBJECTIVES = {"val_acc": "maximize", "seconds": "minimize"}
 
 _DEFAULTS: dict[str, Any] = {
     "lr": 1e-3,
@@ -114,6 +118,7 @@ class HPOTask(TabularTask):
         dataset: a scikit-learn dataset name (see :class:`~tasks._torch.adapter.TabularTask`).
         max_epochs: upper bound of the ``epochs`` space.
         initial: starting values overriding :func:`default_config`.
+        multi_objective: also minimize the training time (objectives ``val_acc``, ``seconds``).
         **data: ``X``, ``y``, ``seeds``, ``val_seeds``, ``val_fraction``, ``split_seed``,
             ``max_train``, ``device``, ``threads`` (see ``TabularTask``).
 
@@ -128,6 +133,7 @@ class HPOTask(TabularTask):
 
     name = "hpo"
     direction = "maximize"
+    natural_objectives = OBJECTIVES
     description = (
         "Train a multilayer perceptron classifier with PyTorch on a tabular dataset; tune its "
         "training hyperparameters to maximize validation accuracy (after the last epoch)."
@@ -136,6 +142,7 @@ class HPOTask(TabularTask):
     class Options(TabularOptions):
         max_epochs: int = Field(30, ge=1, le=100_000, description="upper bound of the epochs hyperparameter")
         initial: dict[str, Any] | None = Field(None, description=f"starting values of {', '.join(_DEFAULTS)}")
+        multi_objective: bool = multi_objective_option(OBJECTIVES)
 
         @field_validator("initial")
         @classmethod
@@ -151,9 +158,11 @@ class HPOTask(TabularTask):
         *,
         max_epochs: int = 30,
         initial: Mapping[str, Any] | None = None,
+        multi_objective: bool = False,
         **data: Any,
     ) -> None:
-        super().__init__(dataset, extra={"max_epochs": max_epochs, "initial": dict(initial or {})}, **data)
+        extra = {"max_epochs": max_epochs, "initial": dict(initial or {})}
+        super().__init__(dataset, extra={**extra, **({"multi_objective": True} if multi_objective else {})}, **data)
         self._spaces = search_space(max_epochs)
         values = {**_DEFAULTS, "epochs": min(_DEFAULTS["epochs"], max_epochs), **(initial or {})}
         unknown = set(values) - set(self._spaces)

@@ -35,11 +35,14 @@ from pydantic import Field
 from tasks._torch.adapter import Failed, TabularOptions, TabularTask, call_pruning, output_feedback, record_feedback
 from tasks._torch.data import TabularData
 from tasks._torch.train import OPTIMIZERS, TrainRecord, count_parameters, latency_ms, seeded_build, train_model
-from tasks.base import one_of
+from tasks.base import multi_objective_option, one_of
 from tasks.nas.build import ArchitectureError, CodeTimeout, check_output, compile_build, from_layers, time_limit
 from tasks.nas.schema import Architecture
 
 __all__ = ["NASTask", "NASResult", "DEFAULT_BUILD", "build_and_train"]
+
+#: the objectives ``multi_objective=True`` declares
+OBJECTIVES = {"val_acc": "maximize", "n_params": "minimize"}
 
 DEFAULT_BUILD = '''def build(in_features, n_classes):
     """Return a torch.nn.Module mapping (batch, in_features) floats to (batch, n_classes) logits."""
@@ -208,6 +211,7 @@ class NASTask(TabularTask):
         isolation: in code mode, the sandbox's isolation level (``"namespaces"``,
             ``"process"``; None: the best available). See ``docs/sandbox.md``.
         initial: the starting architecture (a dict / Architecture, or source in code mode).
+        multi_objective: also minimize the parameter count (objectives ``val_acc``, ``n_params``).
         **data: ``X``, ``y``, ``seeds``, ``val_seeds``, ``val_fraction``, ``split_seed``,
             ``max_train``, ``device``, ``threads`` (see ``TabularTask``).
 
@@ -222,6 +226,7 @@ class NASTask(TabularTask):
 
     name = "nas"
     direction = "maximize"
+    natural_objectives = OBJECTIVES
     description = (
         "Design the architecture of a PyTorch classifier for a tabular dataset to maximize validation "
         "accuracy after a short, fixed training; feedback also gives its parameter count and latency."
@@ -243,6 +248,7 @@ class NASTask(TabularTask):
         isolation: one_of(("namespaces", "process")) | None = Field(
             None, description="the sandbox's isolation level in code mode; none: the best this machine has")
         initial: Any = Field(None, description="the starting architecture (a table, or source in code mode)")
+        multi_objective: bool = multi_objective_option(OBJECTIVES)
 
     def __init__(
         self,
@@ -260,11 +266,13 @@ class NASTask(TabularTask):
         sandbox_timeout: float = 600.0,
         isolation: str | None = None,
         initial: Any = None,
+        multi_objective: bool = False,
         **data: Any,
     ) -> None:
         train = dict(epochs=epochs, lr=lr, weight_decay=weight_decay, batch_size=batch_size, optimizer=optimizer)
         extra = dict(mode=mode, max_params=max_params, latency_batch=latency_batch, code_timeout=code_timeout,
-                     sandbox_timeout=sandbox_timeout, isolation=isolation, initial=initial, **train)
+                     sandbox_timeout=sandbox_timeout, isolation=isolation, initial=initial,
+                     **({"multi_objective": True} if multi_objective else {}), **train)
         super().__init__(dataset, extra=extra, **data)
         if mode not in ("json", "code"):
             raise ConfigError(f"mode must be 'json' or 'code', got {mode!r}")

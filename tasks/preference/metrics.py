@@ -6,6 +6,10 @@
   ``r = log π − log π_ref`` (in nats, not scaled by β), the share of pairs with
   ``r(y_w) > r(y_l)`` and the mean of ``r(y_w) − r(y_l)``. A margin that keeps
   rising while the accuracies fall is the sign of over-optimization.
+- ``kl_to_reference``: how far the policy moved from the reference, the mean per-token
+  ``KL(π || π_ref)`` in nats over the vocabulary at each position of the held-out chosen
+  answers (teacher-forced; computed by the trainer, :func:`~.model.token_kl`). The usual
+  price of preference optimization: a second objective to keep small.
 - ``exact_match``: share of prompts whose greedy answer is correct (checked by
   :func:`~.data.solve`).
 - ``win_rate``: against the reference model's greedy answers: a win when only the

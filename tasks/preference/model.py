@@ -136,6 +136,25 @@ def sequence_logps(
     return (token_logps * mask).sum(-1), mask.sum(-1)
 
 
+def token_kl(
+    model: nn.Module, reference: nn.Module, ids: torch.Tensor, loss_mask: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-sequence sums of ``KL(model || reference)`` over the whole vocabulary at each
+    answer position (teacher-forced on ``ids``), and answer lengths; both ``(B,)`` float32.
+
+    Example:
+        >>> cfg = ModelConfig(d_model=16, n_layer=1, n_head=2, d_ff=32)
+        >>> m, ids, mask = TinyLM(cfg, seed=0), torch.tensor([[1, 5, 6]]), torch.tensor([[0, 1, 1]])
+        >>> float(token_kl(m, m, ids, mask)[0][0]), float(token_kl(m, TinyLM(cfg, seed=1), ids, mask)[0][0]) > 0
+        (0.0, True)
+    """
+    logp = model(ids)[:, :-1].float().log_softmax(-1)
+    logq = reference(ids)[:, :-1].float().log_softmax(-1)
+    kl = (logp.exp() * (logp - logq)).sum(-1)
+    mask = loss_mask[:, 1:].float()
+    return (kl * mask).sum(-1), mask.sum(-1)
+
+
 def autocast_for(device: torch.device | str) -> contextlib.AbstractContextManager[object]:
     """bf16 autocast on CUDA; nothing (full float32) on CPU."""
     if torch.device(device).type == "cuda":

@@ -93,6 +93,7 @@ def result_feedback(value: Any, *, score: str = "exact_match") -> Feedback:
         return Feedback.failure(f"unexpected output {value!r}; expected a TrainResult", reason="error")
     cfg, val, test = value.config, value.final["val"], value.final["test"]
     metrics = {k: float(v) for k, v in val.items() if isinstance(v, (int, float))}
+    metrics[score] = _score(val, score)  # the score under its own name (the first objective)
     metrics.update({f"test_{k}": float(v) for k, v in test.items() if isinstance(v, (int, float))})
     for i, acc in enumerate(val.get("revision_accuracy") or []):
         metrics[f"revision_{i}_exact_match"] = float(acc)

@@ -35,7 +35,7 @@ from trace_core.spaces import Choice, Float, Int, Space
 
 from tasks._torch.adapter import Failed, call_pruning
 from tasks._torch.adapter import DEVICE
-from tasks.base import Seed, SeededTask, TaskOptions, one_of, report
+from tasks.base import Seed, SeededTask, TaskOptions, multi_objective_option, one_of, report
 
 from .data import Splits, make_splits
 from .losses import LOSSES
@@ -45,6 +45,9 @@ from .report import result_feedback
 from .trainer import Diverged, TrainConfig, Trainer
 
 __all__ = ["PreferenceTask", "default_config", "search_space", "SCORES"]
+
+#: the objectives ``multi_objective=True`` declares
+OBJECTIVES = {"exact_match": "maximize", "kl_to_reference": "minimize"}
 
 SCORES = ("exact_match", "preference_accuracy", "revised_exact_match")
 _DEFAULTS: dict[str, Any] = {
@@ -186,6 +189,8 @@ class PreferenceTask(SeededTask):
         ipo_per_token: IPO on per-token log-prob ratios (TRL's form) instead of summed ones
             (the default); the same β trains very differently (see :func:`~.losses.ipo_loss`).
         cache_warmup: reuse warmed-up weights across trials with the same seed and warm-up steps.
+        multi_objective: also minimize how far the policy moved from the reference (objectives:
+            the score's metric, maximized, and ``kl_to_reference``, minimized; see :mod:`.metrics`).
 
     Example:
         >>> from trace_core import using
@@ -198,6 +203,7 @@ class PreferenceTask(SeededTask):
 
     name = "preference"
     direction = "maximize"
+    natural_objectives = OBJECTIVES
     description = (
         "Preference-optimize a tiny causal language model (trained from scratch on generated "
         "arithmetic) with DPO, IPO, SimPO or SRPO after a supervised warm-up; tune the loss and "
@@ -224,6 +230,7 @@ class PreferenceTask(SeededTask):
         cache_warmup: bool = Field(True, description="reuse warmed-up weights across trials")
         ipo_per_token: bool = Field(False, description="IPO on per-token averaged log-prob ratios (TRL's form) "
                                     "instead of per-sequence summed ones")
+        multi_objective: bool = multi_objective_option(OBJECTIVES)
 
         @field_validator("model", "initial")
         @classmethod
@@ -254,13 +261,17 @@ class PreferenceTask(SeededTask):
         warmup_revisions: bool = False,
         cache_warmup: bool = True,
         ipo_per_token: bool = False,
+        multi_objective: bool = False,
     ) -> None:
         super().__init__(
             seeds=list(seeds), val_seeds=None if val_seeds is None else list(val_seeds), families=list(families),
             max_operand=max_operand, data_seed=data_seed, model=dict(model or {}), score=score, revisions=revisions,
             eval_every=eval_every, max_steps=max_steps, max_lr=max_lr, initial=dict(initial or {}), device=device,
             threads=threads, warmup_revisions=warmup_revisions, cache_warmup=cache_warmup, ipo_per_token=ipo_per_token,
+            **({"multi_objective": True} if multi_objective else {}),
         )  # fmt: skip
+        if multi_objective:  # the first objective is the score (Feedback.metrics names it too)
+            self.objectives = {score: "maximize", "kl_to_reference": "minimize"}  # type: ignore[misc]
         if score not in SCORES:
             raise ConfigError(f"unknown score {score!r}; use one of {SCORES}")
         if device not in ("cpu", "cuda") and not device.startswith("cuda:"):

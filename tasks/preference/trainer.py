@@ -35,7 +35,7 @@ from .data import Splits, make_splits
 from .generate import greedy_generate, self_revise
 from .losses import PAIR_SEQUENCES, preference_loss, sequences_for
 from .metrics import exact_match, pair_metrics, win_rate
-from .model import ModelConfig, TinyLM, autocast_for, sequence_logps
+from .model import ModelConfig, TinyLM, autocast_for, sequence_logps, token_kl
 from .tokenizer import CharTokenizer
 
 __all__ = ["TrainConfig", "TrainResult", "Trainer", "Diverged"]
@@ -285,6 +285,7 @@ class Trainer:
                 loss=math.nan,
             )
         metrics: dict[str, Any] = pair_metrics(policy, self.reference_logps[split])
+        metrics["kl_to_reference"] = self._kl_to_reference(self.held_out[split])
         if not generations:
             return metrics
         prompts = sorted({pair.prompt for pair in self.splits[split]})
@@ -347,6 +348,22 @@ class Trainer:
             out.append(logp.float().view(-1, len(data.columns)))
         model.train(was_training)
         return torch.cat(out) if out else torch.zeros(0, len(data.columns), device=self.device)
+
+    @torch.no_grad()
+    def _kl_to_reference(self, data: EncodedPairs, chunk: int = 256) -> float:
+        """Mean per-token ``KL(policy || reference)`` in nats on the chosen answers of ``data``
+        (the first column), over the whole vocabulary at each answer position."""
+        assert self.reference is not None
+        was_training = self.model.training
+        self.model.eval()
+        total, tokens = 0.0, 0.0
+        for start in range(0, len(data), chunk):
+            ids, mask = data.batch(torch.arange(start, min(start + chunk, len(data)), device=self.device), [0])
+            with autocast_for(self.device):
+                kl, n = token_kl(self.model, self.reference, ids, mask)
+            total, tokens = total + float(kl.sum()), tokens + float(n.sum())
+        self.model.train(was_training)
+        return total / tokens if tokens else 0.0
 
     def _finite(self, value: float, step: int, phase: str) -> float:
         cfg = self.config

@@ -195,5 +195,6 @@ def test_the_html_report_of_a_two_objective_run_shows_its_front(tmp_path: Path) 
     front = RunStore(db).front(run_id)
     page = html.read_text(encoding="utf-8")
     assert f"<h2>Front ({len(front['members'])} candidates, hypervolume {front['hypervolume']:.6g})</h2>" in page
-    assert page.count('class="mark front"') == len(front["members"])
-    assert page.count("<circle class=\"mark") == len(RunStore(db).candidates(run_id)) - 1  # all but the unscored step 0
+    main = page.split('<section id="front">', 1)[1].split("<svg", 2)[1]  # the scatter of the last front
+    assert main.count('class="front-pt mark"') == len(front["members"])
+    assert main.count("<circle") == len(RunStore(db).candidates(run_id)) - 1  # all but the unscored step 0

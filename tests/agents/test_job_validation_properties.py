@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+import agents._cli_run as cli_run
 import agents.cli as cli
 from agents.jobs import Job, JobError, load_job
 from tasks.registry import task_class, task_names
@@ -127,7 +128,7 @@ def write(folder: Path, data: Any, fmt: str) -> Path:
 def stub_run(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Replace the run (and the building of anything but cheap tasks): a valid job exits 1 here."""
     ran: list[str] = []
-    real_build = cli.build
+    real_build = cli_run.build  # `tracetune run` imports it when it runs
 
     def build(job: Job, llm: Any) -> Any:
         if job.task.name in ("numeric", "code_repair") and job.llm is None:
@@ -138,7 +139,7 @@ def stub_run(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         ran.append(job.name)
         raise RuntimeError("not run in this test")
 
-    monkeypatch.setattr(cli, "build", build)
+    monkeypatch.setattr(cli_run, "build", build)
     monkeypatch.setattr(cli, "_optimize", optimize)
     return ran
 

@@ -82,8 +82,7 @@ def test_register_adds_a_name_in_one_place(monkeypatch: pytest.MonkeyPatch) -> N
 
 def test_older_names_still_resolve() -> None:
     from agents import factory
-    from optimizers import _reply
     from optimizers.llm import LLMOptimizer
 
-    assert _reply.LLMOptimizer is LLMOptimizer and optimizers.LLMOptimizer is LLMOptimizer
+    assert optimizers.LLMOptimizer is LLMOptimizer
     assert {"default", "search", "evolution"} <= set(factory.OPTIMIZERS)

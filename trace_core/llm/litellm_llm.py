@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import time
@@ -49,6 +50,9 @@ class LiteLLMBackend(BaseLLM):
         self._api_key = api_key
         self.timeout = float(timeout)  # litellm's OpenAI path wants a float (an int is converted each call)
         self.params = params
+        # a client-wide seed= goes out as seed, seed + 1, ... in request order: a run made again repeats its
+        # replies, while the same prompt asked twice in a run (an evolution operator) still gets a new one
+        self._seeds = itertools.count(params["seed"]) if isinstance(params.get("seed"), int) else None
         self._litellm = litellm = import_litellm()
         try:
             self.provider = litellm.get_llm_provider(model, api_base=api_base)[1]
@@ -111,6 +115,8 @@ class LiteLLMBackend(BaseLLM):
             kw["api_key"] = self._api_key
         if request.n != 1:
             kw["n"] = request.n
+        if self._seeds is not None and request.seed is None:
+            kw["seed"] = next(self._seeds)
         for name in ("temperature", "max_tokens", "seed"):
             if getattr(request, name) is not None:
                 kw[name] = getattr(request, name)

@@ -192,3 +192,16 @@ def test_concurrency_limit_seen_by_the_server(openai_server):
         texts = list(pool.map(lambda i: llm.complete(f"q{i}").text, range(6)))
     assert len(set(texts)) == 1 and len(openai_server.requests) == 6
     assert openai_server.peak_in_flight == 2
+
+
+def test_a_client_seed_goes_out_in_request_order_and_a_request_seed_wins(openai_server):
+    llm = make(openai_server, seed=5)
+    for _ in range(3):
+        llm.complete("the same prompt")
+    assert [r["seed"] for r in openai_server.requests[-3:]] == [5, 6, 7]  # a repeated prompt still varies
+    llm.complete("hi", seed=42)
+    assert openai_server.requests[-1]["seed"] == 42
+    make(openai_server, seed=5).complete("the same prompt")
+    assert openai_server.requests[-1]["seed"] == 5  # a new client (a run made again) starts where the first did
+    make(openai_server).complete("hi")
+    assert "seed" not in openai_server.requests[-1]
