@@ -197,3 +197,14 @@ def test_the_html_report_of_a_two_objective_run_shows_its_front(tmp_path: Path) 
     assert f"<h2>Front ({len(front['members'])} candidates, hypervolume {front['hypervolume']:.6g})</h2>" in page
     assert page.count('class="mark front"') == len(front["members"])
     assert page.count("<circle class=\"mark") == len(RunStore(db).candidates(run_id)) - 1  # all but the unscored step 0
+
+
+def test_front_csv_defuses_formulas_and_keeps_columns_apart() -> None:
+    from agents._cli_front import front_text
+
+    front = {"objectives": {"step": "maximize", "f2": "minimize"}, "members": [
+        {"step": 1, "candidate": 0, "objectives": {"step": -0.5, "f2": 2.0},
+         "values": {"prompt": "=HYPERLINK(\"http://x\")", "note": "-1+1", "plain": "é ok", "n": -3, "step": "@SUM(A1)"}}]}
+    rows = list(csv.reader(io.StringIO(front_text(front, "csv"))))
+    assert rows[0] == ["step", "candidate", "objective.step", "f2", "prompt", "note", "plain", "n", "param.step"]
+    assert rows[1] == ["1", "0", "-0.5", "2.0", "'=HYPERLINK(\"http://x\")", "'-1+1", "é ok", "-3", "'@SUM(A1)"]
