@@ -162,6 +162,8 @@ class OptimizerSpec(_Strict):
     @field_validator("name")
     @classmethod
     def _known(cls, value: str) -> str:
+        if is_registered(value):  # an entry point's own spelling
+            return value
         if is_registered(value.lower()):
             return value.lower()
         if _TARGET.match(value):
