@@ -82,3 +82,9 @@ def test_a_plugin_that_fails_as_it_is_built_is_exit_2_and_stores_nothing(
 def test_an_entry_point_named_in_capitals_is_found_by_its_own_name(plugins: None, tmp_path: Path) -> None:
     result = invoke("run", _job(tmp_path, "Climb"), "--store", tmp_path / "runs.db", "--no-report")
     assert result.exit_code == 0, result.output
+
+
+def test_a_job_optimizer_that_is_not_a_class_says_so(tmp_path: Path) -> None:
+    result = invoke("run", _job(tmp_path, "json:__doc__"), "--store", tmp_path / "runs.db", "--no-report")
+    assert result.exit_code == 2
+    assert "optimizer 'json:__doc__' is not a class or function (its type is str)" in result.stderr
