@@ -31,11 +31,21 @@ def _cell(value: Any, limit: int | None = None) -> str:
     return text if limit is None or len(text) <= limit else text[: limit - 1] + "…"
 
 
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")  # what makes a spreadsheet read a cell as a formula
+
+
+def _text_cell(text: str) -> str:
+    """Text in a CSV cell, with a ``'`` before one a spreadsheet would run as a formula (OWASP)."""
+    return "'" + text if text.startswith(_FORMULA) else text
+
+
 def _exact(value: Any) -> str:
-    """A value in a CSV cell, exactly (numbers in full, structures as JSON), redacted."""
+    """A value in a CSV cell, exactly (numbers in full, structures as JSON), redacted; text
+    that a spreadsheet would run as a formula starts with ``'``."""
     if isinstance(value, (bool, int, float)):
         return json.dumps(value)
-    return redact_text(value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True))
+    return _text_cell(redact_text(value if isinstance(value, str) else
+                                  json.dumps(value, ensure_ascii=False, sort_keys=True)))
 
 
 def front_of(store: RunStore, run: dict[str, Any], step: int | None = None) -> dict[str, Any] | None:
@@ -89,11 +99,12 @@ def front_text(front: dict[str, Any], fmt: str) -> str:
         return json.dumps(redact(front), indent=2, sort_keys=True, ensure_ascii=False)
     objective_cols = list(front["objectives"])
     params = list(dict.fromkeys(k for m in front["members"] for k in m["values"]))
-    taken = {"step", "candidate", *objective_cols}
+    objective_heads = [f"objective.{n}" if n in ("step", "candidate") else n for n in objective_cols]
+    taken = {"step", "candidate", *objective_heads}
     param_cols = [f"param.{p}" if p in taken else p for p in params]
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["step", "candidate", *objective_cols, *param_cols])
+    writer.writerow(["step", "candidate", *map(_text_cell, objective_heads), *map(_text_cell, param_cols)])
     for m in front["members"]:
         writer.writerow([m["step"], m["candidate"], *(_exact(m["objectives"][n]) for n in objective_cols),
                          *("" if p not in m["values"] else _exact(m["values"][p]) for p in params)])

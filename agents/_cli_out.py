@@ -34,12 +34,15 @@ def say(console: Console, text: str) -> None:
 def stderr_console() -> Console:
     from rich.console import Console
 
-    return Console(file=sys.stderr)
+    return Console(file=sys.stderr, markup=False)
 
 
 def stdout_console() -> Console:
-    """The console for results: tables are not cut to 80 columns when piped to a file or a log."""
+    """The console for results: tables are not cut to 80 columns when piped to a file or a log.
+
+    Neither console reads rich markup: what they print (parameter values, metric and job
+    names) is the user's or an LLM's text, where ``[/INST]`` is text, not a closing tag."""
     from rich.console import Console
 
-    console = Console()
-    return console if console.is_terminal else Console(width=240)
+    console = Console(markup=False)
+    return console if console.is_terminal else Console(width=240, markup=False)

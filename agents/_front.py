@@ -30,6 +30,7 @@ Example:
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -41,6 +42,8 @@ from trace_core.objectives import Objectives, hypervolume, non_dominated
 
 __all__ = ["Member", "FrontState", "Front", "objectives_of", "reference_for", "front_config", "objectives_from_config",
            "hypervolume_of", "compare_points", "contributions", "restored_front", "search_options"]
+
+log = logging.getLogger(__name__)
 
 _MARGIN = 0.1  # of the range, beyond the worst value, where the reference point sits
 
@@ -124,6 +127,7 @@ class Front:
         self.declared = None if reference is None else tuple(float(v) for v in reference)
         self.members: list[Member] = list(members)
         self.worst: tuple[float, ...] | None = None if worst is None else tuple(worst)
+        self._told: set[str] = set()  # objectives already warned about
 
     @classmethod
     def for_task(cls, task: Any) -> Front | None:
@@ -138,7 +142,21 @@ class Front:
             return None
         metrics = result.feedback.metrics
         values = self.objectives.values(metrics)
+        if values is None:
+            self._warn(metrics)
         return values if values is not None and self.objectives.feasible(metrics) else None
+
+    def _warn(self, metrics: Mapping[str, float]) -> None:
+        """Say once per objective that an evaluation lacked it (a misspelt name keeps the front empty)."""
+        for name in self.objectives.names:
+            value = metrics.get(name)
+            if name in self._told or (value is not None and math.isfinite(value)):
+                continue
+            self._told.add(name)
+            log.warning("objective %r is %s an evaluation's Feedback.metrics (it has: %s); an evaluation "
+                        "without every objective never enters the front: check the objective's name and "
+                        "that the feedback measures it", name, "missing from" if value is None else f"{value} in",
+                        ", ".join(sorted(metrics)) or "no metrics")
 
     def offer(self, step: int, candidates: Sequence[Any]) -> list[int]:
         """Add a step's candidates (records with a ``result``); returns the indices of those

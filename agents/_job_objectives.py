@@ -29,14 +29,21 @@ KEYS = ("objectives", "constraints", "reference_point")
 
 
 def _declared(task: Any) -> Mapping[str, str] | None:
-    """The objectives the job gives, else those the registered task's class declares."""
+    """The objectives the job gives, else those the registered task declares: its class,
+    or, when the class declares none and options are given (``multi_objective = true``),
+    the task built with them."""
     if task.objectives is not None or task.name is None:
         return task.objectives
-    from tasks.registry import is_registered, task_class
+    from tasks.registry import build_task, is_registered, task_class
 
     try:
-        return getattr(task_class(task.name), "objectives", None) if is_registered(task.name) else None
-    except Exception:  # noqa: BLE001 - an import error, reported by the task's own check
+        if not is_registered(task.name):
+            return None
+        declared = getattr(task_class(task.name), "objectives", None)
+        if declared is None and task.options:
+            declared = getattr(build_task(task.name, **task.options), "objectives", None)
+        return declared
+    except Exception:  # noqa: BLE001 - an import error or bad options, reported by the task's own check
         return None
 
 

@@ -97,6 +97,9 @@ def _main(verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, he
     root.setLevel(logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING)
 
 
+_STATUSES = ("running", "finished", "interrupted", "failed")  # what a stored run's status can be
+
+
 def _fail(message: str, code: Exit = Exit.INVALID) -> typer.Exit:
     say(stderr_console(), f"error: {message}")
     return typer.Exit(int(code))
@@ -315,6 +318,8 @@ def list_(
     """List runs, newest first."""
     from agents import _cli_views as views
 
+    if status is not None and status not in _STATUSES:
+        raise _fail(f"--status {status!r}: use one of {', '.join(_STATUSES)}")
     views.list_runs(_store(store), job=job, status=status, limit=limit, as_json=as_json, out=stdout_console())
 
 

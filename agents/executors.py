@@ -334,4 +334,4 @@ def get_executor(kind: str | Executor, task: Any, **kw: Any) -> Executor:
     registered) or as given."""
     if isinstance(kind, Executor):
         return kind
-    return EXECUTORS.load(kind)(task, **kw)
+    return EXECUTORS.build(kind, task, **kw)

@@ -65,10 +65,11 @@ def build_optimizer(
     ``objectives`` (``{"objectives": {...}, "constraints": [...]}`` of a multi-objective
     task) go to Search, Evolution (NSGA-II selection), OptoPrime and OPRO (whose prompt then
     shows the front), when the spec builds one, unless it sets them."""
-    from optimizers.registry import create
+    from optimizers.registry import create, is_registered
 
     options = {k: v for k, v in spec.items() if k not in ("name", "instance")}
-    name = str(spec.get("name", "default")).lower()
+    name = str(spec.get("name", "default"))
+    name = name if is_registered(name) else name.lower()  # an entry point's own spelling, else lowercase
     if spec.get("instance"):
         raise ConfigError(
             f"this run used a custom {name} optimizer object; pass optimizer= again to resume it"

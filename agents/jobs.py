@@ -162,6 +162,8 @@ class OptimizerSpec(_Strict):
     @field_validator("name")
     @classmethod
     def _known(cls, value: str) -> str:
+        if is_registered(value):  # an entry point's own spelling
+            return value
         if is_registered(value.lower()):
             return value.lower()
         if _TARGET.match(value):
@@ -330,6 +332,9 @@ class Job(_Strict):
 
         self.importable()
         cls = load_target(self.optimizer.name)
+        if not callable(cls):
+            raise ConfigError(f"optimizer {self.optimizer.name!r} is not a class or function "
+                              f"(its type is {type(cls).__name__})")
         options = dict(self.optimizer.options)
         if llm is not None and not isinstance(llm, str) and "llm" in (init_parameters(cls) or ()):
             options.setdefault("llm", llm)

@@ -228,18 +228,31 @@ def marker(name: str) -> str:
 def _marker_pattern(names: tuple[str, ...]) -> re.Pattern[str]:
     known = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
     # "[[ ## x ## ]]" anywhere (a small model may write two on one line); "[ ## x ## ]" and "[[ x ]]"
-    # for a known name; "## x ##" at the start of a line. An unknown "[[ ## completed ## ]]" ends the
-    # field before it.
-    return re.compile(rf"\**\[\[[ \t]*#+[ \t]*({known}|[\w.-]+)[ \t]*#+[ \t]*\]\][ \t*:]*"
+    # for a known name; "## x ##" at the start of a line. An unknown "[[ ## completed ## ]]" at the
+    # start of a line ends the field before it (inside a line it is the field's text: a prompt may
+    # name its own markers).
+    return re.compile(rf"\**\[\[[ \t]*#+[ \t]*({known})[ \t]*#+[ \t]*\]\][ \t*:]*"
+                      rf"|^[ \t]*\**\[\[[ \t]*#+[ \t]*([\w.-]+)[ \t]*#+[ \t]*\]\][ \t*:]*"
                       rf"|\**\[\[[ \t]*({known})[ \t]*\]\][ \t*:]*"
                       rf"|^[ \t*]*#{{2,3}}[ \t]*({known})[ \t]*#{{2,3}}[ \t*:]*$"
                       rf"|\**\[[ \t]*#+[ \t]*({known})[ \t]*#+[ \t]*\][ \t*:]*", re.M)
 
 
+_FENCE_MARK = re.compile(r"```")
+
+
+def _inside_fences(text: str, after: int) -> list[tuple[int, int]]:
+    """The inside of each closed ````` ``` ````` fence that opens at or after ``after`` (a fence
+    inside a field: a marker in the code it holds opens nothing)."""
+    marks = [m.start() for m in _FENCE_MARK.finditer(text)]
+    return [(a, b) for a, b in zip(marks[::2], marks[1::2]) if a >= after]
+
+
 def parse_marked(text: str, names: Iterable[str]) -> dict[str, str] | None:
     """The fields of a reply in the marked format, as text (None when it holds no marker of ``names``).
 
-    Only ``names`` open a field, so a code comment never does; text after a marker
+    Only ``names`` open a field, so a code comment never does, and a marker inside a
+    fenced block that opens within a field is the field's text; text after a marker
     on its line belongs to the field; a field given twice keeps its last non-empty value
     (small models often repeat a marker, empty, after the value they wrote).
 
@@ -255,12 +268,14 @@ def parse_marked(text: str, names: Iterable[str]) -> dict[str, str] | None:
     matches = list(_marker_pattern(names).finditer(text))
     if not matches:
         return None
+    fenced = _inside_fences(text, matches[0].end())
+    matches = [m for m in matches if not any(a < m.start() < b for a, b in fenced)]
     known = set(names)
     fields: dict[str, str] = {}
     for i, m in enumerate(matches):
         end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
         body = text[m.end():end]
-        name = m.group(1) or m.group(2) or m.group(3) or m.group(4)
+        name = next(g for g in m.groups() if g)
         if name in known and (body.strip() or not fields.get(name)):
             fields[name] = body.strip()
     return fields or None

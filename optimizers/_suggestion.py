@@ -258,14 +258,18 @@ def _marked(text: str, fields: dict[str, str], optimizer: Optimizer) -> tuple[st
     reasoning = fields.pop("reasoning", "")
     flag = fields.pop("no_change", "").strip().strip("`*.").split()
     no_change = _bool(flag[0]) if flag else False
-    proposal = {}
+    proposal, kept = {}, []
     for name, body in fields.items():
         value = _from_block(body, optimizer.by_name[name])
         if value is not _SKIP:
             proposal[name] = value
+        elif body.strip():
+            kept.append(name)  # "unchanged", "keep": said, not left blank
     empty = [name for name, body in fields.items() if not body.strip()]
     if not proposal and not no_change and empty:
         raise UnparseableReply(prompts.render("reply/empty_blocks", names=", ".join(empty)).strip(), raw=text)
+    if not proposal and kept:  # every variable it wrote about is kept: a decline, not a reply to repair
+        return reasoning, True, proposal
     if not proposal and not no_change:
         markers = ", ".join(marker(p.name) for p in optimizer.parameters)
         raise UnparseableReply(f"it has no block for any variable ({markers}) and no {marker('no_change')} block; "

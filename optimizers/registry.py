@@ -71,7 +71,7 @@ def create(name: str, parameters: Sequence[Parameter], options: Mapping[str, Any
     if unknown and not takes_any:
         raise ConfigError(f"the {name} optimizer does not take {', '.join(unknown)}; it takes "
                           f"{', '.join(sorted(named - {'parameters'})) or 'no options'}")
-    return target(list(parameters), **extra, **options)
+    return OPTIMIZERS.build(name, list(parameters), **extra, **options)
 
 
 def _signature(target: Any) -> tuple[set[str], bool]:

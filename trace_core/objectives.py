@@ -83,8 +83,9 @@ class Constraint:
             return math.inf
         return self.bound - value if self.op == ">=" else value - self.bound
 
-    def __str__(self) -> str:
-        return f"{self.metric} {self.op} {self.bound:g}"
+    def __str__(self) -> str:  # the bound in full: this text is parsed again (job specs, a run's config)
+        short = f"{self.bound:g}"
+        return f"{self.metric} {self.op} {short if float(short) == self.bound else repr(self.bound)}"
 
 
 @dataclass(frozen=True)
@@ -110,11 +111,12 @@ class Objectives:
         return cls(tuple(objectives), tuple(objectives.values()), extra)  # type: ignore[arg-type]
 
     def values(self, metrics: Mapping[str, float]) -> tuple[float, ...] | None:
-        """The objectives' values read from ``metrics``; None when one is missing or NaN."""
+        """The objectives' values read from ``metrics``; None when one is missing, NaN or
+        infinite (an infinite value has no place on a front and no finite hypervolume)."""
         out = []
         for name in self.names:
             value = metrics.get(name)
-            if value is None or math.isnan(value):
+            if value is None or not math.isfinite(value):
                 return None
             out.append(float(value))
         return tuple(out)

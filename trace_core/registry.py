@@ -43,6 +43,8 @@ def load_target(target: str) -> Any:
         obj: Any = importlib.import_module(module_name)
     except ImportError as e:
         raise ConfigError(f"cannot import {module_name!r} for {target!r}: {e}") from None
+    except SystemExit as e:  # a script's top level (`sys.exit(main())`) must not end tracetune in silence
+        raise ConfigError(_exited(module_name, e)) from None
     for part in attr.split("."):
         try:
             obj = getattr(obj, part)
@@ -116,9 +118,29 @@ class Registry:
             raise ConfigError(f"unknown {self.kind} {name!r}; registered {self.kind}s: {', '.join(self.names())}")
         try:
             return ep.load()
-        except Exception as e:  # noqa: BLE001 - third-party code failing on import: said, not a traceback
-            raise ConfigError(f"the {self.kind} {name!r} ({_where(ep)}) cannot be loaded: {type(e).__name__}: "
-                              f"{e}; fix or uninstall that package") from None
+        except (Exception, SystemExit) as e:  # noqa: BLE001 - third-party code failing on import: said, not a traceback
+            why = _exited(ep.module, e) if isinstance(e, SystemExit) else f"{type(e).__name__}: {e}"
+            raise ConfigError(f"the {self.kind} {name!r} ({_where(ep)}) cannot be loaded: {why}; "
+                              "fix or uninstall that package") from None
+
+    def build(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        """``load(name)(*args, **kwargs)``. What is not a class or function, or raises while it
+        is built, is a :class:`ConfigError` that names it (its own ConfigError passes as it is)."""
+        target = self.load(name)
+        where = f"{self.kind} {name!r} ({self.target(name)})"
+        if not callable(target):
+            raise ConfigError(f"the {where} is not a class or function (its type is {type(target).__name__})")
+        try:
+            return target(*args, **kwargs)
+        except ConfigError:
+            raise
+        except Exception as e:  # noqa: BLE001 - plugin code failing as it is built: said, not a traceback
+            raise ConfigError(f"the {where} could not be built: {type(e).__name__}: {e}") from e
+
+
+def _exited(module: str, error: SystemExit) -> str:
+    return (f"importing {module!r} called sys.exit({error.code!r}); a module's top level must not run a "
+            "script: put that code under `if __name__ == \"__main__\":`")
 
 
 def _where(ep: Any) -> str:

@@ -198,3 +198,58 @@ def test_the_html_report_of_a_two_objective_run_shows_its_front(tmp_path: Path) 
     main = page.split('<section id="front">', 1)[1].split("<svg", 2)[1]  # the scatter of the last front
     assert main.count('class="front-pt mark"') == len(front["members"])
     assert main.count("<circle") == len(RunStore(db).candidates(run_id)) - 1  # all but the unscored step 0
+
+
+def test_front_csv_defuses_formulas_and_keeps_columns_apart() -> None:
+    from agents._cli_front import front_text
+
+    front = {"objectives": {"step": "maximize", "f2": "minimize"}, "members": [
+        {"step": 1, "candidate": 0, "objectives": {"step": -0.5, "f2": 2.0},
+         "values": {"prompt": "=HYPERLINK(\"http://x\")", "note": "-1+1", "plain": "é ok", "n": -3, "step": "@SUM(A1)"}}]}
+    rows = list(csv.reader(io.StringIO(front_text(front, "csv"))))
+    assert rows[0] == ["step", "candidate", "objective.step", "f2", "prompt", "note", "plain", "n", "param.step"]
+    assert rows[1] == ["1", "0", "-0.5", "2.0", "'=HYPERLINK(\"http://x\")", "'-1+1", "é ok", "-3", "'@SUM(A1)"]
+
+
+BRACKETS = """
+    from trace_core import Feedback, Parameter, bundle
+    from trace_core.spaces import Float, Text
+
+    X = Parameter(0.5, name="x", space=Float(0.0, 1.0))
+    TAG = Parameter("[/INST] é", name="[bold]tag", space=Text())  # Search keeps text as it is
+
+    @bundle
+    def pair(x, tag):
+        return x
+
+    def workflow():
+        return pair(X, TAG)
+
+    def feedback(example, output):
+        return Feedback(score=output, metrics={"[/acc]": output, "size": (1 - output) ** 2})
+"""
+
+
+def test_show_and_list_print_brackets_in_names_and_values_as_text(tmp_path: Path) -> None:
+    module = f"br_{uuid.uuid4().hex[:8]}"
+    (tmp_path / f"{module}.py").write_text(textwrap.dedent(BRACKETS), encoding="utf-8")
+    job = tmp_path / "brackets.toml"
+    job.write_text(textwrap.dedent(f"""
+        name = "[/job]"
+        [task]
+        workflow = "{module}:workflow"
+        feedback = "{module}:feedback"
+        objectives = {{ "[/acc]" = "minimize", size = "minimize" }}
+        [optimizer]
+        name = "search"
+        [budget]
+        max_steps = 2
+        """), encoding="utf-8")
+    db = tmp_path / "runs.db"
+    run_id = _ran(invoke("run", job, "--store", db, "--no-report"))
+    shown = invoke("show", run_id, "--store", db)
+    assert shown.exit_code == 0, shown.output
+    assert "objectives [/acc] (minimize), size (minimize)" in shown.stdout
+    assert " [bold]tag  [/INST] é" in shown.stdout
+    listed = invoke("list", "--store", db)
+    assert listed.exit_code == 0 and "[/job]" in listed.stdout

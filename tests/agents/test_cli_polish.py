@@ -157,3 +157,12 @@ def test_the_loopback_server_prints_its_url_first_and_no_warning() -> None:
     finally:
         _, err = proc.communicate("", timeout=30)
     assert "Warning" not in err, err
+
+
+def test_list_refuses_a_status_runs_never_have(tmp_path: Path) -> None:
+    from tests.agents.test_cli import invoke
+
+    refused = invoke("list", "--status", "finshed", "--store", tmp_path / "runs.db")
+    assert refused.exit_code == 2
+    assert "--status 'finshed': use one of running, finished, interrupted, failed" in refused.stderr
+    assert invoke("list", "--status", "failed", "--store", tmp_path / "runs.db").exit_code == 0

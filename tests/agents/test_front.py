@@ -177,3 +177,14 @@ def test_resuming_with_other_objectives_is_refused_with_both_named(tmp_path: Pat
     with pytest.raises(ConfigError, match=r"over f1 \(minimize\), f2 \(minimize\), but the task now has f2"):
         resume(first.run_id, store=db, task=task, optimizer=Fixed(task.parameters(), [[B]]),
                budget=Budget(max_steps=2))
+
+
+def test_an_objective_the_feedback_never_measures_is_named_once_and_the_run_goes_on(caplog: Any) -> None:
+    store = RunStore("sqlite://")
+    task = TwoObjectives()
+    task.objectives = {"f1": "minimize", "f3": "minimize"}  # f3: a misspelt objective
+    with caplog.at_level("WARNING", logger="agents._front"):
+        result = _run([[A, B], [D]], store, task=task)
+    told = [r.getMessage() for r in caplog.records if "'f3'" in r.getMessage()]
+    assert len(told) == 1 and "missing from" in told[0] and "(it has: f1, f2)" in told[0]
+    assert result.front["members"] == [] and len(result.history) == 3

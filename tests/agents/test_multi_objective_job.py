@@ -33,3 +33,13 @@ def test_the_loop_drives_nsga2_evolution_on_a_multi_objective_task():
     fronts = [i["front"] for i in opt.population]
     assert fronts == sorted(fronts) and all(set(i["objectives"]) == set(OBJECTIVES) for i in opt.population
                                             if i["objectives"] is not None)
+
+
+def test_a_reference_point_may_go_with_the_multi_objective_task_option():
+    task = {"name": "prompt_qa", "options": {"multi_objective": True}}
+    job = parse_job({"name": "qa", "task": {**task, "reference_point": [0.0, 500]}})
+    assert job.build_task().reference_point == [0.0, 500.0]
+    with pytest.raises(JobError, match=r"give 2 numbers, one per objective \(exact_match, prompt_tokens\)"):
+        parse_job({"name": "qa", "task": {**task, "reference_point": [0.0]}})
+    with pytest.raises(JobError, match="the task has no objectives"):
+        parse_job({"name": "qa", "task": {"name": "prompt_qa", "options": {"n_train": 4}, "constraints": ["x <= 1"]}})

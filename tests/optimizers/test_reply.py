@@ -457,3 +457,26 @@ def test_null_for_a_variable_whose_space_takes_no_null_keeps_it():
     assert update.values == {"x": 3.0, "y": -1.5} and update.meta["repairs"] == 0 and update.meta["challenged"]
     with pytest.raises(InvalidProposal, match="x"):
         check_suggestion('{"reasoning": "r", "suggestion": {"x": "far"}}', OptoPrime([x], llm=None))
+
+
+def test_a_marker_inside_fenced_code_or_inside_a_line_of_text_opens_no_field():
+    from optimizers._parse import parse_marked
+
+    names = ["reasoning", "no_change", "code", "prompt"]
+    code = ('```python\ndef parse(reply):\n    ## prompt ##\n    # a reply looks like [[ ## answer ## ]]\n'
+            '    return reply.split("[ ## code ## ]")[1]\n```')
+    fields = parse_marked(f"[[ ## reasoning ## ]]\nsplit\n[[ ## code ## ]]\n{code}\n[[ ## completed ## ]]\n", names)
+    assert fields == {"reasoning": "split", "code": code}
+    prompt = "Answer in the form [[ ## answer ## ]] then the answer."
+    assert parse_marked(f"[[ ## prompt ## ]]\n{prompt}\n", names) == {"prompt": prompt}
+    whole = "```\n[[ ## reasoning ## ]]\nr\n[[ ## prompt ## ]]\np\n```"  # a reply fenced as a whole is still read
+    assert parse_marked(whole, names) == {"reasoning": "r", "prompt": "p\n```"}
+
+
+def test_a_marked_reply_that_keeps_every_variable_it_names_is_a_decline_and_is_challenged():
+    kept = "[[ ## reasoning ## ]]\nx is fine\n[[ ## x ## ]]\nunchanged\n"
+    assert check_suggestion(kept, _x_optimizer([])[0]).no_change
+    opt, llm = _x_optimizer([kept, _MOVE])
+    [update] = opt.ask([{"role": "user", "content": "make x better"}], 1, {})
+    assert update.values == {"x": 4.0} and update.meta["challenged"] and update.meta["repairs"] == 0
+    assert llm.requests[1].messages[-1]["content"].startswith("You chose to change nothing.")

@@ -66,3 +66,16 @@ def test_hypervolume_matches_hand_computed_boxes() -> None:
     assert hypervolume([(0.9, 2.0)], (0.0, 10.0), ("maximize", "minimize")) == pytest.approx(7.2)
     # three objectives: a unit cube corner
     assert hypervolume([(0, 0, 0)], (1, 1, 1), ("minimize",) * 3) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("spec", ["n_params <= 1234567", "x >= 0.123456789", "x <= 1e-09", "x >= -2.5", "x <= 20"])
+def test_a_constraint_written_out_parses_back_to_the_same_bound(spec: str) -> None:
+    c = Constraint.parse(spec)
+    assert Constraint.parse(str(c)) == c
+    assert str(Constraint.parse("latency_ms <= 20")) == "latency_ms <= 20"
+
+
+def test_an_infinite_objective_value_counts_as_missing() -> None:
+    obj = Objectives.of({"acc": "maximize", "loss": "minimize"})
+    assert obj.values({"acc": 0.9, "loss": math.inf}) is None
+    assert obj.values({"acc": -math.inf, "loss": 1.0}) is None

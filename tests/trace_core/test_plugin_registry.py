@@ -18,22 +18,28 @@ GROUP = "tracetune.test_shapes"
 @pytest.fixture
 def shapes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Registry:
     """A registry whose group has entry points from a distribution "shapes-plugin"."""
-    (tmp_path / "shapes_plugin_mod.py").write_text("class Circle:\n    sides = 0\n", encoding="utf-8")
+    (tmp_path / "shapes_plugin_mod.py").write_text(
+        "class Circle:\n    sides = 0\n\nclass Blob:\n    def __init__(self, size):\n        raise ValueError('no blobs')\n\n"
+        "SIDES = 3\n", encoding="utf-8")
     (tmp_path / "shapes_broken_mod.py").write_text("raise RuntimeError('the plugin is broken')\n", encoding="utf-8")
+    (tmp_path / "shapes_script_mod.py").write_text("import sys\nsys.exit(3)\n", encoding="utf-8")
     fake_distribution(tmp_path, "shapes-plugin", {GROUP: {
         "circle": "shapes_plugin_mod:Circle",
         "broken": "shapes_broken_mod:Thing",
         "missing": "shapes_plugin_mod:Square",
         "path": "shapes_plugin_mod:Circle",  # shadowed by the built-in of that name
+        "script": "shapes_script_mod:Thing",
+        "blob": "shapes_plugin_mod:Blob",
+        "sides": "shapes_plugin_mod:SIDES",
     }})
     monkeypatch.syspath_prepend(str(tmp_path))
-    for mod in ("shapes_plugin_mod", "shapes_broken_mod"):
+    for mod in ("shapes_plugin_mod", "shapes_broken_mod", "shapes_script_mod"):
         monkeypatch.delitem(sys.modules, mod, raising=False)
     return Registry("shape", GROUP, {"path": "pathlib:PurePosixPath"})
 
 
 def test_names_list_entry_points_without_importing_them(shapes: Registry) -> None:
-    assert shapes.names() == ["broken", "circle", "missing", "path"]
+    assert shapes.names() == ["blob", "broken", "circle", "missing", "path", "script", "sides"]
     assert "circle" in shapes and "square" not in shapes
     assert shapes.target("circle") == "shapes_plugin_mod:Circle"
     assert "shapes_plugin_mod" not in sys.modules and "shapes_broken_mod" not in sys.modules
@@ -45,7 +51,8 @@ def test_an_entry_point_loads_and_a_builtin_wins_over_one_of_its_name(shapes: Re
 
 
 @pytest.mark.parametrize("name, why", [("broken", "RuntimeError: the plugin is broken"),
-                                       ("missing", "AttributeError")])
+                                       ("missing", "AttributeError"),
+                                       ("script", "importing 'shapes_script_mod' called sys.exit(3)")])
 def test_a_broken_entry_point_names_itself_and_its_distribution(shapes: Registry, name: str, why: str) -> None:
     with pytest.raises(ConfigError) as info:
         shapes.load(name)
@@ -56,7 +63,7 @@ def test_a_broken_entry_point_names_itself_and_its_distribution(shapes: Registry
 
 
 def test_an_unknown_name_lists_the_known_ones(shapes: Registry) -> None:
-    with pytest.raises(ConfigError, match=r"unknown shape 'square'; registered shapes: broken, circle, missing, path"):
+    with pytest.raises(ConfigError, match=r"unknown shape 'square'; registered shapes: blob, broken, circle"):
         shapes.load("square")
     with pytest.raises(ConfigError, match="unknown shape 'square'"):
         shapes.target("square")
@@ -87,3 +94,20 @@ def test_load_target_errors() -> None:
         load_target("json")
     with pytest.raises(ConfigError, match="has no attribute 'nope'"):
         load_target("json:nope")
+
+
+def test_build_names_a_plugin_that_raises_or_is_not_callable(shapes: Registry) -> None:
+    assert shapes.build("circle").sides == 0
+    with pytest.raises(ConfigError, match=r"the shape 'blob' \(shapes_plugin_mod:Blob\) could not be built: "
+                                          r"ValueError: no blobs"):
+        shapes.build("blob", 2)
+    with pytest.raises(ConfigError, match=r"the shape 'sides' .* is not a class or function \(its type is int\)"):
+        shapes.build("sides")
+
+
+def test_a_module_that_exits_on_import_is_a_config_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "exits_on_import.py").write_text("import sys\nsys.exit(0)\n", encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "exits_on_import", raising=False)
+    with pytest.raises(ConfigError, match=r"importing 'exits_on_import' called sys.exit\(0\).*__main__"):
+        load_target("exits_on_import:main")
