@@ -349,7 +349,7 @@ def print_table(model: Model, records: Sequence[dict[str, Any]], tasks: Sequence
                 rows.append(row(task, label, runs))
     print(f"Real-model benchmark: {model.name}" + (f" at {model.api_base}" if model.api_base else "")
           + f", structured output {model.structured_output}"
-          + f", temperature {model.temperature}, each request seeded with its run's seed; "
+          + f", temperature {model.temperature}, a run's requests seeded with its seed, seed + 1, ... in order; "
             "baselines get the evaluations of the LLM run of the same seed")
     widths = [max(len(x) for x in col) for col in zip(HEAD, *rows)]
     for line in [HEAD, ["-" * w for w in widths], *rows]:
