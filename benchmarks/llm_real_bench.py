@@ -223,11 +223,13 @@ def run_once(task_name: str, label: str, spec: str, seed: int, budget: Budget, s
     return record
 
 
-def planned(tasks: Sequence[str], seeds: int | None) -> Iterator[tuple[str, str, str, int]]:
-    """(task, optimizer label, spec, seed) in the order they run: each LLM run before its baselines."""
+def planned(tasks: Sequence[str], seeds: int | None,
+            only: Sequence[int] | None = None) -> Iterator[tuple[str, str, str, int]]:
+    """(task, optimizer label, spec, seed) in the order they run: each LLM run before its baselines
+    (``only``: these seeds instead of the first ``seeds``, to spread seeds over several servers)."""
     for task in tasks:
         plan = PLANS[task]
-        for seed in range(seeds or plan.seeds):
+        for seed in (only or range(seeds or plan.seeds)):
             yield task, plan.label, plan.llm_optimizer, seed
             for label, spec in plan.baselines:
                 yield task, label, spec, seed
@@ -277,7 +279,7 @@ def run_all(args: argparse.Namespace, model: Model, results: Results) -> None:
     work = Path(str(args.out) + ".calls") if args.out else Path(tempfile.mkdtemp(prefix="llm-real-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     store = open_store(Path(str(args.out) + ".runs.db") if args.out else "sqlite://")
-    runs = list(planned(args.tasks, args.seeds))
+    runs = list(planned(args.tasks, args.seeds, args.seed_list))
     for i, (task, label, spec, seed) in enumerate(runs, 1):
         if results.find(task, label, seed) is not None:
             continue
@@ -383,6 +385,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--timeout", type=float, help=f"seconds per call (default ${ENV_TIMEOUT}, else 600)")
     parser.add_argument("--tasks", default=",".join(PLANS), help=f"comma-separated subset of {','.join(PLANS)}")
     parser.add_argument("--seeds", type=int, help="seeds per task (default 3 for numeric and code_repair, else 1)")
+    parser.add_argument("--seed-list", type=lambda text: [int(x) for x in text.split(",")],
+                        help="run these seeds only, e.g. 1,2 (one server per seed list runs them side by side)")
     parser.add_argument("--max-steps", type=int, default=8, help="OptoPrime steps per run (default 8)")
     parser.add_argument("--design3d-calls", type=int, default=10, help="LLM operator calls for design3d (default 10)")
     parser.add_argument("--temperature", type=float, default=0.7)

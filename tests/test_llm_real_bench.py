@@ -100,3 +100,8 @@ def test_a_challenge_after_a_decline_is_a_first_reply_not_a_repair(bench):
     assert bench.is_repair(repair) and not bench.is_challenge(repair)
     assert bench.parsed_first_time([first, challenge, repair]) == (1, 2)
     assert bench.llm_figures([first, challenge, repair], [])["challenges"] == 1
+
+
+def test_a_seed_list_runs_those_seeds_only(bench):
+    assert [(t, s) for t, _, _, s in bench.planned(["code_repair"], None, [2])] == [("code_repair", 2)]
+    assert {s for *_, s in bench.planned(["numeric"], None)} == {0, 1, 2}
