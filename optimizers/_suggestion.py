@@ -257,7 +257,6 @@ def _from_block(body: str, param: Parameter) -> Any:
 def _marked(text: str, fields: dict[str, str], optimizer: Optimizer) -> tuple[str, bool, dict[str, Any]]:
     reasoning = fields.pop("reasoning", "")
     flag = fields.pop("no_change", "").strip().strip("`*.").split()
-    no_change = _bool(flag[0]) if flag else False
     proposal, kept = {}, []
     for name, body in fields.items():
         value = _from_block(body, optimizer.by_name[name])
@@ -265,6 +264,12 @@ def _marked(text: str, fields: dict[str, str], optimizer: Optimizer) -> tuple[st
             proposal[name] = value
         elif body.strip():
             kept.append(name)  # "unchanged", "keep": said, not left blank
+    try:
+        no_change = _bool(flag[0].strip(".,:;")) if flag else False
+    except InvalidProposal:
+        if not proposal:
+            raise
+        no_change = False  # prose under the no_change marker beside new values: the values say it
     empty = [name for name, body in fields.items() if not body.strip()]
     if not proposal and not no_change and empty:
         raise UnparseableReply(prompts.render("reply/empty_blocks", names=", ".join(empty)).strip(), raw=text)

@@ -480,3 +480,14 @@ def test_a_marked_reply_that_keeps_every_variable_it_names_is_a_decline_and_is_c
     [update] = opt.ask([{"role": "user", "content": "make x better"}], 1, {})
     assert update.values == {"x": 4.0} and update.meta["challenged"] and update.meta["repairs"] == 0
     assert llm.requests[1].messages[-1]["content"].startswith("You chose to change nothing.")
+
+
+def test_prose_under_no_change_beside_new_code_keeps_the_code():
+    """Seen from Qwen2.5-Coder-1.5B: new code, then "[[ ## no_change ## ]]" followed by a sentence."""
+    reply = ("[[ ## reasoning ## ]]\nsort first\n[[ ## median ## ]]\ndef median(xs):\n    return sorted(xs)[len(xs) // 2]\n\n"
+             "[[ ## no_change ## ]]\nThe feedback does not provide any information about which values to change.\n")
+    suggestion = check_suggestion(reply, _median_optimizer())
+    assert not suggestion.no_change and "sorted(xs)" in suggestion.values["median"]
+    with pytest.raises(InvalidProposal, match="no_change"):  # with no values, the flag must still be readable
+        check_suggestion("[[ ## reasoning ## ]]\nr\n[[ ## no_change ## ]]\nThe feedback is fine.\n", _median_optimizer())
+    assert check_suggestion("[[ ## reasoning ## ]]\nr\n[[ ## no_change ## ]]\ntrue.\n", _median_optimizer()).no_change
