@@ -63,8 +63,8 @@ def build_optimizer(
     optimizer registered under that name (:mod:`optimizers.registry`) with the spec's options.
 
     ``objectives`` (``{"objectives": {...}, "constraints": [...]}`` of a multi-objective
-    task) go to Search, Evolution (NSGA-II selection), OptoPrime and OPRO (whose prompt then
-    shows the front), when the spec builds one, unless it sets them."""
+    task) go to every optimizer whose signature names them (Search, Evolution, OptoPrime,
+    OPRO, ``default``), unless the spec sets them."""
     from optimizers.registry import create, is_registered
 
     options = {k: v for k, v in spec.items() if k not in ("name", "instance")}
@@ -74,10 +74,8 @@ def build_optimizer(
         raise ConfigError(
             f"this run used a custom {name} optimizer object; pass optimizer= again to resume it"
         )
-    if objectives and name in ("search", "evolution", "default", "optoprime", "opro"):
-        options = {**objectives, **options}
     opt = create(name, parameters, options, llm=llm, seed=seed, vocabulary=vocabulary, objective=objective,
-                 templates=templates)
+                 templates=templates, objectives=objectives)
     opt.direction = direction
     return opt
 

@@ -9,7 +9,7 @@ Code parameters need an LLM; without one they are kept (and said so).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from optimizers import _flatten
@@ -33,11 +33,13 @@ def _searchable(p: Parameter) -> bool:
 
 def default(parameters: Iterable[Parameter], llm: Any = None, *, seed: int | None = None,
             vocabulary: Sequence[str] | None = None, objective: str | None = None,
-            direction: Direction = "maximize", **options: Any) -> Optimizer:
+            direction: Direction = "maximize", objectives: Mapping[str, str] | None = None,
+            constraints: Sequence[Any] = (), **options: Any) -> Optimizer:
     """OptoPrime when an LLM is given or configured, else Search (+ Evolution for Text).
 
     ``options`` go to OptoPrime with an LLM (less those only Search takes, such as
-    ``sampler``), to Search without one.
+    ``sampler``), to Search without one; so do a multi-objective task's ``objectives``
+    and ``constraints``.
 
     Example:
         >>> from trace_core import Parameter
@@ -46,6 +48,8 @@ def default(parameters: Iterable[Parameter], llm: Any = None, *, seed: int | Non
         'Search'
     """
     params = list(parameters)
+    if objectives is not None or constraints:  # a multi-objective task: OptoPrime and Search take them alike
+        options = {"objectives": objectives, "constraints": list(constraints), **options}
     if llm is None:
         from trace_core.llm import llm_from_env
 

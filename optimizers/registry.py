@@ -54,17 +54,19 @@ def optimizer_class(name: str) -> Any:
 
 def create(name: str, parameters: Sequence[Parameter], options: Mapping[str, Any] | None = None, *,
            llm: Any = None, seed: int | None = None, vocabulary: Sequence[str] | None = None,
-           objective: str | None = None, templates: Mapping[str, str] | None = None) -> Any:
+           objective: str | None = None, templates: Mapping[str, str] | None = None,
+           objectives: Mapping[str, Any] | None = None) -> Any:
     """The optimizer registered as ``name`` over ``parameters`` with ``options``. Of
-    ``llm``, ``seed``, ``vocabulary``, ``objective`` and ``templates`` (what a run knows),
-    it gets those its signature names and ``options`` does not set."""
+    ``llm``, ``seed``, ``vocabulary``, ``objective``, ``templates`` and the items of
+    ``objectives`` (a multi-objective task's ``objectives`` and ``constraints``: what a run
+    knows), it gets those its signature names and ``options`` does not set."""
     options = dict(options or {})
     target = optimizer_class(name)
     if getattr(target, "needs_llm", False) and llm is None:
         raise ConfigError(f"the {name} optimizer needs an LLM: set TRACETUNE_LLM (e.g. openai/gpt-4o-mini) "
                           "or pass llm=, or use optimizer='search'")
     given = {"llm": llm, "seed": seed, "vocabulary": vocabulary, "objective": objective,
-             "templates": dict(templates) if templates else None}
+             "templates": dict(templates) if templates else None, **(objectives or {})}
     named, takes_any = _signature(target)
     extra = {k: v for k, v in given.items() if v is not None and k in named and k not in options}
     unknown = sorted(set(options) - named)
