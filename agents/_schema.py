@@ -41,6 +41,10 @@ def _json_default(value: Any) -> Any:
     return repr(value)
 
 
+class StoreError(ConfigError):
+    """A run store that cannot be used; the message names the store and what is wrong."""
+
+
 class JSONText(sa.types.TypeDecorator):
     """JSON kept as text (portable across SQLite and PostgreSQL), encoded and decoded
     here so no caller handles it."""
@@ -52,7 +56,11 @@ class JSONText(sa.types.TypeDecorator):
         return None if value is None else json.dumps(value, sort_keys=True, default=_json_default)
 
     def process_result_value(self, value: str | None, dialect: Any) -> Any:
-        return None if value is None else json.loads(value)
+        try:
+            return None if value is None else json.loads(value)
+        except json.JSONDecodeError as e:  # damaged bytes inside a row the database still reads
+            raise StoreError(f"the run store cannot be used: a stored value is damaged ({e}). Give another --store "
+                             "(or $TRACETUNE_STORE), or restore the store from a copy") from None
 
 
 store_info = sa.Table(

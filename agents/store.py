@@ -38,7 +38,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from agents._lease import Lease, LeaseError, check_token, take_lease
 from agents._front_store import front_rows, read_front, read_fronts
-from agents._schema import (candidates, evaluations, front_members, fronts, llm_calls, optimizer_states, prepare, runs,
+from agents._schema import (StoreError, candidates, evaluations, front_members, fronts, llm_calls, optimizer_states, prepare, runs,
                             steps)
 from agents.records import NO_CHANGE, StepOutcome
 from trace_core.errors import ConfigError
@@ -66,10 +66,6 @@ def _redacted(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
-
-
-class StoreError(ConfigError):
-    """A run store that cannot be used; the message names the store and what is wrong."""
 
 
 def _unusable(where: str, what: str) -> StoreError:

@@ -163,3 +163,17 @@ def test_a_damaged_schema_with_bytes_that_are_not_utf8_is_refused(tmp_path: Path
     path = tmp_path / "schema.db"
     path.write_bytes(data[:at] + b"\x80" + data[at + 1:])
     assert_refused(invoke("list", "--store", path), "malformed database schema")
+
+
+def test_a_damaged_json_value_in_a_readable_row_is_a_store_error(tmp_path: Path) -> None:
+    """Found by the damaged-bytes property: a NUL inside a run's stored config."""
+    from tasks.examples.numeric import NumericTask
+    from trace_core import Budget
+
+    path = tmp_path / "runs.db"
+    optimize(NumericTask(), optimizer="search", budget=Budget(max_steps=1), store=RunStore(path))
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE runs SET config = ?", ('{"a\x00": 1}',))
+    result = CliRunner().invoke(app, ["list", "--store", str(path)], catch_exceptions=True)
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert result.exit_code == 2 and "a stored value is damaged" in result.output and "Traceback" not in result.output
